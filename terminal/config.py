@@ -1,0 +1,199 @@
+"""Typed settings loaded once at start: defaults < TOML file < environment < command-line flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "quant-terminal"
+ENV_PREFIX = "QT_"
+# Secrets never live in the TOML file: they come from the environment or the OS keyring.
+SECRET_FIELDS = frozenset({"quandl_api_key"})
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting and its source."""
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Pre-trade risk limits applied to every order, manual or from a strategy."""
+
+    max_order_quantity: float = 10_000.0
+    max_notional: float = 1_000_000.0
+    price_band_percent: float = 5.0
+    max_position: float = 50_000.0
+    daily_loss_limit: float = 50_000.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the terminal. ``sources`` records where each value came from."""
+
+    data_dir: str = ""
+    db_url: str = ""
+    ib: str = ""  # HOST:PORT[:CLIENT_ID]; empty = built-in simulator
+    client_id: int = 1
+    sim_seed: int = 7
+    sim_port: int = 0  # 0 = free loopback port
+    theme: str = "dark"
+    confirm_orders: bool = True
+    log_level: str = "INFO"
+    quandl_api_base: str = ""
+    quandl_api_key: str = ""
+    max_order_quantity: float = RiskLimits.max_order_quantity
+    max_notional: float = RiskLimits.max_notional
+    price_band_percent: float = RiskLimits.price_band_percent
+    max_position: float = RiskLimits.max_position
+    daily_loss_limit: float = RiskLimits.daily_loss_limit
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else Path(platformdirs.user_data_dir(APP_NAME))
+
+    @property
+    def resolved_db_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{self.resolved_data_dir / 'terminal.sqlite'}"
+
+    @property
+    def risk_limits(self) -> RiskLimits:
+        return RiskLimits(
+            max_order_quantity=self.max_order_quantity,
+            max_notional=self.max_notional,
+            price_band_percent=self.price_band_percent,
+            max_position=self.max_position,
+            daily_loss_limit=self.daily_loss_limit,
+        )
+
+    def ib_endpoint(self) -> tuple[str, int, int] | None:
+        """(host, port, client id) of a real TWS/Gateway, or None for the built-in simulator."""
+        if not self.ib:
+            return None
+        return parse_ib_endpoint(self.ib, self.client_id)
+
+
+def parse_ib_endpoint(text: str, default_client_id: int = 1) -> tuple[str, int, int]:
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not parts[0]:
+        raise ConfigError(f"ib {text!r} must look like HOST:PORT or HOST:PORT:CLIENT_ID, e.g. 127.0.0.1:7497")
+    try:
+        port = int(parts[1])
+        client_id = int(parts[2]) if len(parts) == 3 else default_client_id
+    except ValueError as exc:
+        raise ConfigError(f"ib {text!r}: port and client id must be integers") from exc
+    if not 0 < port < 65536:
+        raise ConfigError(f"ib {text!r}: port {port} must be between 1 and 65535")
+    return parts[0], port, client_id
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kind = next(f.type for f in fields(Settings) if f.name == name)
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name} = {raw!r} from {source} is not a valid {kind}") from exc
+
+
+def _names() -> list[str]:
+    return [f.name for f in fields(Settings) if f.name != "sources"]
+
+
+def load_settings(
+    config_path: Path | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Build the effective settings and remember the source of each value."""
+    environ = dict(os.environ) if environ is None else environ
+    path = config_path or Path(environ.get(ENV_PREFIX + "CONFIG", "") or default_config_path())
+    values: dict[str, Any] = {}
+    sources = {name: "default" for name in _names()}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        flat = dict(data.get("terminal", {}), **{k: v for k, v in data.items() if not isinstance(v, dict)})
+        flat.update(data.get("risk", {}))
+        for key, raw in flat.items():
+            if key not in sources:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}; known: {', '.join(_names())}")
+            if key in SECRET_FIELDS:
+                raise ConfigError(
+                    f"config file {path}: {key} must not be stored in plain text; "
+                    f"set {ENV_PREFIX}{key.upper()} or use the OS keyring"
+                )
+            values[key] = _coerce(key, raw, f"file {path}")
+            sources[key] = f"file {path}"
+    for name in _names():
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in environ:
+            values[name] = _coerce(name, environ[env_name], f"env {env_name}")
+            sources[name] = f"env {env_name}"
+    if "quandl_api_key" not in values:
+        key, where = _quandl_key_from_elsewhere(environ)
+        if key:
+            values["quandl_api_key"] = key
+            sources["quandl_api_key"] = where
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        values[name] = _coerce(name, raw, "flag")
+        sources[name] = f"flag --{name.replace('_', '-')}"
+    settings = replace(Settings(), **values)
+    if settings.ib:
+        parse_ib_endpoint(settings.ib, settings.client_id)
+    if settings.theme not in ("dark", "light"):
+        raise ConfigError(f"theme {settings.theme!r} from {sources['theme']} must be 'dark' or 'light'")
+    return replace(settings, sources=sources)
+
+
+def _quandl_key_from_elsewhere(environ: dict[str, str]) -> tuple[str, str]:
+    for env_name in ("NASDAQ_DATA_LINK_API_KEY", "QUANDL_API_KEY"):
+        if environ.get(env_name):
+            return environ[env_name], f"env {env_name}"
+    if environ.get(ENV_PREFIX + "NO_KEYRING"):
+        return "", ""
+    try:
+        import keyring  # optional: only when installed
+
+        key = keyring.get_password(APP_NAME, "quandl_api_key")
+    except Exception:  # no keyring package or no backend on this machine
+        return "", ""
+    return (key, "keyring") if key else ("", "")
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, shown value, source) rows for ``quant-terminal config``; secrets are masked."""
+    rows = []
+    for name in _names():
+        value = getattr(settings, name)
+        shown = ("*" * 8 if value else "") if name in SECRET_FIELDS else str(value)
+        rows.append((name, shown, settings.sources.get(name, "default")))
+    rows.append(("(db url in use)", settings.resolved_db_url, "derived"))
+    return rows

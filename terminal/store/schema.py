@@ -1,0 +1,167 @@
+"""SQLAlchemy table definitions of the local store (SQLite by default, MySQL/MariaDB by URL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.mysql import LONGTEXT
+
+metadata = MetaData()
+
+# Long text: MySQL's TEXT stops at 64 KiB, too small for strategy sources and equity curves.
+LongText = Text().with_variant(LONGTEXT(), "mysql", "mariadb")
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", String(32), nullable=False),
+)
+
+instruments = Table(
+    "instruments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(96), nullable=False, unique=True),
+    Column("symbol", String(32), nullable=False),
+    Column("sec_type", String(8), nullable=False),
+    Column("exchange", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("tick_size", Double, nullable=False),
+    Column("multiplier", Double, nullable=False),
+    Column("lot_size", Double, nullable=False, default=1.0),
+    Column("contract_id", BigInteger, nullable=False, default=0),
+    Column("primary_exchange", String(32), nullable=False, default=""),
+    Column("local_symbol", String(32), nullable=False, default=""),
+    Column("last_trade_date", String(16), nullable=False, default=""),
+    Column("description", String(200), nullable=False, default=""),
+)
+
+# Bars: integer epoch seconds and a small bar-size code keep rows narrow and the
+# composite primary key makes upserts and range scans one index walk.
+bars = Table(
+    "bars",
+    metadata,
+    Column("instrument_id", Integer, ForeignKey("instruments.id"), nullable=False),
+    Column("bar_size", Integer, nullable=False),  # BarSize.seconds
+    Column("time", BigInteger, nullable=False),
+    Column("open", Double, nullable=False),
+    Column("high", Double, nullable=False),
+    Column("low", Double, nullable=False),
+    Column("close", Double, nullable=False),
+    Column("volume", Double, nullable=False),
+    PrimaryKeyConstraint("instrument_id", "bar_size", "time", name="pk_bars"),
+    sqlite_with_rowid=False,
+)
+
+watchlists = Table(
+    "watchlists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+watchlist_items = Table(
+    "watchlist_items",
+    metadata,
+    Column("watchlist_id", Integer, ForeignKey("watchlists.id", ondelete="CASCADE"), nullable=False),
+    Column("instrument_key", String(96), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("watchlist_id", "instrument_key", name="pk_watchlist_items"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("client_order_id", String(64), primary_key=True),
+    Column("order_id", BigInteger, nullable=False, default=0),
+    Column("instrument_key", String(96), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", Double, nullable=False),
+    Column("order_type", String(8), nullable=False),
+    Column("limit_price", Double),
+    Column("stop_price", Double),
+    Column("trail_amount", Double),
+    Column("trail_percent", Double),
+    Column("time_in_force", String(4), nullable=False),
+    Column("outside_rth", Boolean, nullable=False, default=False),
+    Column("parent_id", BigInteger, nullable=False, default=0),
+    Column("oca_group", String(64), nullable=False, default=""),
+    Column("account", String(32), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("filled_quantity", Double, nullable=False, default=0.0),
+    Column("average_fill_price", Double, nullable=False, default=0.0),
+    Column("created", String(32), nullable=False),
+    Column("updated", String(32), nullable=False),
+    Column("reason", String(500), nullable=False, default=""),
+    Column("source", String(64), nullable=False, default="manual"),
+    Index("ix_orders_status", "status"),
+)
+
+fills = Table(
+    "fills",
+    metadata,
+    Column("execution_id", String(64), primary_key=True),
+    Column("order_id", BigInteger, nullable=False),
+    Column("client_order_id", String(64), nullable=False, default=""),
+    Column("instrument_key", String(96), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", Double, nullable=False),
+    Column("price", Double, nullable=False),
+    Column("commission", Double, nullable=False, default=0.0),
+    Column("realized_pnl", Double, nullable=False, default=0.0),
+    Column("time", String(32), nullable=False),
+    Column("account", String(32), nullable=False, default=""),
+    Index("ix_fills_time", "time"),
+)
+
+strategies = Table(
+    "strategies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", LongText, nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("created", String(32), nullable=False),
+    UniqueConstraint("name", "version", name="uq_strategy_version"),
+)
+
+backtest_runs = Table(
+    "backtest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("strategy_name", String(100), nullable=False),
+    Column("strategy_version", Integer, nullable=False, default=0),
+    Column("engine", String(32), nullable=False),
+    Column("symbols", String(500), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("started", String(32), nullable=False),
+    Column("finished", String(32), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("statistics", Text, nullable=False, default="{}"),  # JSON
+    Column("result", LongText, nullable=False, default="{}"),  # JSON: equity, trades, settings
+    Column("error", Text, nullable=False, default=""),
+)
+
+# Small per-user state: workspace layout, chart drawings per symbol, alerts.
+key_values = Table(
+    "key_values",
+    metadata,
+    Column("key", String(190), primary_key=True),
+    Column("value", LongText, nullable=False),
+)

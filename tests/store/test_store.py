@@ -1,0 +1,135 @@
+"""The store behaves the same on SQLite and on a real MariaDB server."""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from terminal.domain import Bar, BarSize, Fill, Instrument, Order, OrderSide, OrderStatus, OrderType, SecType
+from terminal.store import CURRENT_VERSION, SchemaTooNew, Store
+
+AAPL = Instrument("AAPL", primary_exchange="NASDAQ", contract_id=265598)
+ES = Instrument("ES", SecType.FUTURE, "CME", tick_size=0.25, multiplier=50)
+
+
+def _frame(n: int, start="2024-01-02 14:30", freq="min") -> pd.DataFrame:
+    index = pd.date_range(start, periods=n, freq=freq, tz="UTC", name="time")
+    close = 100 + np.cumsum(np.random.default_rng(1).normal(0, 0.1, n))
+    return pd.DataFrame(
+        {"open": close, "high": close + 0.2, "low": close - 0.2, "close": close, "volume": np.arange(n, dtype=float)},
+        index=index,
+    )
+
+
+def test_bars_round_trip_exactly(store):
+    frame = _frame(1000)
+    assert store.bars.write_frame(AAPL, BarSize.MIN_1, frame) == 1000
+    loaded = store.bars.load_frame(AAPL, BarSize.MIN_1)
+    pd.testing.assert_frame_equal(loaded, frame, check_freq=False, check_index_type=False)
+    assert str(loaded.index.tz) == "UTC"
+
+
+def test_bar_upsert_replaces_rows_with_the_same_time(store):
+    store.bars.write_frame(AAPL, BarSize.MIN_1, _frame(10))
+    changed = _frame(10).iloc[5:] * 1.0
+    changed["close"] = changed["low"]
+    store.bars.write_frame(AAPL, BarSize.MIN_1, changed)
+    loaded = store.bars.load_frame(AAPL, BarSize.MIN_1)
+    assert len(loaded) == 10
+    assert (loaded["close"].iloc[5:] == changed["low"]).all()
+
+
+def test_bars_are_kept_apart_per_instrument_and_bar_size(store):
+    store.bars.write_frame(AAPL, BarSize.MIN_1, _frame(30))
+    store.bars.write_frame(AAPL, BarSize.DAY_1, _frame(5, freq="D"))
+    store.bars.write_frame(ES, BarSize.MIN_1, _frame(7))
+    assert store.bars.count(AAPL, BarSize.MIN_1) == 30
+    assert store.bars.count(AAPL, BarSize.DAY_1) == 5
+    assert store.bars.count(ES) == 7
+    summary = {(k, s): n for k, s, n, *_ in store.bars.summary()}
+    assert summary[(AAPL.key, BarSize.MIN_1)] == 30
+
+
+def test_range_and_newest_limit_queries(store):
+    store.bars.write_frame(AAPL, BarSize.MIN_1, _frame(100))
+    start = datetime(2024, 1, 2, 14, 40, tzinfo=UTC)
+    end = datetime(2024, 1, 2, 14, 49, tzinfo=UTC)
+    assert len(store.bars.load_frame(AAPL, BarSize.MIN_1, start=start, end=end)) == 10
+    newest = store.bars.load_frame(AAPL, BarSize.MIN_1, limit=3)
+    assert list(newest.index.minute) == [7, 8, 9] and newest.index.is_monotonic_increasing
+
+
+def test_domain_bars_round_trip(store):
+    bars = [Bar(datetime(2024, 1, d, tzinfo=UTC), 10, 11, 9, 10.5, 1000, BarSize.DAY_1) for d in (2, 3, 4)]
+    store.bars.write_bars(AAPL, bars)
+    assert store.bars.load_bars(AAPL, BarSize.DAY_1) == bars
+
+
+def test_instruments_keep_contract_details(store):
+    store.instruments.save(ES)
+    assert store.instruments.get(ES.key) == ES
+    assert store.instruments.find_symbol("es") == [ES]
+
+
+def test_watchlists_keep_order_and_names(store):
+    store.watchlists.set_items("Tech", ["MSFT:STK:SMART:USD", AAPL.key, "NVDA:STK:SMART:USD"])
+    store.watchlists.set_items("Futures", [ES.key])
+    store.watchlists.set_items("Tech", [AAPL.key, "MSFT:STK:SMART:USD"])
+    assert store.watchlists.names() == ["Tech", "Futures"]
+    assert store.watchlists.items("Tech") == [AAPL.key, "MSFT:STK:SMART:USD"]
+    store.watchlists.delete("Futures")
+    assert store.watchlists.names() == ["Tech"]
+
+
+def test_orders_and_fills_survive_reopening(store):
+    order = Order(AAPL, OrderSide.BUY, 100, OrderType.LIMIT, limit_price=187.5, client_order_id="qt-1", order_id=7)
+    store.orders.save(order)
+    store.orders.save(order.with_status(OrderStatus.SUBMITTED))
+    fill = Fill("0001.01", 7, AAPL, OrderSide.BUY, 100, 187.5, datetime(2024, 1, 2, 15, tzinfo=UTC), 0.5,
+                client_order_id="qt-1")
+    assert store.fills.save(fill) is True
+    assert store.fills.save(fill) is False  # replayed execution after a reconnect
+    reopened = Store.open(store.engine.url.render_as_string(hide_password=False))
+    try:
+        [saved] = reopened.orders.list()
+        assert saved.status is OrderStatus.SUBMITTED and saved.limit_price == 187.5
+        assert reopened.orders.list(working_only=True) == [saved]
+        assert reopened.fills.list() == [fill]
+    finally:
+        reopened.close()
+
+
+def test_strategy_versions_and_backtest_runs(store):
+    v1 = store.strategies.save("sma", "class S: pass\n", {"fast": 10})
+    same = store.strategies.save("sma", "class S: pass\n", {"fast": 10})
+    v2 = store.strategies.save("sma", "class S:\n    x = 1\n", {"fast": 10})
+    assert (v1.version, same.version, v2.version) == (1, 1, 2)
+    assert store.strategies.versions("sma") == [1, 2]
+    big = "x" * 200_000  # strategy sources and results exceed MySQL's 64 KiB TEXT
+    run_id = store.backtest_runs.start("sma", 2, "backtrader", ["AAPL"], {"fast": 10})
+    store.backtest_runs.finish(run_id, "done", {"sharpe": 1.2}, {"equity": big})
+    run = store.backtest_runs.get(run_id)
+    assert run.status == "done" and run.statistics == {"sharpe": 1.2} and len(run.result["equity"]) == 200_000
+
+
+def test_key_values_hold_json(store):
+    store.key_values.set("workspace", {"theme": "dark", "docks": [1, 2]})
+    store.key_values.set("workspace", {"theme": "light"})
+    assert store.key_values.get("workspace") == {"theme": "light"}
+    assert store.key_values.get("missing", 5) == 5
+
+
+def test_schema_version_is_recorded_and_a_newer_file_is_refused(sqlite_store):
+    assert sqlite_store.schema_version == CURRENT_VERSION
+    with sqlite_store.engine.begin() as conn:
+        from terminal.store.schema import schema_version
+
+        conn.execute(schema_version.insert().values(version=CURRENT_VERSION + 1, applied_at="future"))
+    with pytest.raises(SchemaTooNew, match="newer than this release"):
+        Store.open(sqlite_store.engine.url.render_as_string())
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_store):
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
