@@ -1,0 +1,31 @@
+# Set-up and everyday commands; needs only python3 (>= 3.11) on the machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint sim clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)  ## start the terminal on the built-in simulator and SQLite
+	$(BIN)/quant-terminal
+
+test: $(STAMP)  ## run the whole test suite (Qt offscreen; MariaDB tests start their own server)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+sim: $(STAMP)  ## the simulator alone on 127.0.0.1:7497
+	$(BIN)/quant-terminal sim
+
+bench: $(STAMP)  ## every benchmark in tests/bench
+	for script in tests/bench/*_bench.py; do QT_QPA_PLATFORM=offscreen $(BIN)/python $$script || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check terminal tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,87 @@
+"""Headless commands: import, fetch, bars, config — exit codes, messages, and what ends up stored."""
+
+import pytest
+
+from terminal.cli import main
+from terminal.config import ConfigError, load_settings
+from terminal.domain import BarSize, Instrument
+from terminal.store import Store
+from tests.support.quandl_server import QuandlServer
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'cli.sqlite'}"
+
+
+def test_import_csv_then_bars_prints_them(db, real_csv_dir, capsys):
+    assert main(["--db", db, "import", "csv", str(real_csv_dir / "GOOG.csv"), "--symbol", "goog"]) == 0
+    assert "imported 2148 1D bars of GOOG" in capsys.readouterr().out
+    assert main(["--db", db, "bars", "GOOG", "--tail", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "GOOG 1D: 2148 bars stored" in out and "2013-03-01 00:00" in out and "806.19" in out
+    assert main(["--db", db, "bars"]) == 0
+    assert "GOOG:STK:SMART:USD" in capsys.readouterr().out
+
+
+def test_malformed_csv_leaves_the_store_unchanged(db, tmp_path, capsys):
+    good = tmp_path / "good.csv"
+    good.write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n")
+    assert main(["--db", db, "import", "csv", str(good), "--symbol", "X"]) == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,Open,High,Low,Close,Volume\n2024-01-03,10,11,9,10.5,100\n2024-01-04,10,9,11,10,1\n")
+    assert main(["--db", db, "import", "csv", str(bad), "--symbol", "X"]) == 1
+    assert "line 3, high/low: high 9 is below low 11" in capsys.readouterr().err
+    store = Store.open(db)
+    assert store.bars.count(Instrument("X"), BarSize.DAY_1) == 1
+
+
+def test_fetch_quandl_stores_daily_bars(db, capsys, monkeypatch):
+    monkeypatch.setenv("QT_QUANDL_API_KEY", "k1")
+    with QuandlServer() as server:
+        assert main(["--db", db, "fetch", "quandl", "WIKI/AAPL", "--api-base", server.api_base]) == 0
+        assert server.requests[0][2] == "k1"
+    assert "fetched 5 daily bars of WIKI/AAPL as AAPL" in capsys.readouterr().out
+    assert Store.open(db).bars.count(Instrument("AAPL"), BarSize.DAY_1) == 5
+
+
+def test_fetch_with_a_bad_key_fails_cleanly(db, capsys, monkeypatch):
+    monkeypatch.setenv("QT_QUANDL_API_KEY", "bad-key")
+    with QuandlServer() as server:
+        assert main(["--db", db, "fetch", "quandl", "WIKI/AAPL", "--api-base", server.api_base]) == 1
+    assert "refused the API key" in capsys.readouterr().err
+
+
+def test_bars_of_unknown_symbol_says_what_is_stored(db, capsys):
+    assert main(["--db", db, "bars", "NOPE"]) == 1
+    assert "no stored instrument NOPE" in capsys.readouterr().err
+
+
+def test_config_shows_value_and_source_of_each_setting(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('theme = "light"\n[risk]\nmax_notional = 250000\n')
+    monkeypatch.setenv("QT_SIM_SEED", "42")
+    monkeypatch.setenv("QT_QUANDL_API_KEY", "secret-value")
+    assert main(["--config", str(config), "--client-id", "9", "config"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "light" in lines["theme"] and f"file {config}" in lines["theme"]
+    assert "250000.0" in lines["max_notional"]
+    assert "42" in lines["sim_seed"] and "env QT_SIM_SEED" in lines["sim_seed"]
+    assert "flag --client-id" in lines["client_id"]
+    assert "secret-value" not in lines["quandl_api_key"] and "********" in lines["quandl_api_key"]
+
+
+def test_api_key_in_the_plain_config_file_is_refused(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('quandl_api_key = "abc"\n')
+    with pytest.raises(ConfigError, match="must not be stored in plain text"):
+        load_settings(config_path=config, environ={})
+
+
+def test_bad_settings_name_the_source(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="env QT_SIM_SEED"):
+        load_settings(environ={"QT_SIM_SEED": "many"})
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        load_settings(environ={}, overrides={"ib": "localhost"})
+    assert main(["--ib", "nohost", "config"]) == 2
+    assert "HOST:PORT" in capsys.readouterr().err
