@@ -1,0 +1,1 @@
+"""Qt item models that adapt service state for the views; no business rules."""

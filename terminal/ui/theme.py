@@ -1,0 +1,68 @@
+"""Dark and light palettes and the style sheet applied to the whole window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    window: str
+    base: str
+    alternate: str
+    text: str
+    muted: str
+    accent: str
+    up: str
+    down: str
+    flash_up: str
+    flash_down: str
+    grid: str
+    border: str
+
+    def color(self, field: str) -> QColor:
+        return QColor(getattr(self, field))
+
+
+DARK = Theme("dark", window="#1b1f24", base="#12151a", alternate="#171b21", text="#d7dce2", muted="#8a94a3",
+             accent="#3d8bfd", up="#26a69a", down="#ef5350", flash_up="#1e4d46", flash_down="#5a2426",
+             grid="#2a3038", border="#2f3640")
+LIGHT = Theme("light", window="#f3f4f6", base="#ffffff", alternate="#f7f8fa", text="#1f2328", muted="#6b7280",
+              accent="#1f6feb", up="#0f8a7e", down="#d93c3a", flash_up="#c9eee9", flash_down="#f8d3d2",
+              grid="#e3e6ea", border="#d0d7de")
+THEMES = {"dark": DARK, "light": LIGHT}
+
+
+def apply_theme(app: QApplication, theme: Theme) -> None:
+    app.setStyle("Fusion")
+    palette = QPalette()
+    palette.setColor(QPalette.ColorRole.Window, theme.color("window"))
+    palette.setColor(QPalette.ColorRole.WindowText, theme.color("text"))
+    palette.setColor(QPalette.ColorRole.Base, theme.color("base"))
+    palette.setColor(QPalette.ColorRole.AlternateBase, theme.color("alternate"))
+    palette.setColor(QPalette.ColorRole.Text, theme.color("text"))
+    palette.setColor(QPalette.ColorRole.Button, theme.color("window"))
+    palette.setColor(QPalette.ColorRole.ButtonText, theme.color("text"))
+    palette.setColor(QPalette.ColorRole.Highlight, theme.color("accent"))
+    palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    palette.setColor(QPalette.ColorRole.ToolTipBase, theme.color("base"))
+    palette.setColor(QPalette.ColorRole.ToolTipText, theme.color("text"))
+    palette.setColor(QPalette.ColorRole.PlaceholderText, theme.color("muted"))
+    app.setPalette(palette)
+    app.setStyleSheet(
+        f"""
+        QDockWidget::title {{ background: {theme.alternate}; padding: 3px 6px; border-bottom: 1px solid {theme.border}; }}
+        QTableView {{ gridline-color: {theme.grid}; border: none; }}
+        QHeaderView::section {{ background: {theme.alternate}; color: {theme.muted}; border: none;
+                                border-bottom: 1px solid {theme.border}; padding: 2px 4px; }}
+        QPushButton#buy {{ background: {theme.up}; color: white; font-weight: bold; padding: 5px; }}
+        QPushButton#sell {{ background: {theme.down}; color: white; font-weight: bold; padding: 5px; }}
+        QLabel#error {{ color: {theme.down}; }}
+        QLabel#preview {{ color: {theme.muted}; }}
+        QStatusBar QLabel {{ padding: 0 6px; }}
+        """
+    )
