@@ -1,0 +1,78 @@
+"""Start the GUI: one qasync loop runs Qt and the IB client together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from terminal.config import RiskLimits, Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_session(settings: Settings):  # type: ignore[no-untyped-def]
+    from terminal.broker.ib import IBBroker
+    from terminal.services.session import TradingSession
+    from terminal.store import Store
+
+    store = Store.open(settings.resolved_db_url)
+    session = TradingSession(settings, store, IBBroker())
+    saved_limits = store.key_values.get("risk_limits")
+    if saved_limits:
+        try:
+            session.risk.set_limits(RiskLimits(**saved_limits))
+        except (TypeError, ValueError) as exc:
+            session.log.warning("risk", f"saved risk limits ignored: {exc}")
+    return session
+
+
+async def open_window(session, theme: str | None = None):  # type: ignore[no-untyped-def]
+    """Build the window, restore the workspace, connect, load the watchlist. Returns the window."""
+    from PySide6.QtWidgets import QApplication
+
+    from terminal.ui.main_window import WORKSPACE_KEY, MainWindow
+    from terminal.ui.theme import THEMES, apply_theme
+
+    saved = await asyncio.to_thread(session.store.key_values.get, WORKSPACE_KEY, {}) or {}
+    theme_name = theme or saved.get("theme") or session.settings.theme
+    apply_theme(QApplication.instance(), THEMES[theme_name])
+    window = MainWindow(session, theme_name)
+    window.restore_workspace(saved)
+    try:
+        await session.start()
+    except Exception as exc:  # the window stays up and says why; the user can fix settings
+        window.statusBar().showMessage(f"not connected: {exc}")
+        return window
+    await window.watchlist.load(preferred=saved.get("watchlist", ""))
+    current = saved.get("instrument") or ""
+    instrument = session.market.instruments.get(current) if current else None
+    if instrument is None and window.watchlist.model.instruments():
+        instrument = window.watchlist.model.instruments()[0]
+    if instrument is not None:
+        window.show_instrument(instrument)
+    return window
+
+
+def run(settings: Settings) -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("QuantTerminal")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    session = build_session(settings)
+    closed = asyncio.Event()
+
+    async def main() -> None:
+        window = await open_window(session)
+        window.show()
+        app.aboutToQuit.connect(closed.set)
+        await closed.wait()
+        await session.stop()
+
+    with loop:
+        loop.run_until_complete(main())
+    session.store.close()
+    return 0

@@ -1,0 +1,242 @@
+"""The terminal window: docked panels, menus, hotkeys, status bar, and the workspace saved in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from datetime import datetime
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
+
+from terminal.domain import Instrument, Order, OrderSide, OrderType
+from terminal.ui.dialogs import ConnectDialog, RiskDialog
+from terminal.ui.panels.blotter import BlotterPanel
+from terminal.ui.panels.common import spawn
+from terminal.ui.panels.depth import DepthPanel
+from terminal.ui.panels.log import LogPanel
+from terminal.ui.panels.positions import PositionsPanel
+from terminal.ui.panels.ticket import OrderTicket
+from terminal.ui.panels.watchlist import WatchlistPanel
+from terminal.ui.theme import THEMES, apply_theme
+
+WORKSPACE_KEY = "workspace"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session, theme_name: str = "dark") -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.session = session
+        self.theme = THEMES[theme_name]
+        self.setWindowTitle("QuantTerminal")
+        self.setDockNestingEnabled(True)
+        self.resize(1600, 960)
+        self.docks: dict[str, QDockWidget] = {}
+
+        self.watchlist = WatchlistPanel(session, self.theme)
+        self.ticket = OrderTicket(session, confirm=session.settings.confirm_orders)
+        self.depth = DepthPanel(session, self.theme)
+        self.blotter = BlotterPanel(session, self.theme)
+        self.positions = PositionsPanel(session, self.theme)
+        self.log_panel = LogPanel(session, self.theme)
+        self.chart = self._make_chart()
+        self.setCentralWidget(self.chart)
+        self._dock("Watchlist", self.watchlist, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Order ticket", self.ticket, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Depth", self.depth, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Orders", self.blotter, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("Positions", self.positions, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["Positions"], self.docks["Log"])
+        self.docks["Positions"].raise_()
+        self._default_state = self.saveState()
+
+        self._build_menus()
+        self._build_status_bar()
+        self._hotkeys()
+        self.watchlist.open_chart.connect(self.show_instrument)
+        self.watchlist.selected.connect(self.show_instrument)
+        self.watchlist.trade.connect(self.trade)
+        session.market.quote_updated.connect(lambda item: self.ticket.on_quote(*item))
+        session.log.added.connect(self._on_log)
+        session.status_changed.connect(lambda _: self._update_status())
+        session.alerts.fired.connect(lambda alert: self.statusBar().showMessage(f"ALERT {alert.describe()}", 15000))
+        self.current: Instrument | None = None
+
+    # --- construction ----------------------------------------------------------------------
+    def _make_chart(self) -> QWidget:
+        from terminal.ui.panels.chart import ChartPanel
+
+        return ChartPanel(self.session, self.theme)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_").lower())
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+        return dock
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction("Connect to TWS / Gateway…", self.connect_dialog)
+        file_menu.addSeparator()
+        file_menu.addAction("Quit", self.close, QKeySequence.StandardKey.Quit)
+        trade = bar.addMenu("&Trading")
+        self.kill_action = QAction("Kill switch", self, checkable=True)
+        self.kill_action.setShortcut(QKeySequence("Ctrl+K"))
+        self.kill_action.toggled.connect(lambda on: spawn(self.session.orders.set_kill_switch(on), self._show_error))
+        trade.addAction(self.kill_action)
+        trade.addAction("Cancel all orders", lambda: spawn(self.session.orders.cancel_all(), self._show_error),
+                        QKeySequence("Ctrl+Shift+X"))
+        trade.addAction("Risk limits…", self.risk_dialog)
+        self.confirm_action = QAction("Confirm orders", self, checkable=True)
+        self.confirm_action.setChecked(self.ticket.confirm)
+        self.confirm_action.toggled.connect(lambda on: setattr(self.ticket, "confirm", on))
+        trade.addAction(self.confirm_action)
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        view.addAction("Dark theme", lambda: self.set_theme("dark"))
+        view.addAction("Light theme", lambda: self.set_theme("light"))
+        view.addAction("Reset layout", self.reset_layout)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.connection_label = QLabel("○ disconnected")
+        self.account_label = QLabel("")
+        self.clock_label = QLabel("")
+        self.lag_label = QLabel("")
+        for label in (self.connection_label, self.account_label, self.clock_label, self.lag_label):
+            bar.addPermanentWidget(label)
+        self._lag_ms = 0.0
+        self._expected = time.perf_counter() + 0.1
+        self._lag_timer = QTimer(self)
+        self._lag_timer.setInterval(100)
+        self._lag_timer.timeout.connect(self._measure_lag)
+        self._lag_timer.start()
+
+    def _hotkeys(self) -> None:
+        QShortcut(QKeySequence("Ctrl+B"), self, activated=lambda: self.hit(OrderSide.BUY))
+        QShortcut(QKeySequence("Ctrl+S"), self, activated=lambda: self.hit(OrderSide.SELL))
+
+    # --- actions -------------------------------------------------------------------------
+    def show_instrument(self, instrument: Instrument) -> None:
+        self.current = instrument
+        self.ticket.set_instrument(instrument)
+        spawn(self.depth.show_instrument(instrument), self._show_error)
+        self.chart.show_instrument(instrument)
+
+    def trade(self, instrument: Instrument, side: OrderSide) -> None:
+        self.show_instrument(instrument)
+        self.ticket.set_instrument(instrument, side)
+        self.docks["Order ticket"].raise_()
+        self.ticket.quantity.setFocus()
+
+    def hit(self, side: OrderSide) -> None:
+        """Hotkey: a limit order at the ask (buy) or bid (sell) for the ticket's quantity — marketable, capped."""
+        instrument = self.ticket.instrument
+        if instrument is None:
+            self._show_error(ValueError("select a symbol before using the buy/sell hotkeys"))
+            return
+        quote = self.session.market.quotes.get(instrument.key)
+        price = (quote.ask if side is OrderSide.BUY else quote.bid) if quote else math.nan
+        if not math.isfinite(price):
+            self._show_error(ValueError(f"no {'ask' if side is OrderSide.BUY else 'bid'} for {instrument.display_name} yet"))
+            return
+        order = Order(instrument, side, float(self.ticket.quantity.value()), OrderType.LIMIT,
+                      limit_price=instrument.round_to_tick(price), source="hotkey")
+        spawn(self.session.orders.place(order), self._show_error)
+
+    def risk_dialog(self) -> None:
+        dialog = RiskDialog(self.session.risk.limits, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            try:
+                self.session.risk.set_limits(dialog.limits())
+            except ValueError as exc:
+                self._show_error(exc)
+                return
+            spawn(asyncio.to_thread(self.session.store.key_values.set, "risk_limits", vars(dialog.limits())))
+            self.session.log.info("risk", f"risk limits changed: {dialog.limits()}")
+
+    def connect_dialog(self) -> None:
+        dialog = ConnectDialog(parent=self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            QMessageBox.information(
+                self, "Connect",
+                f"Restart with:  quant-terminal --ib {dialog.value()}\n\n"
+                "(the session's open orders and subscriptions are re-created on the new connection)",
+            )
+
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+        app = QApplication.instance()
+        apply_theme(app, self.theme)
+        for model in (self.watchlist.model, self.blotter.working, self.blotter.history, self.blotter.executions,
+                      self.positions.model, self.log_panel.model, self.depth.model):
+            model.theme = self.theme
+        self.chart.set_theme(self.theme)
+        self.save_workspace()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self.docks.values():
+            dock.show()
+
+    # --- workspace -------------------------------------------------------------------------
+    def workspace(self) -> dict:
+        return {
+            "geometry": bytes(self.saveGeometry().toBase64()).decode(),
+            "state": bytes(self.saveState().toBase64()).decode(),
+            "theme": self.theme.name,
+            "watchlist": self.watchlist.lists.currentText(),
+            "instrument": self.current.key if self.current else "",
+        }
+
+    def save_workspace(self) -> None:
+        self.session.store.key_values.set(WORKSPACE_KEY, self.workspace())
+
+    def restore_workspace(self, saved: dict) -> None:
+        if saved.get("geometry"):
+            self.restoreGeometry(QByteArray.fromBase64(saved["geometry"].encode()))
+        if saved.get("state"):
+            self.restoreState(QByteArray.fromBase64(saved["state"].encode()))
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        try:
+            self.save_workspace()
+        finally:
+            super().closeEvent(event)
+
+    # --- status ----------------------------------------------------------------------------
+    def _measure_lag(self) -> None:
+        now = time.perf_counter()
+        lag = max(0.0, (now - self._expected) * 1000)
+        self._lag_ms = 0.8 * self._lag_ms + 0.2 * lag
+        self._expected = now + 0.1
+        self.lag_label.setText(f"loop lag {self._lag_ms:4.1f} ms")
+        self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M:%S %Z"))
+        self._update_status()
+
+    def _update_status(self) -> None:
+        status = self.session.status
+        symbol = {"CONNECTED": "●", "RECONNECTING": "◐", "CONNECTING": "◐"}.get(status.state, "○")
+        text = f"{symbol} {status.state.lower()} {status.endpoint}"
+        if status.state == "RECONNECTING" and status.next_retry_seconds:
+            text += f" (retry in {status.next_retry_seconds:.0f} s)"
+        if self.session.simulator is not None:
+            text += " [simulator]"
+        self.connection_label.setText(text)
+        account = self.session.portfolio.account
+        self.account_label.setText(account.account)
+
+    def _on_log(self, entry) -> None:  # type: ignore[no-untyped-def]
+        if entry.severity >= 40:
+            self.statusBar().showMessage(f"{entry.source}: {entry.message}", 10000)
+
+    def _show_error(self, error: Exception) -> None:
+        self.session.log.error("ui", str(error))

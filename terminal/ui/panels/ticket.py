@@ -1,0 +1,263 @@
+"""Order ticket: side, quantity, type, prices snapped to tick, TIF, bracket, preview; sends intents to the order service."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from terminal.domain import DomainError, Instrument, Order, OrderRejected, OrderSide, OrderType, Quote, TimeInForce
+from terminal.ui.panels.common import spawn
+
+# IB-like per-share estimate, shown in the preview only (the broker reports the real commission).
+_PER_SHARE, _MIN, _FUTURE = 0.0035, 0.35, 0.85
+
+
+def estimate_commission(instrument: Instrument, quantity: float, price: float) -> float:
+    if instrument.sec_type.value == "FUT":
+        return _FUTURE * quantity
+    if instrument.sec_type.value == "CASH":
+        return max(2.0, 0.00002 * quantity * price)
+    if not math.isfinite(price):
+        return max(_MIN, _PER_SHARE * quantity)
+    return min(max(_MIN, _PER_SHARE * quantity), 0.01 * quantity * price)
+
+
+class PriceField(QLineEdit):
+    """A price entry that reads '' as unset and rejects text that is not a finite number."""
+
+    def __init__(self, placeholder: str, parent=None) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText(placeholder)
+        self.setAlignment(Qt.AlignmentFlag.AlignRight)
+
+    def value(self, name: str) -> float | None:
+        text = self.text().strip().replace(",", "")
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise DomainError(f"{name} {text!r} is not a number") from None
+        if not math.isfinite(number):
+            raise DomainError(f"{name} {text!r} is not a finite number")
+        return number
+
+    def set_price(self, value: float, decimals: int) -> None:
+        self.setText("" if not math.isfinite(value) else f"{value:.{decimals}f}")
+
+
+class OrderTicket(QWidget):
+    """Builds an Order from the fields; every problem is shown inline and nothing is sent."""
+
+    order_sent = Signal(object)
+
+    def __init__(self, session, confirm: bool = True, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.session = session
+        self.confirm = confirm
+        self.instrument: Instrument | None = None
+        self.symbol = QLabel("—")
+        self.symbol.setStyleSheet("font-weight: bold; font-size: 14px;")
+        self.quote_label = QLabel("")
+        self.quote_label.setObjectName("preview")
+        self.quantity = QDoubleSpinBox()
+        self.quantity.setRange(0, 1e9)
+        self.quantity.setDecimals(0)
+        self.quantity.setValue(100)
+        self.quantity.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.order_type = QComboBox()
+        for t in OrderType:
+            self.order_type.addItem(t.value, t)
+        self.limit_price = PriceField("limit")
+        self.stop_price = PriceField("stop / trigger")
+        self.trail = PriceField("trail amount, or 1.5%")
+        self.tif = QComboBox()
+        for tif in TimeInForce:
+            self.tif.addItem(tif.value, tif)
+        self.outside_rth = QCheckBox("Outside RTH")
+        self.bracket = QCheckBox("Bracket")
+        self.take_profit = PriceField("take-profit offset")
+        self.stop_loss = PriceField("stop-loss offset")
+        self.preview = QLabel("")
+        self.preview.setObjectName("preview")
+        self.error = QLabel("")
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.buy = QPushButton("BUY")
+        self.buy.setObjectName("buy")
+        self.sell = QPushButton("SELL")
+        self.sell.setObjectName("sell")
+
+        header = QHBoxLayout()
+        header.addWidget(self.symbol)
+        header.addStretch(1)
+        header.addWidget(self.quote_label)
+        form = QFormLayout()
+        form.addRow("Quantity", self.quantity)
+        form.addRow("Type", self.order_type)
+        form.addRow("Limit", self.limit_price)
+        form.addRow("Stop", self.stop_price)
+        form.addRow("Trail", self.trail)
+        form.addRow("TIF", self.tif)
+        bracket_row = QHBoxLayout()
+        bracket_row.addWidget(self.take_profit)
+        bracket_row.addWidget(self.stop_loss)
+        form.addRow(self.bracket, bracket_row)
+        form.addRow("", self.outside_rth)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.buy)
+        buttons.addWidget(self.sell)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addLayout(form)
+        layout.addWidget(self.preview)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self.buy.clicked.connect(lambda: self.submit(OrderSide.BUY))
+        self.sell.clicked.connect(lambda: self.submit(OrderSide.SELL))
+        self.order_type.currentIndexChanged.connect(self._type_changed)
+        for field in (self.limit_price, self.stop_price, self.trail, self.take_profit, self.stop_loss):
+            field.textChanged.connect(self.update_preview)
+        self.quantity.valueChanged.connect(self.update_preview)
+        self.bracket.toggled.connect(self._type_changed)
+        self._type_changed()
+
+    # --- filling the ticket ------------------------------------------------------------
+    def set_instrument(self, instrument: Instrument, side: OrderSide | None = None) -> None:
+        self.instrument = instrument
+        self.symbol.setText(instrument.display_name)
+        self.quantity.setDecimals(0 if instrument.lot_size >= 1 else 2)
+        if instrument.sec_type.value == "CASH" and self.quantity.value() < 1000:
+            self.quantity.setValue(20000)
+        elif instrument.sec_type.value == "FUT" and self.quantity.value() > 10:
+            self.quantity.setValue(1)
+        self.prefill(side)
+
+    def prefill(self, side: OrderSide | None = None) -> None:
+        """Prices from the quote, snapped to the tick grid: bid for a buy limit, ask for a sell."""
+        if self.instrument is None:
+            return
+        quote = self.session.market.quotes.get(self.instrument.key)
+        if quote is None:
+            return
+        nd = self.instrument.price_decimals()
+        price = quote.bid if side is OrderSide.BUY else quote.ask if side is OrderSide.SELL else quote.last
+        if not math.isfinite(price):
+            price = quote.reference_price
+        if math.isfinite(price):
+            self.limit_price.set_price(self.instrument.round_to_tick(price), nd)
+        self._show_quote(quote)
+
+    def _show_quote(self, quote: Quote) -> None:
+        nd = self.instrument.price_decimals() if self.instrument else 2
+        parts = [f"{quote.bid:.{nd}f} × {quote.ask:.{nd}f}" if math.isfinite(quote.bid) and math.isfinite(quote.ask) else ""]
+        self.quote_label.setText(" ".join(p for p in parts if p))
+
+    def on_quote(self, instrument: Instrument, quote: Quote) -> None:
+        if self.instrument is not None and instrument.key == self.instrument.key:
+            self._show_quote(quote)
+            if not self.limit_price.text():
+                self.prefill()
+
+    def _type_changed(self) -> None:
+        order_type: OrderType = self.order_type.currentData()
+        self.limit_price.setEnabled(order_type.needs_limit_price)
+        self.stop_price.setEnabled(order_type.needs_stop_price)
+        self.trail.setEnabled(order_type is OrderType.TRAIL)
+        self.take_profit.setEnabled(self.bracket.isChecked())
+        self.stop_loss.setEnabled(self.bracket.isChecked())
+        self.update_preview()
+
+    # --- building and sending ----------------------------------------------------------
+    def build(self, side: OrderSide) -> Order:
+        """The order the fields describe; raises DomainError naming the field that is wrong."""
+        if self.instrument is None:
+            raise DomainError("choose a symbol first (double-click or right-click one in the watchlist)")
+        order_type: OrderType = self.order_type.currentData()
+        limit = self.limit_price.value("limit price") if order_type.needs_limit_price else None
+        stop = self.stop_price.value("stop price") if order_type.needs_stop_price else None
+        trail_amount = trail_percent = None
+        if order_type is OrderType.TRAIL:
+            text = self.trail.text().strip()
+            if text.endswith("%"):
+                try:
+                    trail_percent = float(text[:-1])
+                except ValueError:
+                    raise DomainError(f"trail {text!r} is not a percentage") from None
+            else:
+                trail_amount = self.trail.value("trail amount")
+        order = Order(
+            self.instrument, side, float(self.quantity.value()), order_type,
+            limit_price=limit, stop_price=stop, trail_amount=trail_amount, trail_percent=trail_percent,
+            time_in_force=self.tif.currentData(), outside_rth=self.outside_rth.isChecked(), source="ticket",
+        )
+        order.validate()
+        return order
+
+    def update_preview(self) -> None:
+        if self.instrument is None:
+            self.preview.setText("")
+            return
+        try:
+            order = self.build(OrderSide.BUY)
+        except DomainError as exc:
+            self.preview.setText("")
+            self.error.setText(str(exc))
+            return
+        self.error.setText("")
+        price = order.price_for_notional
+        if not math.isfinite(price):
+            price = self.session.market.reference_price(self.instrument)
+        notional = order.quantity * price * self.instrument.multiplier if math.isfinite(price) else math.nan
+        commission = estimate_commission(self.instrument, order.quantity, price)
+        self.preview.setText(
+            f"{order.quantity:g} × {self.instrument.display_name} ≈ {notional:,.2f} {self.instrument.currency}"
+            f"  ·  est. commission {commission:.2f}" if math.isfinite(notional) else "waiting for a quote"
+        )
+
+    def submit(self, side: OrderSide) -> None:
+        try:
+            order = self.build(side)
+            self.session.orders.check(order)
+        except DomainError as exc:  # includes OrderRejected from the risk rules
+            self.show_error(exc)
+            return
+        if self.confirm:
+            answer = QMessageBox.question(self, "Send order?", f"{order.describe()}\n\nSend this order?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.error.setText("")
+        if self.bracket.isChecked():
+            try:
+                tp = self.take_profit.value("take-profit offset")
+                sl = self.stop_loss.value("stop-loss offset")
+            except DomainError as exc:
+                self.show_error(exc)
+                return
+            if tp is None and sl is None:
+                self.show_error(DomainError("bracket needs a take-profit or stop-loss offset"))
+                return
+            spawn(self.session.orders.place_bracket(order, tp, sl), self.show_error)
+        else:
+            task = spawn(self.session.orders.place(order), self.show_error)
+            task.add_done_callback(lambda t: self.order_sent.emit(t.result()) if not t.cancelled() and t.exception() is None else None)
+
+    def show_error(self, error: Exception) -> None:
+        rule = f"[{error.rule}] " if isinstance(error, OrderRejected) and error.rule != "validation" else ""
+        self.error.setText(f"{rule}{error}")
