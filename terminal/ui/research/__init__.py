@@ -1,0 +1,1 @@
+"""Quant half of the window: strategy editor, backtest runner and results, analytics."""
