@@ -212,12 +212,12 @@ class BarSeries:
         return Buckets(x, block[OPEN], block[HIGH], block[LOW], block[CLOSE], block[VOLUME], 1 << level)
 
     def visible_extent(self, first: int, last: int, pixels: float) -> tuple[float, float, float]:
-        """(low min, high max, volume max of drawn buckets) over bars first..last, via the LOD level."""
+        """(low min, high max, max mean volume per bar of the drawn buckets) over bars first..last."""
         level = self.level_for(last - first + 1, pixels)
         b = self.buckets(first, last, level)
         if len(b) == 0:
             return math.nan, math.nan, math.nan
-        return float(b.low.min()), float(b.high.max()), float(b.volume.max())
+        return float(b.low.min()), float(b.high.max()), float(b.volume.max()) / b.width
 
     # timeframe ------------------------------------------------------------------------------
     def resample(self, target: BarSize) -> BarSeries:

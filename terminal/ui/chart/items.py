@@ -1,0 +1,237 @@
+"""Candlestick, OHLC, line and volume items that paint only the visible bars, aggregated to ≤ 2 per pixel.
+
+Each paint picks the pyramid level of ``BarSeries`` whose buckets give at most two per device
+pixel, and hands numpy-filled QLineF/QRectF arrays to QPainter in a few batched calls; the
+cost of a frame follows the widget's width, not the number of bars.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt.internals import PrimitiveArray
+from PySide6.QtCore import QLineF, QRectF
+from PySide6.QtGui import QPainter, QPen
+
+from terminal.ui.chart.data import BarSeries, Buckets
+from terminal.ui.chart.palette import ChartPalette
+
+CANDLE, OHLC, LINE = "candle", "ohlc", "line"
+CHART_TYPES = (CANDLE, OHLC, LINE)
+
+
+class _SeriesItem(pg.GraphicsObject):
+    """Common part: the series, the palette and which range/level the last paint drew."""
+
+    per_pixel = 2.0
+
+    def __init__(self, series: BarSeries, palette: ChartPalette) -> None:
+        super().__init__()
+        self.series = series
+        self.palette = palette
+        self.drawn_buckets = 0  # what the last paint drew, for tests and the bench
+        self.drawn_width = 1
+        self.drawn_pixels = 0.0
+        self._lines = PrimitiveArray(QLineF, 4)
+        self._rects = PrimitiveArray(QRectF, 4)
+        self._up_pen = QPen(palette.color("up"), 0)
+        self._down_pen = QPen(palette.color("down"), 0)
+        for pen in (self._up_pen, self._down_pen):
+            pen.setCosmetic(True)
+
+    def set_series(self, series: BarSeries) -> None:
+        self.prepareGeometryChange()
+        self.series = series
+        self.update()
+
+    def bars_changed(self) -> None:
+        """The last bar changed or a bar was appended: repaint (bounds may have grown)."""
+        self.prepareGeometryChange()
+        self.update()
+
+    def visible_buckets(self, painter: QPainter) -> Buckets | None:
+        n = len(self.series)
+        if n == 0:
+            return None
+        view = self.viewRect()
+        if view is None:
+            return None
+        first, last = int(math.floor(view.left())) - 1, int(math.ceil(view.right())) + 1
+        scale = abs(painter.transform().m11())  # device pixels per bar
+        pixels = max(1.0, (last - first) * scale)
+        level = self.series.level_for(last - first + 1, pixels, self.per_pixel)
+        buckets = self.series.buckets(first, last, level)
+        self.drawn_buckets, self.drawn_width, self.drawn_pixels = len(buckets), buckets.width, pixels
+        return buckets
+
+    def _draw_lines(self, painter: QPainter, coords: np.ndarray, pen: QPen) -> None:
+        if len(coords) == 0:
+            return
+        self._lines.resize(len(coords))
+        self._lines.ndarray()[:] = coords
+        painter.setPen(pen)
+        painter.drawLines(*self._lines.drawargs())
+
+    def _draw_rects(self, painter: QPainter, coords: np.ndarray, pen: QPen) -> None:
+        if len(coords) == 0:
+            return
+        self._rects.resize(len(coords))
+        self._rects.ndarray()[:] = coords
+        painter.setPen(pen)
+        painter.setBrush(pen.color())
+        painter.drawRects(*self._rects.drawargs())
+
+
+class PriceItem(_SeriesItem):
+    """Price bars as candles, OHLC bars or a line, switchable with ``set_chart_type``."""
+
+    def __init__(self, series: BarSeries, palette: ChartPalette, chart_type: str = CANDLE) -> None:
+        super().__init__(series, palette)
+        self.chart_type = chart_type
+
+    def set_chart_type(self, chart_type: str) -> None:
+        if chart_type not in CHART_TYPES:
+            raise ValueError(f"chart type {chart_type!r} is not known; use one of {CHART_TYPES}")
+        self.chart_type = chart_type
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        s = self.series
+        if len(s) == 0 or math.isnan(s.low_min):
+            return QRectF()
+        return QRectF(-1.0, s.low_min, len(s) + 1.0, max(s.high_max - s.low_min, 1e-9))
+
+    def paint(self, painter: QPainter, *args) -> None:
+        b = self.visible_buckets(painter)
+        if b is None or len(b) == 0:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        w = float(b.width)
+        center = b.x + (w - 1) / 2.0
+        if self.chart_type == LINE:
+            self._paint_line(painter, b, center)
+            return
+        up = b.close >= b.open
+        for mask, pen in ((up, self._up_pen), (~up, self._down_pen)):
+            xs = center[mask]
+            wicks = np.column_stack([xs, b.low[mask], xs, b.high[mask]])
+            self._draw_lines(painter, wicks, pen)
+            half = 0.4 * w
+            if self.chart_type == CANDLE:
+                top, bottom = np.maximum(b.open[mask], b.close[mask]), np.minimum(b.open[mask], b.close[mask])
+                bodies = np.column_stack([xs - half, bottom, np.full(xs.size, 2 * half), top - bottom])
+                self._draw_rects(painter, bodies, pen)
+            else:
+                ticks = np.vstack([
+                    np.column_stack([xs - half, b.open[mask], xs, b.open[mask]]),
+                    np.column_stack([xs, b.close[mask], xs + half, b.close[mask]]),
+                ])
+                self._draw_lines(painter, ticks, pen)
+
+    def _paint_line(self, painter: QPainter, b: Buckets, center: np.ndarray) -> None:
+        pen = QPen(self.palette.color("foreground"), 0)
+        pen.setCosmetic(True)
+        segments = np.column_stack([center[:-1], b.close[:-1], center[1:], b.close[1:]])
+        if b.width > 1:  # keep each bucket's range visible: spikes are not averaged away
+            segments = np.vstack([segments, np.column_stack([center, b.low, center, b.high])])
+        self._draw_lines(painter, segments, pen)
+
+
+class VolumeItem(_SeriesItem):
+    """Volume bars coloured by direction; a bucket shows its bars' mean volume, so zooming keeps the scale."""
+
+    def boundingRect(self) -> QRectF:
+        n = len(self.series)
+        return QRectF(-1.0, 0.0, n + 1.0, 1.0) if n else QRectF()
+
+    def paint(self, painter: QPainter, *args) -> None:
+        b = self.visible_buckets(painter)
+        if b is None or len(b) == 0:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        w = float(b.width)
+        up = b.close >= b.open
+        for mask, pen in ((up, self._up_pen), (~up, self._down_pen)):
+            xs = b.x[mask] + (w - 1) / 2.0 - 0.4 * w
+            rects = np.column_stack([xs, np.zeros(xs.size), np.full(xs.size, 0.8 * w), b.volume[mask] / w])
+            self._draw_rects(painter, rects, pen)
+
+
+class StudyLine(pg.GraphicsObject):
+    """An indicator drawn over the visible bars only, sampled every 2**k bars when zoomed out.
+
+    Indicators are smooth, so sampling at the price item's bucket width keeps their shape;
+    ``values`` is shared with the owner and may be changed in place by live updates.
+    """
+
+    def __init__(self, values: np.ndarray, color: str, name: str, width: float = 1.2,
+                 histogram: bool = False, palette: ChartPalette | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.histogram = histogram
+        self._pen = pg.mkPen(color, width=width)
+        self._pen.setCosmetic(True)
+        self._palette = palette
+        self._lines = PrimitiveArray(QLineF, 4)
+        self._rects = PrimitiveArray(QRectF, 4)
+        self.set_values(values)
+
+    def set_values(self, values: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self.values = values
+        finite = values[np.isfinite(values)]
+        self._lo = float(finite.min()) if finite.size else 0.0
+        self._hi = float(finite.max()) if finite.size else 1.0
+        if self.histogram:
+            self._lo, self._hi = min(self._lo, 0.0), max(self._hi, 0.0)
+        self.update()
+
+    def tail_changed(self, value: float) -> None:
+        if math.isfinite(value) and not (self._lo <= value <= self._hi):
+            self.prepareGeometryChange()
+            self._lo, self._hi = min(self._lo, value), max(self._hi, value)
+        self.update()
+
+    def visible_extent(self, first: int, last: int, step: int) -> tuple[float, float]:
+        v = self.values[max(0, first) : max(0, last + 1) : max(1, step)]
+        v = v[np.isfinite(v)]
+        if not v.size:
+            return math.nan, math.nan
+        lo, hi = float(v.min()), float(v.max())
+        return (min(lo, 0.0), max(hi, 0.0)) if self.histogram else (lo, hi)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-1.0, self._lo, self.values.size + 1.0, max(self._hi - self._lo, 1e-9))
+
+    def paint(self, painter: QPainter, *args) -> None:
+        view = self.viewRect()
+        n = self.values.size
+        if view is None or n == 0:
+            return
+        first, last = max(0, int(view.left()) - 1), min(n - 1, int(math.ceil(view.right())) + 1)
+        if last <= first:
+            return
+        pixels = max(1.0, (last - first) * abs(painter.transform().m11()))
+        step = 1 << BarSeries.level_for(last - first + 1, pixels)
+        xs = np.arange(first - first % step, last + 1, step)
+        ys = self.values[xs]
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, step == 1 and not self.histogram)
+        if self.histogram:
+            ok = np.isfinite(ys)
+            coords = np.column_stack([xs[ok] - 0.4 * step, np.zeros(ok.sum()), np.full(ok.sum(), 0.8 * step), ys[ok]])
+            if len(coords):
+                self._rects.resize(len(coords))
+                self._rects.ndarray()[:] = coords
+                painter.setPen(self._pen)
+                painter.setBrush(self._pen.color())
+                painter.drawRects(*self._rects.drawargs())
+            return
+        seg = np.column_stack([xs[:-1], ys[:-1], xs[1:], ys[1:]]).astype(np.float64)
+        seg = seg[np.isfinite(seg).all(axis=1)]
+        if len(seg):
+            self._lines.resize(len(seg))
+            self._lines.ndarray()[:] = seg
+            painter.setPen(self._pen)
+            painter.drawLines(*self._lines.drawargs())
