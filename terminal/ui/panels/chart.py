@@ -1,0 +1,187 @@
+"""Chart panel: the ChartWidget fed by the history service and live quotes, with the user's fills, orders and drawings."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+
+import pandas as pd
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from terminal.domain import Bar, BarSize, DomainError, Instrument, Quote
+from terminal.ui.chart import DARK as CHART_DARK
+from terminal.ui.chart import LIGHT as CHART_LIGHT
+from terminal.ui.chart import ChartWidget
+from terminal.ui.panels.common import spawn
+
+BASE_BAR_SIZE = BarSize.MIN_1
+
+
+def _drawings_key(instrument: Instrument) -> str:
+    return f"drawings:{instrument.key}"
+
+
+class ChartPanel(QWidget):
+    def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.session = session
+        self.instrument: Instrument | None = None
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumHeight(4)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.message = QLabel("")
+        self.message.setObjectName("error")
+        self.message.hide()
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(0)
+        self._layout.addWidget(self.progress)
+        self._layout.addWidget(self.message)
+        self.chart = self._new_chart(theme)
+        self._bar: Bar | None = None
+        self._bar_volume_start = math.nan
+        self._load_task: asyncio.Task | None = None
+        session.market.quote_updated.connect(self._on_quote)
+        session.orders.order_changed.connect(lambda _: self._show_orders())
+        session.orders.fill_added.connect(self._on_fill)
+
+    def _new_chart(self, theme) -> ChartWidget:  # type: ignore[no-untyped-def]
+        chart = ChartWidget(theme=CHART_LIGHT if theme.name == "light" else CHART_DARK)
+        chart.order_line_moved.connect(self._order_line_moved)
+        chart.alert_requested.connect(self._alert_requested)
+        chart.drawings_changed.connect(self._save_drawings)
+        chart.history_requested.connect(lambda size: self._load(size))
+        for kind in ("SMA", "Bollinger"):
+            chart.add_study(kind)
+        self._layout.addWidget(chart, 1)
+        return chart
+
+    def set_theme(self, theme) -> None:  # type: ignore[no-untyped-def]
+        old = self.chart
+        self.chart = self._new_chart(theme)
+        old.setParent(None)
+        old.deleteLater()
+        if self.instrument is not None:
+            instrument, self.instrument = self.instrument, None
+            self.show_instrument(instrument)
+
+    # --- loading -----------------------------------------------------------------------------
+    def show_instrument(self, instrument: Instrument) -> None:
+        if self.instrument is not None and self.instrument.key == instrument.key:
+            return
+        self.instrument = instrument
+        self._bar = None
+        self._load(BASE_BAR_SIZE)
+
+    def _load(self, bar_size: BarSize) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        self._load_task = spawn(self.load(bar_size), self._show_error)
+
+    async def load(self, bar_size: BarSize = BASE_BAR_SIZE) -> None:
+        """History for the current instrument in the background, with progress; then marks and drawings."""
+        instrument = self.instrument
+        if instrument is None:
+            return
+        self.progress.setValue(0)
+        self.progress.show()
+        self.message.hide()
+        try:
+            frame = await self.session.history.bars(instrument, bar_size,
+                                                    progress=lambda f: self.progress.setValue(int(f * 100)))
+        finally:
+            self.progress.hide()
+        if self.instrument is None or instrument.key != self.instrument.key:
+            return
+        if frame.empty:
+            self._show_error(DomainError(f"no {bar_size.short} history for {instrument.display_name}"))
+            return
+        self.chart.set_data(frame, instrument, bar_size)
+        self.chart.show_last(150)
+        self.chart.set_fills([f for f in self.session.orders.fills if f.instrument.key == instrument.key])
+        self._show_orders()
+        drawings = await asyncio.to_thread(self.session.store.key_values.get, _drawings_key(instrument), [])
+        self.chart.load_drawings(drawings or [])
+
+    # --- live --------------------------------------------------------------------------------
+    def _on_quote(self, item) -> None:  # type: ignore[no-untyped-def]
+        instrument, quote = item
+        if self.instrument is None or instrument.key != self.instrument.key or len(self.chart.base) == 0:
+            return
+        price = quote.last if math.isfinite(quote.last) else quote.mid
+        if not math.isfinite(price):
+            return
+        self.chart.on_bar(self._live_bar(quote, price))
+
+    def _live_bar(self, quote: Quote, price: float) -> Bar:
+        """The current base-size bar grown by this quote (volume from the change in day volume)."""
+        base = self.chart.base.bar_size
+        now = quote.time or datetime.now(UTC)
+        seconds = base.seconds
+        start = datetime.fromtimestamp((int(now.timestamp()) // seconds) * seconds, UTC)
+        last_time = pd.Timestamp(int(self.chart.base.times[-1]), tz="UTC").to_pydatetime()
+        if start < last_time:
+            start = last_time
+        bar = self._bar
+        day_volume = quote.volume if math.isfinite(quote.volume) else math.nan
+        if bar is None or bar.time != start:
+            if bar is None and start == last_time:
+                row = self.chart.base.bar_at(len(self.chart.base) - 1)
+                o, h, lo, volume = row[1], row[2], row[3], row[5]
+            else:
+                o = h = lo = price
+                volume = 0.0
+            self._bar_volume_start = day_volume - volume if math.isfinite(day_volume) else math.nan
+            bar = Bar(start, o, max(h, price), min(lo, price), price, volume, base)
+        else:
+            volume = bar.volume
+            if math.isfinite(day_volume) and math.isfinite(self._bar_volume_start):
+                volume = max(volume, day_volume - self._bar_volume_start)
+            bar = Bar(start, bar.open, max(bar.high, price), min(bar.low, price), price, volume, base)
+        self._bar = bar
+        return bar
+
+    def _on_fill(self, fill) -> None:  # type: ignore[no-untyped-def]
+        if self.instrument is not None and fill.instrument.key == self.instrument.key:
+            self.chart.add_fill(fill)
+
+    def _show_orders(self) -> None:
+        if self.instrument is None:
+            return
+        working = [o for o in self.session.orders.working() if o.instrument.key == self.instrument.key]
+        self.chart.show_orders(working)
+
+    # --- user actions on the chart -----------------------------------------------------------
+    def _order_line_moved(self, order_id: object, price: float) -> None:
+        """A dragged order line modifies the order through the same risk checks as the ticket."""
+        order = next((o for o in self.session.orders.working() if o.client_order_id == order_id or o.order_id == order_id), None)
+        if order is None:
+            return
+        changes = {"limit_price": price} if order.limit_price is not None else {"stop_price": price}
+
+        def failed(error: Exception) -> None:
+            self._show_error(error)
+            self._show_orders()  # the line goes back to where the order really is
+
+        spawn(self.session.orders.modify(order.client_order_id, **changes), failed)
+
+    def _alert_requested(self, price: float) -> None:
+        if self.instrument is None:
+            return
+        try:
+            self.session.alerts.add(self.instrument, price, self.session.market.reference_price(self.instrument))
+        except DomainError as exc:
+            self._show_error(exc)
+
+    def _save_drawings(self) -> None:
+        if self.instrument is not None:
+            key, drawings = _drawings_key(self.instrument), self.chart.drawings_to_list()
+            spawn(asyncio.to_thread(self.session.store.key_values.set, key, drawings), self._show_error)
+
+    def _show_error(self, error: Exception) -> None:
+        self.message.setText(str(error))
+        self.message.show()
+        self.session.log.warning("chart", str(error))
