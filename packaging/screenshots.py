@@ -1,0 +1,88 @@
+"""Render the terminal window offscreen against the built-in simulator and save screenshots (dark and light).
+
+Run: QT_QPA_PLATFORM=offscreen python packaging/screenshots.py [--out resources/screenshots]
+It trades a little first (a filled market order, a working limit, a bracket) so every panel has content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+async def _settle(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def populate(window, session) -> None:  # type: ignore[no-untyped-def]
+    from terminal.domain import Order, OrderSide, OrderType
+
+    market = session.market
+    apple = await window.watchlist.add_symbol("AAPL") if market.instrument_for_symbol("AAPL") is None else \
+        market.instrument_for_symbol("AAPL")
+    window.show_instrument(apple)
+    for _ in range(100):
+        if apple.key in market.quotes:
+            break
+        await asyncio.sleep(0.05)
+    last = market.quotes[apple.key].reference_price
+    await session.orders.place(Order(apple, OrderSide.BUY, 200, OrderType.MARKET, source="ticket"))
+    await session.orders.place(Order(apple, OrderSide.BUY, 100, OrderType.LIMIT,
+                                     limit_price=apple.round_to_tick(last * 0.995), source="ticket"))
+    await session.orders.place(Order(apple, OrderSide.SELL, 100, OrderType.LIMIT,
+                                     limit_price=apple.round_to_tick(last * 1.006), source="ticket"))
+    msft = await window.watchlist.add_symbol("MSFT")
+    await session.orders.place(Order(msft, OrderSide.SELL, 50, OrderType.MARKET, source="ticket"))
+    session.alerts.add(apple, apple.round_to_tick(last * 1.01), last)
+    await _settle(4.0)
+
+
+async def shoot(out: Path, theme: str, db_url: str) -> Path:
+    from PySide6.QtWidgets import QApplication
+
+    from terminal.config import load_settings
+    from terminal.ui.main import build_session, open_window
+
+    settings = load_settings(environ={"QT_NO_KEYRING": "1"},
+                             overrides={"db_url": db_url, "sim_seed": 5, "confirm_orders": False, "theme": theme})
+    session = build_session(settings)
+    window = await open_window(session, theme=theme)
+    window.resize(1680, 1000)
+    window.show()
+    await populate(window, session)
+    QApplication.processEvents()
+    path = out / f"terminal-{theme}.png"
+    window.grab().save(str(path))
+    window.close()
+    await session.stop()
+    session.store.close()
+    return path
+
+
+def main() -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("resources/screenshots"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as folder, loop:
+        for theme in ("dark", "light"):
+            db = f"sqlite:///{Path(folder) / f'{theme}.sqlite'}"
+            print(loop.run_until_complete(shoot(args.out, theme, db)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
