@@ -173,7 +173,10 @@ class StudyLine(pg.GraphicsObject):
         self.histogram = histogram
         self._pen = pg.mkPen(color, width=width)
         self._pen.setCosmetic(True)
-        self._palette = palette
+        up, down = (palette.color("up", 130), palette.color("down", 130)) if palette else (None, None)
+        self._hist_pens = [pg.mkPen(c if c is not None else color, width=0) for c in (up, down)]
+        for pen in self._hist_pens:
+            pen.setCosmetic(True)
         self._lines = PrimitiveArray(QLineF, 4)
         self._rects = PrimitiveArray(QRectF, 4)
         self.set_values(values)
@@ -220,13 +223,15 @@ class StudyLine(pg.GraphicsObject):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, step == 1 and not self.histogram)
         if self.histogram:
             ok = np.isfinite(ys)
-            coords = np.column_stack([xs[ok] - 0.4 * step, np.zeros(ok.sum()), np.full(ok.sum(), 0.8 * step), ys[ok]])
-            if len(coords):
-                self._rects.resize(len(coords))
-                self._rects.ndarray()[:] = coords
-                painter.setPen(self._pen)
-                painter.setBrush(self._pen.color())
-                painter.drawRects(*self._rects.drawargs())
+            xs, ys = xs[ok], ys[ok]
+            rects = np.column_stack([xs - 0.4 * step, np.zeros(xs.size), np.full(xs.size, 0.8 * step), ys])
+            for mask, pen in ((ys >= 0, self._hist_pens[0]), (ys < 0, self._hist_pens[1])):
+                if mask.any():
+                    self._rects.resize(int(mask.sum()))
+                    self._rects.ndarray()[:] = rects[mask]
+                    painter.setPen(pen)
+                    painter.setBrush(pen.color())
+                    painter.drawRects(*self._rects.drawargs())
             return
         seg = np.column_stack([xs[:-1], ys[:-1], xs[1:], ys[1:]]).astype(np.float64)
         seg = seg[np.isfinite(seg).all(axis=1)]

@@ -9,10 +9,26 @@ from datetime import datetime
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QPainterPath
 
 from terminal.domain import Fill, Instrument, Order, OrderSide, OrderType
 from terminal.ui.chart.data import BarSeries
 from terminal.ui.chart.palette import ChartPalette
+
+
+def _arrow(up: bool) -> QPainterPath:
+    """Arrow symbol whose tip is the marked point: a buy points up from below, a sell down from above."""
+    sign = 1.0 if up else -1.0
+    points = [(0, 0), (-0.5, 0.55), (-0.17, 0.55), (-0.17, 1.1), (0.17, 1.1), (0.17, 0.55), (0.5, 0.55)]
+    path = QPainterPath()
+    path.moveTo(0, 0)
+    for x, y in points[1:]:
+        path.lineTo(x, sign * y)
+    path.closeSubpath()
+    return path
+
+
+BUY_ARROW, SELL_ARROW = _arrow(True), _arrow(False)
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,9 @@ class MarksLayer(QObject):
         self.fills: list[Fill] = []
         self.trades: list[TradeMark] = []
         self.order_lines: dict[object, OrderLine] = {}
-        self._buy = pg.ScatterPlotItem(symbol="t1", size=13, pen=pg.mkPen(palette.up), brush=palette.up)
-        self._sell = pg.ScatterPlotItem(symbol="t", size=13, pen=pg.mkPen(palette.down), brush=palette.down)
+        outline = pg.mkPen(palette.background, width=1)
+        self._buy = pg.ScatterPlotItem(symbol=BUY_ARROW, size=18, pen=outline, brush=palette.up)
+        self._sell = pg.ScatterPlotItem(symbol=SELL_ARROW, size=18, pen=outline, brush=palette.down)
         self._trade_items: list[pg.PlotCurveItem] = []
         for item in (self._buy, self._sell):
             item.setZValue(20)

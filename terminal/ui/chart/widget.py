@@ -13,7 +13,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QMenu, QVBoxLayout, QWidget
 
 from terminal.domain import Bar, BarSize, Fill, Instrument, Order, OrderSide
-from terminal.ui.chart.axis import CompactAxis, TimeIndexAxis
+from terminal.ui.chart.axis import CompactAxis, GridLines, TimeIndexAxis
 from terminal.ui.chart.data import BarSeries
 from terminal.ui.chart.drawings import HLINE, Drawing, DrawingsLayer
 from terminal.ui.chart.items import CANDLE, PriceItem, StudyLine, VolumeItem
@@ -93,19 +93,19 @@ class ChartWidget(QWidget):
             plot.setMenuEnabled(False)
             plot.showAxis("right")
             plot.hideAxis("left")
-            plot.showGrid(x=True, y=True, alpha=0.25)
             for side in ("right", "bottom"):
                 ax = plot.getAxis(side)
                 ax.setPen(pg.mkPen(p.grid))
                 ax.setTextPen(pg.mkPen(p.foreground))
             plot.getAxis("right").setWidth(70)
             vb.disableAutoRange()
+            vb.addItem(GridLines(plot.getAxis("bottom"), plot.getAxis("right"), p.grid), ignoreBounds=True)
             if name != "price":
                 vb.setXLink(self.plots["price"].getViewBox())
             self.plots[name] = plot
         self.plots["price"].getViewBox().sigXRangeChanged.connect(self._x_range_changed)
         self.plots["price"].getViewBox().sigResized.connect(self._x_range_changed)
-        self.plots["rsi"].setYRange(0, 100, padding=0.02)
+        self.plots["rsi"].setYRange(3, 97, padding=0)  # labels 20..80 clear of the neighbouring panes
         for level in (30, 70):
             self.plots["rsi"].addItem(pg.InfiniteLine(pos=level, angle=0, pen=pg.mkPen(p.grid, style=Qt.PenStyle.DashLine)))
 
@@ -276,12 +276,10 @@ class ChartWidget(QWidget):
         study.compute(self.series)
         plot = self.plots[study.pane]
         items = []
-        order = list(self.studies).index(study.kind)
-        for i, (name, values) in enumerate(study.lines.items()):
-            color = self.palette_.study(order + i) if study.kind != "Bollinger" else self.palette_.study(1)
-            if study.kind == "MACD":
-                color = (self.palette_.study(1), self.palette_.study(0), self.palette_.grid)[i]
-            item = StudyLine(values, color, name, histogram=(name == "histogram"))
+        for name, values in study.lines.items():
+            color = self.palette_.line_color(study.kind, name)
+            width = 1.0 if study.kind == "Bollinger" and name != "middle" else 1.3
+            item = StudyLine(values, color, name, width, histogram=(name == "histogram"), palette=self.palette_)
             item.setZValue(5 if name != "histogram" else 1)
             plot.addItem(item)
             items.append(item)
@@ -391,7 +389,8 @@ class ChartWidget(QWidget):
             self._hline.show()
         t, o, h, lo, c, v = self.series.bar_at(i)
         nd = self.instrument.price_decimals() if self.instrument else 4
-        text = f"{t:%Y-%m-%d %H:%M}  O {o:.{nd}f}  H {h:.{nd}f}  L {lo:.{nd}f}  C {c:.{nd}f}  V {v:,.0f}"
+        when = f"{t:%Y-%m-%d}" if self.series.bar_size.seconds >= 86400 else f"{t:%Y-%m-%d %H:%M}"
+        text = f"{when}  O {o:.{nd}f}  H {h:.{nd}f}  L {lo:.{nd}f}  C {c:.{nd}f}  V {v:,.0f}"
         for study in self.studies.values():
             parts = " ".join(f"{val[i]:.{nd}f}" for val in study.lines.values() if math.isfinite(val[i]))
             text += f"  {study.label} {parts}"
