@@ -78,6 +78,24 @@ def test_light_theme_paints_a_light_background(qtbot, goog):
     assert color_count(image, LIGHT.up) > 100
 
 
+def test_adding_an_indicator_pane_to_a_shown_chart_keeps_every_pane_visible(qtbot, goog):
+    chart = make_chart(qtbot, goog)
+    chart.add_study("RSI")
+    chart.add_study("MACD")
+    heights = {name: chart.plots[name].getViewBox().height() for name in ("price", "volume", "rsi", "macd")}
+    assert heights["price"] > 300 and min(heights.values()) > 40
+    chart.remove_study("MACD")
+    assert chart.plots["macd"].getViewBox().height() == 0 or not chart.plots["macd"].isVisible()
+    assert chart.plots["price"].getViewBox().height() > heights["price"]
+
+
+def test_timeframe_switch_keeps_the_latest_bars_in_view(qtbot):
+    chart = make_chart(qtbot, random_walk_bars(20_000))
+    chart.set_timeframe(BarSize.MIN_15)
+    first, last = chart.visible_range()
+    assert last >= len(chart.series) - 1 and last - first >= 20
+
+
 def test_zoomed_out_million_bars_paint_at_most_two_buckets_per_pixel(qtbot):
     frame = random_walk_bars(1_000_000)
     chart = make_chart(qtbot, frame)

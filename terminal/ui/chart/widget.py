@@ -126,18 +126,23 @@ class ChartWidget(QWidget):
         return [n for n in _PANES if n in shown]
 
     def _relayout(self) -> None:
+        """Panes stay in the grid; a pane without studies collapses to zero height and is hidden."""
         ci = self.graphics.ci
-        for plot in self.plots.values():
-            if plot in ci.items:
-                ci.removeItem(plot)
-            plot.hide()
+        if not ci.items:
+            for row, name in enumerate(_PANES):
+                ci.addItem(self.plots[name], row=row, col=0)
         visible = self._visible_panes()
-        for row, name in enumerate(visible):
+        for row, name in enumerate(_PANES):
             plot = self.plots[name]
-            ci.addItem(plot, row=row, col=0)
-            ci.layout.setRowStretchFactor(row, int(_STRETCH[name] * 10))
-            plot.show()
+            shown = name in visible
+            plot.setVisible(shown)
+            plot.setMaximumHeight(16_777_215 if shown else 0)
+            plot.setMinimumHeight(40 if shown else 0)
+            ci.layout.setRowStretchFactor(row, int(_STRETCH[name] * 10) if shown else 0)
+            ci.layout.setRowSpacing(row, 0)
             plot.showAxis("bottom", name == visible[-1])
+        ci.layout.invalidate()
+        ci.layout.activate()
         self._fit_y()
 
     # data ------------------------------------------------------------------------------------
@@ -184,11 +189,16 @@ class ChartWidget(QWidget):
         if size == self.series.bar_size:
             return
         first, last = self.visible_range()
-        t_first, t_last = self.series.times[max(first, 0)], self.series.times[min(last, len(self.series) - 1)]
+        at_end = last >= len(self.series) - 1
+        t_mid = self.series.times[min(max((first + last) // 2, 0), len(self.series) - 1)]
         self._show_series(self.base.resample(size))
         self.toolbar.show_timeframe(size)
-        a, b = np.searchsorted(self.series.times, [t_first, t_last], side="right") - 1
-        self.show_range(int(a), max(int(b), int(a) + 20))
+        bars = min(max(last - first, 20), len(self.series) + 2)  # same number of (now coarser) bars in view
+        if at_end:
+            self.show_last(bars)
+        else:
+            mid = int(np.searchsorted(self.series.times, t_mid, side="right")) - 1
+            self.show_range(mid - bars / 2, mid + bars / 2)
         self.timeframe_changed.emit(size)
 
     @property
@@ -316,7 +326,9 @@ class ChartWidget(QWidget):
         self.toolbar.follow.setChecked(on)
 
     def set_chart_type(self, chart_type: str) -> None:
+        """``candle``, ``ohlc`` or ``line``."""
         self.price_item.set_chart_type(chart_type)
+        self.toolbar.chart_type.setCurrentText(chart_type)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         first, last = self.visible_range()
