@@ -156,7 +156,7 @@ def measure(impl, frame: pd.DataFrame, frames: int) -> dict[str, float]:
     for i in range(frames):
         factor = 0.8 if i % 2 == 0 else 1.0
         mid = (a + b) / 2
-        zooms.append(frame_time(widget, lambda f=factor: impl.set_xrange(mid - width * f / 2, mid + width * f / 2)))
+        zooms.append(frame_time(widget, lambda f=factor, m=mid: impl.set_xrange(m - width * f / 2, m + width * f / 2)))
     live = [frame_time(widget, lambda: impl.live_update(frame)) for _ in range(max(1, frames // 4))]
     impl.close()
     app.processEvents()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from terminal.analytics import indicators as ind
 from terminal.domain import Bar, BarSize, Fill, Instrument, Order, OrderSide, OrderType
 from terminal.ui.chart import ChartWidget, Drawing, TradeMark
-from tests.ui.test_chart_rendering import goog, make_chart, random_walk_bars  # noqa: F401 (goog is a fixture)
+from tests.ui.test_chart_rendering import goog_fixture, make_chart, random_walk_bars  # noqa: F401 (fixture)
 
 AAPL = Instrument("AAPL", tick_size=0.05)
 

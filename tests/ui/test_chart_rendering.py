@@ -23,8 +23,8 @@ def load_backtesting_csv(name: str) -> pd.DataFrame:
     return frame
 
 
-@pytest.fixture(scope="module")
-def goog() -> pd.DataFrame:
+@pytest.fixture(scope="module", name="goog")
+def goog_fixture() -> pd.DataFrame:
     return load_backtesting_csv("GOOG.csv")
 
 

@@ -97,8 +97,8 @@ class MarksLayer(QObject):
         self.trades: list[TradeMark] = []
         self.order_lines: dict[object, OrderLine] = {}
         outline = pg.mkPen(palette.background, width=1)
-        self._buy = pg.ScatterPlotItem(symbol=BUY_ARROW, size=18, pen=outline, brush=palette.up)
-        self._sell = pg.ScatterPlotItem(symbol=SELL_ARROW, size=18, pen=outline, brush=palette.down)
+        self._buy = pg.ScatterPlotItem(symbol=BUY_ARROW, size=22, pen=outline, brush=palette.up)
+        self._sell = pg.ScatterPlotItem(symbol=SELL_ARROW, size=22, pen=outline, brush=palette.down)
         self._trade_items: list[pg.PlotCurveItem] = []
         for item in (self._buy, self._sell):
             item.setZValue(20)
