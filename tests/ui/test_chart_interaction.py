@@ -199,3 +199,35 @@ def test_crosshair_readout_shows_ohlcv_and_indicator_values(qtbot, goog):
     assert f"C {row['close']:.2f}" in text and f"V {row['volume']:,.0f}" in text
     assert f"SMA(10) {goog['close'].iloc[1991:2001].mean():.2f}" in text
     assert chart.readout.text() == text
+
+
+def test_toolbar_picks_timeframe_chart_type_and_indicator_parameters(qtbot):
+    chart = make_chart(qtbot, random_walk_bars(3000))
+    bar = chart.toolbar
+    bar.timeframe.activated.emit(bar.timeframe.findText("15m"))
+    assert chart.timeframe == BarSize.MIN_15 and len(chart.series) == 200
+    bar.chart_type.textActivated.emit("ohlc")
+    assert chart.price_item.chart_type == "ohlc"
+    bar.study_actions["SMA"].setChecked(True)
+    assert chart.studies["SMA"].params == {"period": 50}
+    bar.study_params_edited.emit("SMA", {"period": 7})
+    assert chart.studies["SMA"].params == {"period": 7}
+    np.testing.assert_array_equal(chart.studies["SMA"].lines["sma"], ind.sma(chart.series.close, 7))
+    bar.study_actions["SMA"].setChecked(False)
+    assert "SMA" not in chart.studies
+
+
+def test_mouse_wheel_zooms_the_bar_axis_only(qtbot):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    chart = make_chart(qtbot, random_walk_bars(5000))
+    vb = chart.plots["price"].getViewBox()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    view = chart.graphics
+    pos = QPointF(view.mapFromScene(vb.sceneBoundingRect().center()))
+    event = QWheelEvent(pos, view.viewport().mapToGlobal(pos), QPoint(0, 0), QPoint(0, 240),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), event)
+    (a0, a1), _ = vb.viewRange()
+    assert (a1 - a0) < (x1 - x0)  # zoomed in on bars; the y range is refitted to what is visible

@@ -191,6 +191,11 @@ class StudyLine(pg.GraphicsObject):
             self._lo, self._hi = min(self._lo, 0.0), max(self._hi, 0.0)
         self.update()
 
+    def extended(self, values: np.ndarray) -> None:
+        """The owner appended a bar: same history, one more value (bounds grow by one bar)."""
+        self.prepareGeometryChange()
+        self.values = values
+
     def tail_changed(self, value: float) -> None:
         if math.isfinite(value) and not (self._lo <= value <= self._hi):
             self.prepareGeometryChange()

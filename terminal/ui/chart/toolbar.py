@@ -69,7 +69,7 @@ class ChartToolbar(QToolBar):
         self.timeframe = QComboBox()
         for size in TIMEFRAMES:
             self.timeframe.addItem(size.short, size)
-        self.timeframe.activated.connect(lambda i: self.timeframe_picked.emit(self.timeframe.itemData(i)))
+        self.timeframe.activated.connect(lambda i: self.timeframe_picked.emit(BarSize(self.timeframe.itemData(i))))
         self.addWidget(self.timeframe)
         self.chart_type = QComboBox()
         self.chart_type.addItems(list(CHART_TYPES))
@@ -104,7 +104,7 @@ class ChartToolbar(QToolBar):
         self.addAction(self.follow)
 
     def show_timeframe(self, size: BarSize) -> None:
-        i = self.timeframe.findData(size)
+        i = self.timeframe.findText(size.short)
         if i >= 0:
             self.timeframe.setCurrentIndex(i)
 

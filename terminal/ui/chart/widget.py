@@ -248,7 +248,7 @@ class ChartWidget(QWidget):
             values = study.update_last(shown, appended)
             for line in self._study_items.get(kind, []):
                 if appended:
-                    line.values = study.lines[line.name]
+                    line.extended(study.lines[line.name])
                 line.tail_changed(values[line.name])
         if appended:
             for plot in self.plots.values():
