@@ -231,3 +231,31 @@ def test_mouse_wheel_zooms_the_bar_axis_only(qtbot):
     QApplication.sendEvent(view.viewport(), event)
     (a0, a1), _ = vb.viewRange()
     assert (a1 - a0) < (x1 - x0)  # zoomed in on bars; the y range is refitted to what is visible
+
+
+def test_right_click_on_the_price_pane_opens_the_alert_menu(qtbot, goog):
+    chart = make_chart(qtbot, goog)
+    chart.set_data(goog, instrument=AAPL)
+    vb = chart.plots["price"].getViewBox()
+    view = chart.graphics
+    pos = QPointF(view.mapFromScene(vb.sceneBoundingRect().center()))
+    price = chart.marks.snap(vb.mapSceneToView(view.mapToScene(pos.toPoint())).y())
+    right = Qt.MouseButton.RightButton
+    for kind, buttons in ((QEvent.Type.MouseButtonPress, right), (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton)):
+        QApplication.sendEvent(view.viewport(), QMouseEvent(kind, pos, view.viewport().mapToGlobal(pos), right,
+                                                            buttons, Qt.KeyboardModifier.NoModifier))
+    menu = vb._menu
+    assert menu is not None and menu.actions()[0].text() == f"Alert at {price:g}"
+    with qtbot.waitSignal(chart.alert_requested) as blocker:
+        menu.actions()[0].trigger()
+    assert blocker.args == [pytest.approx(price)]
+    menu.close()
+
+
+def test_numpy_arrays_load_like_a_frame(qtbot, goog):
+    chart = ChartWidget()
+    qtbot.addWidget(chart)
+    chart.set_arrays(goog.index.to_numpy(), *(goog[c].to_numpy() for c in ("open", "high", "low", "close", "volume")))
+    assert len(chart.series) == len(goog)
+    assert chart.series.bar_at(5)[0] == goog.index[5].to_pydatetime()
+    assert chart.series.bar_at(5)[4] == goog["close"].iloc[5]

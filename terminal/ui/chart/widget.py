@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QVBoxLayout, QWidget
 
 from terminal.domain import Bar, BarSize, Fill, Instrument, Order, OrderSide
 from terminal.ui.chart.axis import CompactAxis, GridLines, TimeIndexAxis
-from terminal.ui.chart.data import BarSeries
+from terminal.ui.chart.data import BarSeries, infer_bar_size
 from terminal.ui.chart.drawings import HLINE, Drawing, DrawingsLayer
 from terminal.ui.chart.items import CANDLE, PriceItem, StudyLine, VolumeItem
 from terminal.ui.chart.marks import MarksLayer, TradeMark
@@ -160,10 +160,14 @@ class ChartWidget(QWidget):
     def set_arrays(self, times: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
                    close: np.ndarray, volume: np.ndarray, instrument: Instrument | None = None,
                    bar_size: BarSize | None = None) -> None:
-        """Load bars from numpy arrays; ``times`` are datetime64 or int64 ns since the epoch (UTC)."""
+        """Load bars from arrays; ``times`` are datetime64 (UTC), UTC Timestamps or int64 ns since the epoch."""
         t = np.asarray(times)
-        t = t.astype("datetime64[ns]").astype(np.int64) if t.dtype.kind == "M" else t.astype(np.int64)
-        series = BarSeries(t, np.vstack([open_, high, low, close, volume]), bar_size or BarSize.DAY_1)
+        if t.dtype.kind in "MO":
+            index = pd.DatetimeIndex(t)
+            index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+            t = index.as_unit("ns").asi8
+        t = t.astype(np.int64)
+        series = BarSeries(t, np.vstack([open_, high, low, close, volume]), bar_size or infer_bar_size(t))
         self.set_data(series, instrument)
 
     def _show_series(self, series: BarSeries) -> None:
