@@ -84,6 +84,8 @@ def test_live_minute_bars_update_the_hourly_bar_they_belong_to(qtbot):
     chart.on_bar(Bar(t + timedelta(minutes=1), 120, 125, 80, 121, 7, BarSize.MIN_1))
     assert len(chart.series) == hours + 1
     assert list(columns(chart)[:, -1]) == [100, 130, 80, 121, 12]
+    chart.set_timeframe(BarSize.MIN_1)  # back to the loaded bars, live minute bar included
+    assert len(chart.series) == 602 and list(columns(chart)[:, -1]) == [120, 125, 80, 121, 7]
 
 
 def test_fills_are_drawn_at_their_bar_index(qtbot, goog):

@@ -195,7 +195,7 @@ class ChartWidget(QWidget):
         first, last = self.visible_range()
         at_end = last >= len(self.series) - 1
         t_mid = self.series.times[min(max((first + last) // 2, 0), len(self.series) - 1)]
-        self._show_series(self.base.resample(size))
+        self._show_series(self.base if size == self.base.bar_size else self.base.resample(size))
         self.toolbar.show_timeframe(size)
         bars = min(max(last - first, 20), len(self.series) + 2)  # same number of (now coarser) bars in view
         if at_end:
