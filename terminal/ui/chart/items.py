@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QLineF, QRectF
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 
 from terminal.ui.chart.data import BarSeries, Buckets
 from terminal.ui.chart.palette import ChartPalette
@@ -159,6 +159,12 @@ class VolumeItem(_SeriesItem):
             self._draw_rects(painter, rects, pen)
 
 
+def _muted(palette: ChartPalette, field: str) -> QColor:
+    """Half-way between a colour and the background, opaque (alpha blending costs a frame budget)."""
+    a, b = palette.color(field), palette.color("background")
+    return QColor((a.red() + b.red()) // 2, (a.green() + b.green()) // 2, (a.blue() + b.blue()) // 2)
+
+
 class StudyLine(pg.GraphicsObject):
     """An indicator drawn over the visible bars only, sampled every 2**k bars when zoomed out.
 
@@ -166,14 +172,14 @@ class StudyLine(pg.GraphicsObject):
     ``values`` is shared with the owner and may be changed in place by live updates.
     """
 
-    def __init__(self, values: np.ndarray, color: str, name: str, width: float = 1.2,
+    def __init__(self, values: np.ndarray, color: str, name: str, width: float = 1,
                  histogram: bool = False, palette: ChartPalette | None = None) -> None:
         super().__init__()
         self.name = name
         self.histogram = histogram
         self._pen = pg.mkPen(color, width=width)
         self._pen.setCosmetic(True)
-        up, down = (palette.color("up", 130), palette.color("down", 130)) if palette else (None, None)
+        up, down = (_muted(palette, "up"), _muted(palette, "down")) if palette else (None, None)
         self._hist_pens = [pg.mkPen(c if c is not None else color, width=0) for c in (up, down)]
         for pen in self._hist_pens:
             pen.setCosmetic(True)
