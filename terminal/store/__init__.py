@@ -17,7 +17,12 @@ from terminal.store.records import (
     OrderRepository,
     WatchlistRepository,
 )
-from terminal.store.research import BacktestRunRepository, StoredRun, StoredStrategy, StrategyRepository
+from terminal.store.research import (
+    BacktestRunRepository,
+    StoredRun,
+    StoredStrategy,
+    StrategyRepository,
+)
 
 __all__ = [
     "CURRENT_VERSION",

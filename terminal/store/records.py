@@ -19,7 +19,14 @@ from terminal.domain import (
     SecType,
     TimeInForce,
 )
-from terminal.store.schema import fills, instruments, key_values, orders, watchlist_items, watchlists
+from terminal.store.schema import (
+    fills,
+    instruments,
+    key_values,
+    orders,
+    watchlist_items,
+    watchlists,
+)
 
 
 def _now() -> str:

@@ -91,9 +91,11 @@ def test_instrument_needs_symbol_and_positive_tick():
         Instrument("X", tick_size=0)
 
 
-def _fill(side, qty, price, commission=1.0, instrument=AAPL, n=[0]):
-    n[0] += 1
-    return Fill(f"e{n[0]}", 1, instrument, side, qty, price, T0, commission)
+_EXEC_IDS = iter(range(1, 1_000_000))
+
+
+def _fill(side, qty, price, commission=1.0, instrument=AAPL):
+    return Fill(f"e{next(_EXEC_IDS)}", 1, instrument, side, qty, price, T0, commission)
 
 
 def test_position_average_cost_and_realized_pnl_follow_fills():

@@ -6,7 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terminal.domain import Bar, BarSize, Fill, Instrument, Order, OrderSide, OrderStatus, OrderType, SecType
+from terminal.domain import (
+    Bar,
+    BarSize,
+    Fill,
+    Instrument,
+    Order,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    SecType,
+)
 from terminal.store import CURRENT_VERSION, SchemaTooNew, Store
 
 AAPL = Instrument("AAPL", primary_exchange="NASDAQ", contract_id=265598)

@@ -19,7 +19,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from terminal.domain import DomainError, Instrument, Order, OrderRejected, OrderSide, OrderType, Quote, TimeInForce
+from terminal.domain import (
+    DomainError,
+    Instrument,
+    Order,
+    OrderRejected,
+    OrderSide,
+    OrderType,
+    Quote,
+    TimeInForce,
+)
 from terminal.ui.panels.common import spawn
 
 # IB-like per-share estimate, shown in the preview only (the broker reports the real commission).

@@ -1,0 +1,71 @@
+"""GUI fixtures: the real window, on a real session (simulator over loopback, real IB client, temp store)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from terminal.config import load_settings
+
+
+@pytest.fixture
+def settings_factory(tmp_path):
+    def make(**overrides):
+        values = {"db_url": f"sqlite:///{tmp_path / 'gui.sqlite'}", "sim_seed": 11, "confirm_orders": False}
+        values.update(overrides)
+        return load_settings(config_path=tmp_path / "none.toml", environ={"QT_NO_KEYRING": "1"}, overrides=values)
+
+    return make
+
+
+@pytest.fixture
+def qloop(qapp):
+    """A qasync loop driving Qt and asyncio together, as the app runs."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def wait_until(loop, predicate, timeout: float = 10.0, message: str = "condition") -> None:
+    """Run the loop until ``predicate()`` is true (fails the test with ``message`` after ``timeout``)."""
+
+    async def poll() -> None:
+        deadline = loop.time() + timeout
+        while not predicate():
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
+            await asyncio.sleep(0.02)
+
+    loop.run_until_complete(poll())
+
+
+@pytest.fixture
+def terminal_window(qloop, qtbot, settings_factory):
+    """Opens the main window on a fresh session; yields a factory returning (window, session); closes both."""
+    from terminal.ui.main import build_session, open_window
+
+    opened = []
+
+    def open_(**overrides):
+        session = build_session(settings_factory(**overrides))
+        window = qloop.run_until_complete(open_window(session))
+        qtbot.addWidget(window)
+        window.show()
+        opened.append((window, session))
+        return window, session
+
+    yield open_
+    for window, session in opened:
+        window.close()
+        qloop.run_until_complete(session.stop())
+        session.store.close()
