@@ -4,11 +4,14 @@ Rows go through the DB-API ``executemany`` of the driver (sqlite3, PyMySQL) rath
 than ORM objects: at a million bars the per-row Python overhead of the ORM is the
 whole cost. Loads of a SQLite file go through the ADBC SQLite driver, which hands
 back Arrow columns without creating a Python object per value (1M bars: ~0.4 s
-against ~1.3 s through sqlite3 tuples); other databases read tuples into numpy.
+against ~1.3 s through sqlite3 tuples). On MySQL/MariaDB each row comes back as one
+CSV text field parsed by pandas' C reader, because PyMySQL decodes every field in
+Python (1M bars: ~3.3 s against ~5.4 s as six-field tuples).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
@@ -126,6 +129,8 @@ class BarRepository:
         path = self._sqlite_file()
         if path is not None and adbc_sqlite is not None:
             return _load_with_adbc(path, sql, params)
+        if placeholder == "%s":
+            return self._load_mysql_text(sql, params)
         with self._engine.connect() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
@@ -134,6 +139,22 @@ class BarRepository:
             finally:
                 cursor.close()
         return rows_to_frame(rows)
+
+    def _load_mysql_text(self, sql: str, params: list) -> pd.DataFrame:
+        text_sql = f"SELECT CONCAT_WS(',', time, open, high, low, close, volume) FROM ({sql}) AS rows_ ORDER BY rows_.time"
+        with self._engine.connect() as conn:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(text_sql, params)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        if not rows:
+            return rows_to_frame([])
+        table = pd.read_csv(io.StringIO("\n".join(r[0] for r in rows)), header=None, dtype=float)
+        times = table[0].to_numpy().astype("int64").astype("datetime64[s]")
+        index = pd.DatetimeIndex(times, name="time").tz_localize("UTC")
+        return pd.DataFrame(table.iloc[:, 1:].to_numpy(), index=index, columns=list(BAR_COLUMNS))
 
     def _sqlite_file(self) -> str | None:
         url = self._engine.url
