@@ -1,0 +1,474 @@
+"""The exchange simulator as a TWS API server: contracts, quotes, depth, bars, history, orders, accounts.
+
+Claims server version 176 (ib_insync speaks 157..176, ib_async 157..178). Each client
+(distinct client id) sees its own orders; a malformed message gets error 321 and the
+connection stays; a framing error closes only that client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from terminal.domain import DomainError
+from terminal.sim import outgoing as out
+from terminal.sim.contracts import Listing, Universe
+from terminal.sim.events import EngineEvent, Execution, OrderUpdate, Rejection
+from terminal.sim.incoming import ContractRef, contract_at, place_order
+from terminal.sim.matching import Accounts, MatchingEngine
+from terminal.sim.prices import Market
+from terminal.sim.session import ClientSession
+from terminal.sim.wire import ProtocolError, as_int
+
+log = logging.getLogger(__name__)
+
+_BAR_SECONDS = {"1 secs": 1, "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30, "1 min": 60, "2 mins": 120,
+                "3 mins": 180, "5 mins": 300, "10 mins": 600, "15 mins": 900, "20 mins": 1200, "30 mins": 1800,
+                "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400, "8 hours": 28800,
+                "1 day": 86400, "1 week": 604800, "1 month": 2592000}
+_DURATION = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
+MAX_HISTORY_BARS = 100_000
+
+
+class SimServer:
+    """``await start()`` listens (port 0 = a free port, see ``.port``); ``await stop()`` closes everything."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int | None = 7, symbols: list[str] | None = None,
+                 replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 0.25,
+                 starting_cash: float = 1_000_000.0) -> None:
+        self.host = host
+        self.port = port
+        self.universe = Universe(symbols)
+        self.market = Market(self.universe, seed if seed is not None else 7, replay)
+        self.accounts = Accounts(starting_cash)
+        self.engine = MatchingEngine(self.accounts)
+        self.tick_interval = tick_interval
+        self.sessions: list[ClientSession] = []
+        self._server: asyncio.base_events.Server | None = None
+        self._ticker: asyncio.Task | None = None
+        self._order_ids: dict[int, int] = {}
+        self._tick_count = 0
+        self.handlers: dict[int, Callable[[ClientSession, list[str]], None]] = {
+            71: lambda s, f: s.start_api(f), 1: self._req_mkt_data, 2: self._cancel_mkt_data, 3: self._place_order,
+            4: self._cancel_order, 5: self._req_open_orders, 6: self._req_account_updates, 7: self._req_executions,
+            8: self._req_ids, 9: self._req_contract_details, 10: self._req_mkt_depth, 11: self._cancel_mkt_depth,
+            15: lambda s, f: None, 16: self._req_open_orders, 17: lambda s, f: s.send(15, 1, ",".join(self.accounts.ids())),
+            20: self._req_historical_data, 25: self._cancel_historical, 49: self._req_current_time,
+            50: self._req_realtime_bars, 51: self._cancel_realtime_bars, 58: self._req_global_cancel,
+            59: lambda s, f: None, 61: self._req_positions, 64: self._cancel_positions, 62: self._req_account_summary,
+            63: lambda s, f: None, 76: self._req_account_updates_multi, 77: lambda s, f: None,
+            81: self._req_matching_symbols, 82: lambda s, f: s.send(80, 0), 92: self._req_pnl, 93: self._cancel_pnl,
+            94: self._req_pnl_single, 95: self._cancel_pnl, 99: self._req_completed_orders,
+        }
+
+    # --- life cycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ticker = asyncio.create_task(self._tick_loop())
+        log.info("simulator listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._server is not None:
+            self._server.close()
+            for session in list(self.sessions):
+                session.writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        self.sessions.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = ClientSession(self, reader, writer)
+        self.sessions.append(session)
+        await session.run()
+
+    def forget(self, session: ClientSession) -> None:
+        if session in self.sessions:
+            self.sessions.remove(session)
+
+    def client_in_use(self, client_id: int, asking: ClientSession) -> bool:
+        return any(s.client_id == client_id and s is not asking for s in self.sessions)
+
+    def next_order_id(self, client_id: int) -> int:
+        known = [oid for (c, oid) in self.engine.orders if c == client_id]
+        return max(known, default=0) + 1
+
+    def dispatch(self, session: ClientSession, fields: list[str]) -> None:
+        message_id = as_int(fields[0], -1)
+        if session.client_id < 0 and message_id != 71:
+            raise ProtocolError(f"message {message_id} before startApi")
+        handler = self.handlers.get(message_id)
+        if handler is None:
+            raise ProtocolError(f"message id {fields[0]!r} is not supported by the simulator")
+        handler(session, fields)
+
+    # --- contracts ----------------------------------------------------------------------------
+    def _listing(self, ref: ContractRef) -> Listing | None:
+        symbol, currency = ref.symbol, ref.currency
+        return self.universe.find(ref.con_id, symbol, ref.sec_type, currency, ref.exchange, ref.local_symbol)
+
+    def _no_definition(self, session: ClientSession, req_id: int, ref: ContractRef) -> None:
+        session.send(*out.error(req_id, 200, f"No security definition has been found for the request "
+                                             f"({ref.describe()})"))
+
+    def _req_contract_details(self, session: ClientSession, fields: list[str]) -> None:
+        req_id = as_int(fields[2])
+        ref = contract_at(fields, 3)
+        matches = [self._listing(ref)] if ref.con_id or ref.sec_type else [
+            self.universe.find(0, ref.symbol, kind, ref.currency, ref.exchange) for kind in ("STK", "FUT", "CASH")]
+        found = [m for m in matches if m is not None]
+        if not found:
+            self._no_definition(session, req_id, ref)
+            return
+        for listing in found:
+            session.send(*out.contract_details(req_id, listing))
+        session.send(52, 1, req_id)
+
+    def _req_matching_symbols(self, session: ClientSession, fields: list[str]) -> None:
+        req_id, pattern = as_int(fields[1]), fields[2]
+        rows: list[object] = []
+        found = self.universe.search(pattern)
+        for item in found:
+            ins = item.instrument
+            rows += [ins.contract_id, ins.symbol, ins.sec_type.value, ins.primary_exchange or ins.exchange,
+                     ins.currency, 0]
+            if session.version >= 176:
+                rows += [item.name, ""]
+        session.send(79, req_id, len(found), *rows)
+
+    # --- market data --------------------------------------------------------------------------
+    def _req_mkt_data(self, session: ClientSession, fields: list[str]) -> None:
+        req_id = as_int(fields[2])
+        listing = self._listing(contract_at(fields, 3))
+        if listing is None:
+            self._no_definition(session, req_id, contract_at(fields, 3))
+            return
+        con_id = listing.instrument.contract_id
+        session.subs.quotes[req_id] = con_id
+        session.send(58, 1, req_id, 1)
+        state = self.market.state(con_id)
+        self._send_quote(session, req_id, self.market.book(con_id), full=True, close=state.close)
+
+    def _cancel_mkt_data(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.quotes.pop(as_int(fields[2]), None)
+
+    def _send_quote(self, session: ClientSession, req_id: int, book, full: bool = False, close: float = math.nan) -> None:  # type: ignore[no-untyped-def]
+        state = self.market.state(book.contract_id)
+        session.send(*out.tick_price(req_id, 1, book.bid, book.bids[0].size))
+        session.send(*out.tick_price(req_id, 2, book.ask, book.asks[0].size))
+        session.send(*out.tick_price(req_id, 4, book.last, book.last_size))
+        session.send(*out.tick_size(req_id, 8, book.volume / (100 if state.listing.instrument.sec_type.value == "STK" else 1)))
+        session.send(*out.tick_string(req_id, 45, str(int(book.time.timestamp()))))
+        if full:
+            session.send(*out.tick_price(req_id, 6, state.high))
+            session.send(*out.tick_price(req_id, 7, state.low))
+            session.send(*out.tick_price(req_id, 9, close))
+
+    def _req_mkt_depth(self, session: ClientSession, fields: list[str]) -> None:
+        req_id = as_int(fields[2])
+        ref = contract_at(fields, 3)
+        listing = self._listing(ref)
+        if listing is None:
+            self._no_definition(session, req_id, ref)
+            return
+        rows = max(1, min(as_int(fields[15], 10) or 10, len(self.market.book(listing.instrument.contract_id).bids)))
+        session.subs.depth[req_id] = (listing.instrument.contract_id, rows)
+        book = self.market.book(listing.instrument.contract_id)
+        for side, levels in ((1, book.bids), (0, book.asks)):
+            for position, level in enumerate(levels[:rows]):
+                session.send(12, 1, req_id, position, 0, side, level.price, level.size)
+
+    def _cancel_mkt_depth(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.depth.pop(as_int(fields[2]), None)
+
+    def _req_realtime_bars(self, session: ClientSession, fields: list[str]) -> None:
+        req_id = as_int(fields[2])
+        ref = contract_at(fields, 3)
+        listing = self._listing(ref)
+        if listing is None:
+            self._no_definition(session, req_id, ref)
+            return
+        session.subs.realtime_bars[req_id] = listing.instrument.contract_id
+
+    def _cancel_realtime_bars(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.realtime_bars.pop(as_int(fields[2]), None)
+
+    def _req_historical_data(self, session: ClientSession, fields: list[str]) -> None:
+        req_id = as_int(fields[1])
+        ref = contract_at(fields, 2)
+        end_text, bar_text, duration_text = fields[15], fields[16], fields[17]
+        keep_up = fields[21] == "1" if len(fields) > 21 else False
+        listing = self._listing(ref)
+        if listing is None:
+            self._no_definition(session, req_id, ref)
+            return
+        bar_seconds = _BAR_SECONDS.get(bar_text.strip())
+        if bar_seconds is None:
+            session.send(*out.error(req_id, 321, f"Error validating request:-'bD' : cause - Invalid bar size "
+                                                 f"{bar_text!r}; valid: {', '.join(_BAR_SECONDS)}"))
+            return
+        match = re.fullmatch(r"\s*(\d+)\s+([SDWMY])\s*", duration_text)
+        if match is None:
+            session.send(*out.error(req_id, 321, f"Error validating request:-'bD' : cause - Historical data "
+                                                 f"query duration {duration_text!r} is invalid, e.g. '2 D', '1 Y'"))
+            return
+        span = int(match.group(1)) * _DURATION[match.group(2)]
+        end = self._parse_end(end_text)
+        if end is None:
+            session.send(*out.error(req_id, 321, f"Error validating request: end date/time {end_text!r} "
+                                                 "is not YYYYMMDD HH:MM:SS [zone]"))
+            return
+        daily = bar_seconds >= 86400
+        count = max(1, span // bar_seconds if not daily else span * 5 // (7 * 86400))
+        if count > MAX_HISTORY_BARS:
+            session.send(*out.error(req_id, 162, f"Historical Market Data Service error message:request of {count} "
+                                                 f"bars exceeds the limit of {MAX_HISTORY_BARS}"))
+            return
+        frame = self.market.history(listing.instrument.contract_id, bar_seconds, int(count), end)
+        rows: list[object] = []
+        for t, bar in zip(frame.index, frame.itertuples(index=False), strict=True):
+            rows += [out.bar_time(t.to_pydatetime(), daily), bar.open, bar.high, bar.low, bar.close, bar.volume,
+                     round((bar.high + bar.low + bar.close) / 3, 6), 1]
+        start = (end - timedelta(seconds=span)).strftime("%Y%m%d %H:%M:%S")
+        session.send(17, req_id, start, end.strftime("%Y%m%d %H:%M:%S"), len(frame), *rows)
+        if keep_up:
+            session.subs.live_history[req_id] = (listing.instrument.contract_id, bar_seconds)
+
+    @staticmethod
+    def _parse_end(text: str) -> datetime | None:
+        text = text.strip()
+        if not text:
+            return datetime.now(UTC)
+        parts = text.replace("-", " ").split()
+        try:
+            moment = datetime.strptime(" ".join(parts[:2]), "%Y%m%d %H:%M:%S")
+        except ValueError:
+            return None
+        return moment.replace(tzinfo=UTC)
+
+    def _cancel_historical(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.live_history.pop(as_int(fields[2]), None)
+
+    def _req_current_time(self, session: ClientSession, fields: list[str]) -> None:
+        session.send(49, 1, int(datetime.now(UTC).timestamp()))
+
+    def _req_ids(self, session: ClientSession, fields: list[str]) -> None:
+        session.send(9, 1, self.next_order_id(session.client_id))
+
+    # --- orders -------------------------------------------------------------------------------
+    def _place_order(self, session: ClientSession, fields: list[str]) -> None:
+        placed = place_order(fields, session.version)
+        listing = self._listing(placed.contract)
+        if listing is None:
+            self._no_definition(session, placed.order_id, placed.contract)
+            return
+        try:
+            order = placed.to_order(listing.instrument)
+        except (ValueError, DomainError) as exc:
+            session.send(*out.error(placed.order_id, 201, f"Order rejected - reason:{exc}"))
+            return
+        self._route(self.engine.submit(session.client_id, order))
+        self._ensure_book(listing.instrument.contract_id)
+
+    def _ensure_book(self, con_id: int) -> None:
+        if con_id not in self.engine.books:
+            self._route(self.engine.on_book(self.market.book(con_id)))
+
+    def _cancel_order(self, session: ClientSession, fields: list[str]) -> None:
+        self._route(self.engine.cancel(session.client_id, as_int(fields[2])))
+
+    def _req_global_cancel(self, session: ClientSession, fields: list[str]) -> None:
+        self._route(self.engine.cancel_all())
+
+    def _req_open_orders(self, session: ClientSession, fields: list[str]) -> None:
+        mine = None if as_int(fields[0]) == 16 else session.client_id
+        for update in self.engine.open_orders(mine):
+            session.send(*out.open_order(update))
+            session.send(*out.order_status(update))
+        session.send(53, 1)
+
+    def _req_completed_orders(self, session: ClientSession, fields: list[str]) -> None:
+        session.send(102)
+
+    def _req_executions(self, session: ClientSession, fields: list[str]) -> None:
+        req_id = as_int(fields[2])
+        for execution in self.engine.executions_of(session.client_id):
+            session.send(*out.exec_details(req_id, execution))
+            session.send(*out.commission_report(execution))
+        session.send(55, 1, req_id)
+
+    def _route(self, events: list[EngineEvent]) -> None:
+        """Send each engine event to the session of the client that owns the order."""
+        touched_accounts: set[str] = set()
+        for event in events:
+            for session in self.sessions:
+                if session.client_id != event.client_id:
+                    continue
+                if isinstance(event, OrderUpdate):
+                    session.send(*out.open_order(event))
+                    session.send(*out.order_status(event))
+                elif isinstance(event, Execution):
+                    session.send(*out.exec_details(-1, event))
+                    session.send(*out.commission_report(event))
+                elif isinstance(event, Rejection):
+                    session.send(*out.error(event.order_id, event.code, event.message))
+            if isinstance(event, Execution):
+                touched_accounts.add(event.fill.account)
+        for account in touched_accounts:
+            self._push_account(account)
+
+    # --- accounts -----------------------------------------------------------------------------
+    def _req_account_updates(self, session: ClientSession, fields: list[str]) -> None:
+        subscribe, account = fields[2] == "1", fields[3] or self.accounts.ids()[0]
+        session.subs.account_updates = account if subscribe else ""
+        if subscribe:
+            self._send_account(session, account)
+            session.send(54, 1, account)
+
+    def _send_account(self, session: ClientSession, account: str) -> None:
+        for value in self.accounts.values(account):
+            session.send(6, 2, value.tag, value.value, value.currency, account)
+        for position in self.accounts.positions_of(account):
+            session.send(*out.portfolio(account, position))
+        session.send(*out.account_time(datetime.now(UTC)))
+
+    def _req_account_updates_multi(self, session: ClientSession, fields: list[str]) -> None:
+        req_id, account = as_int(fields[2]), fields[3]
+        for value in self.accounts.values(account or self.accounts.ids()[0]):
+            session.send(73, 1, req_id, account, "", value.tag, value.value, value.currency)
+        session.send(74, 1, req_id)
+
+    def _req_account_summary(self, session: ClientSession, fields: list[str]) -> None:
+        req_id = as_int(fields[2])
+        for account in self.accounts.ids():
+            for value in self.accounts.values(account):
+                session.send(63, 1, req_id, account, value.tag, value.value, value.currency)
+        session.send(64, 1, req_id)
+
+    def _req_positions(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.positions = True
+        for account in self.accounts.ids():
+            for position in self.accounts.positions_of(account):
+                session.send(*out.position(account, position))
+        session.send(62, 1)
+
+    def _cancel_positions(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.positions = False
+
+    def _req_pnl(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.pnl[as_int(fields[1])] = fields[2] or self.accounts.ids()[0]
+        self._push_pnl(session)
+
+    def _req_pnl_single(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.pnl_single[as_int(fields[1])] = (fields[2] or self.accounts.ids()[0], as_int(fields[4]))
+        self._push_pnl(session)
+
+    def _cancel_pnl(self, session: ClientSession, fields: list[str]) -> None:
+        session.subs.pnl.pop(as_int(fields[1]), None)
+        session.subs.pnl_single.pop(as_int(fields[1]), None)
+
+    def _push_pnl(self, session: ClientSession) -> None:
+        for req_id, account in session.subs.pnl.items():
+            daily, unrealized, realized = self.accounts.pnl(account)
+            session.send(94, req_id, daily, unrealized, realized)
+        for req_id, (account, con_id) in session.subs.pnl_single.items():
+            position = next((p for p in self.accounts.positions_of(account) if p.instrument.contract_id == con_id), None)
+            if position is None:
+                session.send(95, req_id, 0, 0.0, 0.0, 0.0, 0.0)
+                continue
+            session.send(95, req_id, position.quantity, 0.0, position.unrealized_pnl, position.realized_pnl,
+                         position.market_value)
+
+    def _push_account(self, account: str) -> None:
+        for session in self.sessions:
+            if session.subs.account_updates == account:
+                self._send_account(session, account)
+            if session.subs.positions:
+                for position in self.accounts.positions_of(account):
+                    session.send(*out.position(account, position))
+            self._push_pnl(session)
+
+    # --- the clock ----------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        last_bar = {}
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                self._tick(last_bar)
+            except Exception:  # a bug in one tick must not stop the market
+                log.exception("simulator tick failed")
+
+    def _tick(self, bar_state: dict) -> None:  # type: ignore[type-arg]
+        self._tick_count += 1
+        active = self.engine.working_contracts()
+        for session in self.sessions:
+            active |= session.subs.contracts()
+        now = datetime.now(UTC)
+        for con_id in active:
+            book = self.market.step(con_id, self.tick_interval)
+            self._route(self.engine.on_book(book))
+            for session in self.sessions:
+                for req_id, cid in session.subs.quotes.items():
+                    if cid == con_id:
+                        self._send_quote(session, req_id, book)
+                for req_id, (cid, rows) in session.subs.depth.items():
+                    if cid == con_id:
+                        for side, levels in ((1, book.bids), (0, book.asks)):
+                            for position, level in enumerate(levels[:rows]):
+                                session.send(12, 1, req_id, position, 1, side, level.price, level.size)
+            bar = bar_state.get(con_id)
+            if bar is None or int(now.timestamp()) // 5 != bar[0]:
+                if bar is not None:
+                    self._send_realtime_bar(con_id, bar)
+                bar_state[con_id] = [int(now.timestamp()) // 5, book.last, book.last, book.last, book.last, 0.0]
+            else:
+                bar[2], bar[3], bar[4] = max(bar[2], book.last), min(bar[3], book.last), book.last
+                bar[5] += book.last_size
+        if self._tick_count % 4 == 0:
+            self._send_history_updates(now)
+        for session in self.sessions:
+            if not session.writer.is_closing():
+                self._push_pnl(session) if self._tick_count % 8 == 0 else None
+
+    def _send_realtime_bar(self, con_id: int, bar: list) -> None:  # type: ignore[type-arg]
+        for session in self.sessions:
+            for req_id, cid in session.subs.realtime_bars.items():
+                if cid == con_id:
+                    session.send(50, 3, req_id, bar[0] * 5, bar[1], bar[2], bar[3], bar[4], bar[5],
+                                 round((bar[2] + bar[3] + bar[4]) / 3, 6), 1)
+
+    def _send_history_updates(self, now: datetime) -> None:
+        for session in self.sessions:
+            for req_id, (con_id, seconds) in session.subs.live_history.items():
+                state = self.market.state(con_id)
+                start = int(now.timestamp()) // seconds * seconds
+                price = state.price
+                session.send(90, req_id, 1, out.bar_time(datetime.fromtimestamp(start, UTC), seconds >= 86400),
+                             price, price, price, price, price, state.last_size)
+
+
+def run_server(host: str = "127.0.0.1", port: int = 7497, seed: int | None = None, symbols: list[str] | None = None,
+               replay: dict[str, pd.DataFrame] | None = None) -> None:
+    """Run the simulator until interrupted (``quant-terminal sim``)."""
+
+    async def main() -> None:
+        server = SimServer(host, port, seed, symbols, replay)
+        await server.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
