@@ -126,7 +126,7 @@ def run_bars(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_sim(args: argparse.Namespace, settings: Settings) -> int:
-    from terminal.sim.server import run_server
+    from terminal.sim.tws_server import run_server
 
     replay = {}
     if args.replay:

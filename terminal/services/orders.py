@@ -44,9 +44,11 @@ class OrderService:
         orders, fills = await asyncio.to_thread(lambda: (self._store.orders.list(), self._store.fills.list()))
         for order in reversed(orders):
             self.orders[order.client_order_id] = order
+            self.order_changed.emit(order)
         for fill in reversed(fills):
             self.fills.append(fill)
             self._fill_ids.add(fill.execution_id)
+            self.fill_added.emit(fill)
 
     def _new_id(self) -> str:
         return f"{self._prefix}-{next(self._sequence)}"
@@ -174,14 +176,14 @@ class OrderService:
         self._log.warning("orders", f"cancel all: {len(working)} working order(s)")
         return len(working)
 
-    async def set_kill_switch(self, on: bool) -> None:
-        """On: cancel every working order and block new ones until switched off."""
+    def set_kill_switch(self, on: bool) -> asyncio.Task | None:
+        """On: block new orders at once and cancel every working order (the returned task); off: allow again."""
         self.risk.kill_switch = on
-        if on:
-            self._log.error("risk", "KILL SWITCH ON: cancelling all orders, new orders blocked")
-            await self.cancel_all()
-        else:
+        if not on:
             self._log.warning("risk", "kill switch off: orders allowed again")
+            return None
+        self._log.error("risk", "KILL SWITCH ON: cancelling all orders, new orders blocked")
+        return asyncio.ensure_future(self.cancel_all())
 
     async def close_position(self, instrument) -> Order | None:  # type: ignore[no-untyped-def]
         quantity = self._portfolio.position_quantity(instrument)

@@ -58,7 +58,7 @@ class TradingSession:
         await self.orders.load_history()
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
-            from terminal.sim.server import SimServer
+            from terminal.sim.tws_server import SimServer
 
             self.simulator = SimServer(host="127.0.0.1", port=self.settings.sim_port, seed=self.settings.sim_seed)
             await self.simulator.start()

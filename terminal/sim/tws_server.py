@@ -78,8 +78,12 @@ class SimServer:
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._ticker
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the ticker logs its own failures; stopping must still close the sockets
+                log.exception("simulator ticker ended with an error")
         if self._server is not None:
             self._server.close()
             for session in list(self.sessions):

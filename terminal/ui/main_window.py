@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         session.status_changed.connect(lambda _: self._update_status())
         session.alerts.fired.connect(lambda alert: self.statusBar().showMessage(f"ALERT {alert.describe()}", 15000))
         self.current: Instrument | None = None
+        self._workspace_saved = False
 
     # --- construction ----------------------------------------------------------------------
     def _make_chart(self) -> QWidget:
@@ -96,7 +97,7 @@ class MainWindow(QMainWindow):
         trade = bar.addMenu("&Trading")
         self.kill_action = QAction("Kill switch", self, checkable=True)
         self.kill_action.setShortcut(QKeySequence("Ctrl+K"))
-        self.kill_action.toggled.connect(lambda on: spawn(self.session.orders.set_kill_switch(on), self._show_error))
+        self.kill_action.toggled.connect(self.session.orders.set_kill_switch)
         trade.addAction(self.kill_action)
         trade.addAction("Cancel all orders", lambda: spawn(self.session.orders.cancel_all(), self._show_error),
                         QKeySequence("Ctrl+Shift+X"))
@@ -215,10 +216,13 @@ class MainWindow(QMainWindow):
             self.restoreState(QByteArray.fromBase64(saved["state"].encode()))
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        try:
-            self.save_workspace()
-        finally:
-            super().closeEvent(event)
+        if not self._workspace_saved:
+            self._workspace_saved = True
+            try:
+                self.save_workspace()
+            except Exception as exc:  # closing must not fail because the store is gone
+                self.session.log.error("workspace", f"layout not saved: {exc}")
+        super().closeEvent(event)
 
     # --- status ----------------------------------------------------------------------------
     def _measure_lag(self) -> None:

@@ -19,21 +19,27 @@ def settings_factory(tmp_path):
     return make
 
 
-@pytest.fixture
-def qloop(qapp):
-    """A qasync loop driving Qt and asyncio together, as the app runs."""
+@pytest.fixture(scope="session")
+def _session_loop(qapp):
+    """One qasync loop for all GUI tests, as the app has one loop for its lifetime."""
     import qasync
 
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
     yield loop
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def qloop(_session_loop):
+    """The shared qasync loop; tasks a test leaves behind are cancelled after it."""
+    yield _session_loop
+    pending = [t for t in asyncio.all_tasks(_session_loop) if not t.done()]
     for task in pending:
         task.cancel()
     if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
-    asyncio.set_event_loop(None)
+        _session_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def wait_until(loop, predicate, timeout: float = 10.0, message: str = "condition") -> None:
@@ -50,7 +56,7 @@ def wait_until(loop, predicate, timeout: float = 10.0, message: str = "condition
 
 
 @pytest.fixture
-def terminal_window(qloop, qtbot, settings_factory):
+def terminal_window(qloop, qapp, settings_factory):
     """Opens the main window on a fresh session; yields a factory returning (window, session); closes both."""
     from terminal.ui.main import build_session, open_window
 
@@ -59,13 +65,14 @@ def terminal_window(qloop, qtbot, settings_factory):
     def open_(**overrides):
         session = build_session(settings_factory(**overrides))
         window = qloop.run_until_complete(open_window(session))
-        qtbot.addWidget(window)
         window.show()
         opened.append((window, session))
         return window, session
 
     yield open_
+    # Windows are closed but not deleted: destroying pyqtgraph scenes mid-run can crash Qt,
+    # and the app itself never deletes its main window before exit.
     for window, session in opened:
-        window.close()
         qloop.run_until_complete(session.stop())
+        window.close()
         session.store.close()

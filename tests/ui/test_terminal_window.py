@@ -59,7 +59,7 @@ def test_unknown_symbol_shows_a_message_and_keeps_the_list(terminal_window, qloo
 def test_market_order_from_the_ticket_fills_and_shows_a_position(terminal_window, qloop, qtbot):
     window, session, instrument = _open_with_symbol(terminal_window, qloop)
     _set_ticket(window, OrderType.MARKET, quantity=25)
-    qtbot.mouseClick(window.ticket.buy, Qt.MouseButton.LeftButton)
+    window.ticket.buy.click()
     wait_until(qloop, lambda: session.orders.orders and _last_order(session).status is OrderStatus.FILLED,
                message="the market order to fill")
     wait_until(qloop, lambda: session.portfolio.position_quantity(instrument) == 25, message="a 25-share position")
@@ -82,7 +82,7 @@ def test_resting_order_types_work_and_can_be_cancelled(terminal_window, qloop, q
         OrderType.TRAIL: {"trail": "5%"},
     }[order_type]
     _set_ticket(window, order_type, quantity=10, **fields)
-    qtbot.mouseClick(window.ticket.buy, Qt.MouseButton.LeftButton)
+    window.ticket.buy.click()
     wait_until(qloop, lambda: session.orders.orders and _last_order(session).order_id > 0
                and _last_order(session).status in (OrderStatus.SUBMITTED, OrderStatus.PRE_SUBMITTED),
                message=f"the {order_type.value} order to work")

@@ -185,7 +185,7 @@ class OrderTicket(QWidget):
                 self.prefill()
 
     def _type_changed(self) -> None:
-        order_type: OrderType = self.order_type.currentData()
+        order_type = OrderType(self.order_type.currentData())
         self.limit_price.setEnabled(order_type.needs_limit_price)
         self.stop_price.setEnabled(order_type.needs_stop_price)
         self.trail.setEnabled(order_type is OrderType.TRAIL)
@@ -198,7 +198,7 @@ class OrderTicket(QWidget):
         """The order the fields describe; raises DomainError naming the field that is wrong."""
         if self.instrument is None:
             raise DomainError("choose a symbol first (double-click or right-click one in the watchlist)")
-        order_type: OrderType = self.order_type.currentData()
+        order_type = OrderType(self.order_type.currentData())
         limit = self.limit_price.value("limit price") if order_type.needs_limit_price else None
         stop = self.stop_price.value("stop price") if order_type.needs_stop_price else None
         trail_amount = trail_percent = None
@@ -214,7 +214,7 @@ class OrderTicket(QWidget):
         order = Order(
             self.instrument, side, float(self.quantity.value()), order_type,
             limit_price=limit, stop_price=stop, trail_amount=trail_amount, trail_percent=trail_percent,
-            time_in_force=self.tif.currentData(), outside_rth=self.outside_rth.isChecked(), source="ticket",
+            time_in_force=TimeInForce(self.tif.currentData()), outside_rth=self.outside_rth.isChecked(), source="ticket",
         )
         order.validate()
         return order

@@ -1,0 +1,435 @@
+"""IB adapter: the Broker protocol over ib_async (or ib_insync as a drop-in); the only module importing them.
+
+Set QT_IB_CLIENT=ib_insync to use ib_insync even when ib_async is installed.
+On a dropped socket it reconnects with exponential backoff, re-subscribes every
+stream and republishes open orders and executions; it never re-sends an order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from terminal.broker import convert
+from terminal.broker.base import BrokerError, NotConnected, UnknownInstrument
+from terminal.broker.events import (
+    AccountEvent,
+    BarEvent,
+    ConnectionEvent,
+    ConnectionState,
+    DepthEvent,
+    ErrorEvent,
+    EventBus,
+    FillEvent,
+    OrderEvent,
+    PositionEvent,
+    QuoteEvent,
+)
+from terminal.broker.pacing import PacingLimiter
+from terminal.domain import Account, AccountValue, Bar, BarSize, Fill, Instrument, Order, OrderType, Position
+
+if os.environ.get("QT_IB_CLIENT") == "ib_insync":
+    import ib_insync as ibapi
+else:
+    try:
+        import ib_async as ibapi
+    except ImportError:  # pragma: no cover - depends on what is installed
+        import ib_insync as ibapi
+
+log = logging.getLogger(__name__)
+CLIENT_LIBRARY = ibapi.__name__
+
+# Longest span one historical request may cover per bar size (IB's limits, kept conservative).
+_CHUNK = {
+    BarSize.SEC_5: timedelta(hours=1), BarSize.MIN_1: timedelta(days=7), BarSize.MIN_5: timedelta(days=30),
+    BarSize.MIN_15: timedelta(days=30), BarSize.HOUR_1: timedelta(days=30), BarSize.DAY_1: timedelta(days=365),
+}
+_INFO_CODES = {2104, 2106, 2107, 2108, 2119, 2158, 2100, 2150}
+
+
+def _duration(span: timedelta, bar_size: BarSize) -> str:
+    seconds = max(1, int(span.total_seconds()))
+    if bar_size is BarSize.DAY_1:
+        return f"{max(1, math.ceil(seconds / 86400))} D"
+    if seconds <= 86400:
+        return f"{seconds} S"
+    return f"{math.ceil(seconds / 86400)} D"
+
+
+class IBBroker:
+    """Broker over one IB connection; events are published on ``events``."""
+
+    def __init__(self, reconnect_initial: float = 0.5, reconnect_max: float = 30.0,
+                 pacing: PacingLimiter | None = None) -> None:
+        self.events = EventBus()
+        self.ib = ibapi.IB()
+        self.reconnect_initial = reconnect_initial
+        self.reconnect_max = reconnect_max
+        self.pacing = pacing or PacingLimiter()
+        self._endpoint: tuple[str, int, int] | None = None
+        self._closing = False
+        self._reconnect_task: asyncio.Task | None = None
+        self._instruments: dict[int, Instrument] = {}
+        self._quote_tickers: dict[int, Any] = {}
+        self._depth_tickers: dict[int, tuple[Any, int]] = {}
+        self._bar_streams: dict[int, Any] = {}
+        self._values: dict[str, str] = {}
+        self._daily_pnl = math.nan
+        self._pnl = None
+        self._published_fills: set[str] = set()
+        ib = self.ib
+        ib.pendingTickersEvent += self._on_tickers
+        ib.orderStatusEvent += self._on_trade
+        ib.openOrderEvent += self._on_trade
+        ib.commissionReportEvent += self._on_commission
+        ib.updatePortfolioEvent += self._on_portfolio
+        ib.accountValueEvent += self._on_account_value
+        ib.pnlEvent += self._on_pnl
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+
+    # --- connection --------------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        return self.ib.isConnected()
+
+    async def connect(self, host: str, port: int, client_id: int, timeout: float = 10.0) -> None:
+        self._endpoint = (host, port, client_id)
+        self._closing = False
+        self.events.publish(ConnectionEvent(ConnectionState.CONNECTING, message=f"{host}:{port}"))
+        try:
+            await self.ib.connectAsync(host, port, clientId=client_id, timeout=timeout)
+        except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            raise BrokerError(f"cannot connect to {host}:{port} with client id {client_id}: "
+                              f"{exc or type(exc).__name__}") from exc
+        await self._after_connect()
+
+    async def _after_connect(self) -> None:
+        accounts = self.ib.managedAccounts()
+        if accounts:
+            self._pnl = self.ib.reqPnL(accounts[0])
+        host, port, client_id = self._endpoint  # type: ignore[misc]
+        self.events.publish(ConnectionEvent(ConnectionState.CONNECTED,
+                                            message=f"{host}:{port} client {client_id} via {CLIENT_LIBRARY}"))
+
+    async def disconnect(self) -> None:
+        self._closing = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+        if self.ib.isConnected():
+            self.ib.disconnect()
+
+    def _on_disconnected(self) -> None:
+        if self._closing or self._endpoint is None:
+            self.events.publish(ConnectionEvent(ConnectionState.DISCONNECTED, message="disconnected"))
+            return
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        host, port, client_id = self._endpoint  # type: ignore[misc]
+        delay, attempt = self.reconnect_initial, 0
+        while not self._closing:
+            attempt += 1
+            self.events.publish(ConnectionEvent(ConnectionState.RECONNECTING, attempt, delay,
+                                                f"connection to {host}:{port} lost; retry {attempt} in {delay:.1f} s"))
+            await asyncio.sleep(delay)
+            try:
+                await self.ib.connectAsync(host, port, clientId=client_id, timeout=5)
+            except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+                log.info("reconnect attempt %d to %s:%d failed: %s", attempt, host, port, exc)
+                if self.ib.isConnected():
+                    self.ib.disconnect()
+                delay = min(self.reconnect_max, delay * 2)
+                continue
+            await self._resubscribe()
+            await self._after_connect()
+            self._republish_orders()
+            return
+
+    async def _resubscribe(self) -> None:
+        """Streams die with the socket: request every quote, depth and bar stream again."""
+        quotes, depth, bars = list(self._quote_tickers), list(self._depth_tickers.items()), list(self._bar_streams)
+        self._quote_tickers.clear()
+        self._depth_tickers.clear()
+        self._bar_streams.clear()
+        for con_id in quotes:
+            await self.subscribe_quotes(self._instruments[con_id])
+        for con_id, (_, levels) in depth:
+            await self.subscribe_depth(self._instruments[con_id], levels)
+        for con_id in bars:
+            await self.subscribe_bars(self._instruments[con_id])
+
+    def _republish_orders(self) -> None:
+        for trade in self.ib.trades():
+            self._on_trade(trade)
+        for fill in self.ib.fills():
+            self._publish_fill(fill)
+
+    def _require(self) -> None:
+        if not self.ib.isConnected():
+            raise NotConnected("not connected to the broker; the order was not sent")
+
+    # --- instruments -------------------------------------------------------------------------
+    def _contract(self, instrument: Instrument) -> Any:
+        return ibapi.Contract(**convert.contract_kwargs(instrument))
+
+    def _remember(self, instrument: Instrument) -> Instrument:
+        self._instruments[instrument.contract_id] = instrument
+        return instrument
+
+    def _instrument_of(self, contract: Any) -> Instrument:
+        known = self._instruments.get(contract.conId)
+        if known is not None:
+            return known
+        return self._remember(Instrument(
+            symbol=contract.symbol, sec_type=convert.SecType(contract.secType) if contract.secType in ("STK", "FUT", "CASH", "IND") else convert.SecType.STOCK,
+            exchange=contract.exchange or "SMART", currency=contract.currency or "USD", contract_id=contract.conId,
+            local_symbol=contract.localSymbol or "", multiplier=float(contract.multiplier or 1) or 1.0,
+            tick_size=0.00005 if contract.secType == "CASH" else (0.25 if contract.secType == "FUT" else 0.01)))
+
+    async def qualify(self, instrument: Instrument) -> Instrument:
+        self._require()
+        details = await self.ib.reqContractDetailsAsync(self._contract(instrument))
+        if not details:
+            raise UnknownInstrument(f"no security definition for {instrument.symbol} "
+                                    f"({instrument.sec_type.value} {instrument.exchange} {instrument.currency})")
+        return self._remember(convert.instrument_from_details(details[0]))
+
+    async def search(self, pattern: str) -> list[Instrument]:
+        self._require()
+        found = await self.ib.reqMatchingSymbolsAsync(pattern) or []
+        result = []
+        for description in found:
+            c = description.contract
+            if c.secType not in ("STK", "FUT", "CASH"):
+                continue
+            result.append(Instrument(c.symbol, convert.SecType(c.secType), "SMART" if c.secType == "STK" else
+                                     (c.primaryExchange or "SMART"), c.currency or "USD", contract_id=c.conId,
+                                     primary_exchange=c.primaryExchange or ""))
+        return result
+
+    # --- streams -----------------------------------------------------------------------------
+    async def subscribe_quotes(self, instrument: Instrument) -> None:
+        self._require()
+        self._remember(instrument)
+        if instrument.contract_id not in self._quote_tickers:
+            self._quote_tickers[instrument.contract_id] = self.ib.reqMktData(self._contract(instrument))
+
+    async def unsubscribe_quotes(self, instrument: Instrument) -> None:
+        ticker = self._quote_tickers.pop(instrument.contract_id, None)
+        if ticker is not None and self.ib.isConnected():
+            self.ib.cancelMktData(ticker.contract)
+
+    def _on_tickers(self, tickers: Any) -> None:
+        for ticker in tickers:
+            con_id = ticker.contract.conId
+            instrument = self._instruments.get(con_id)
+            if instrument is None:
+                continue
+            if con_id in self._quote_tickers and self._quote_tickers[con_id] is ticker:
+                self.events.publish(QuoteEvent(instrument, convert.quote_from_ticker(ticker, instrument.symbol)))
+            depth = self._depth_tickers.get(con_id)
+            if depth is not None and depth[0] is ticker:
+                self.events.publish(DepthEvent(instrument, tuple((d.price, d.size) for d in ticker.domBids),
+                                               tuple((d.price, d.size) for d in ticker.domAsks)))
+
+    async def subscribe_depth(self, instrument: Instrument, levels: int = 10) -> None:
+        self._require()
+        self._remember(instrument)
+        if instrument.contract_id not in self._depth_tickers:
+            ticker = self.ib.reqMktDepth(self._contract(instrument), levels)
+            self._depth_tickers[instrument.contract_id] = (ticker, levels)
+
+    async def unsubscribe_depth(self, instrument: Instrument) -> None:
+        entry = self._depth_tickers.pop(instrument.contract_id, None)
+        if entry is not None and self.ib.isConnected():
+            self.ib.cancelMktDepth(entry[0].contract)
+
+    async def subscribe_bars(self, instrument: Instrument) -> None:
+        self._require()
+        self._remember(instrument)
+        if instrument.contract_id in self._bar_streams:
+            return
+        bars = self.ib.reqRealTimeBars(self._contract(instrument), 5, "TRADES", False)
+
+        def on_update(stream: Any, has_new: bool) -> None:
+            if has_new and stream:
+                b = stream[-1]
+                when = b.time if b.time.tzinfo else b.time.replace(tzinfo=UTC)
+                self.events.publish(BarEvent(instrument, Bar(when, b.open_, b.high, b.low, b.close, float(b.volume),
+                                                             BarSize.SEC_5)))
+
+        bars.updateEvent += on_update
+        self._bar_streams[instrument.contract_id] = bars
+
+    async def history(self, instrument: Instrument, bar_size: BarSize, start: datetime, end: datetime,
+                      progress: Callable[[float], None] | None = None) -> list[Bar]:
+        """Bars in [start, end], fetched newest chunk first within IB's per-request limits, paced."""
+        self._require()
+        contract = self._contract(instrument)
+        chunk = _CHUNK[bar_size]
+        total = max(1.0, (end - start).total_seconds())
+        collected: dict[datetime, Bar] = {}
+        chunk_end = end
+        while chunk_end > start:
+            span = min(chunk, chunk_end - start)
+            end_text = chunk_end.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
+            await self.pacing.acquire((instrument.contract_id, bar_size, end_text))
+            bars = await self.ib.reqHistoricalDataAsync(contract, end_text, _duration(span, bar_size), bar_size.value,
+                                                        "MIDPOINT" if instrument.sec_type.value == "CASH" else "TRADES",
+                                                        False, formatDate=2)
+            for b in bars or []:
+                when = b.date if isinstance(b.date, datetime) else datetime(b.date.year, b.date.month, b.date.day)
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)
+                if start <= when <= end:
+                    collected[when] = Bar(when, b.open, max(b.high, b.open, b.close), min(b.low, b.open, b.close),
+                                          b.close, max(0.0, float(b.volume)), bar_size)
+            chunk_end -= span
+            if progress is not None:
+                progress(min(1.0, (end - chunk_end).total_seconds() / total))
+            if not bars:
+                break
+        return [collected[t] for t in sorted(collected)]
+
+    # --- orders ------------------------------------------------------------------------------
+    def _ib_order(self, order: Order) -> Any:
+        kwargs: dict[str, Any] = {
+            "action": order.side.value, "totalQuantity": order.quantity, "orderType": order.order_type.value,
+            "tif": order.time_in_force.value, "outsideRth": order.outside_rth, "orderRef": order.client_order_id,
+            "transmit": order.transmit,
+        }
+        if order.limit_price is not None:
+            kwargs["lmtPrice"] = order.limit_price
+        if order.order_type is OrderType.TRAIL:
+            if order.trail_percent is not None:
+                kwargs["trailingPercent"] = order.trail_percent
+            else:
+                kwargs["auxPrice"] = order.trail_amount
+        elif order.stop_price is not None:
+            kwargs["auxPrice"] = order.stop_price
+        if order.parent_id:
+            kwargs["parentId"] = order.parent_id
+        if order.oca_group:
+            kwargs.update(ocaGroup=order.oca_group, ocaType=1)
+        if order.account:
+            kwargs["account"] = order.account
+        return ibapi.Order(**kwargs)
+
+    async def place(self, order: Order) -> Order:
+        self._require()
+        trade = self.ib.placeOrder(self._contract(order.instrument), self._ib_order(order))
+        return replace(order, order_id=int(trade.order.orderId))
+
+    async def place_bracket(self, parent: Order, *children: Order) -> list[Order]:
+        """Parent and exits as one bracket: only the last order transmits, so none works alone."""
+        self._require()
+        contract = self._contract(parent.instrument)
+        parent_ib = self._ib_order(replace(parent, transmit=not children))
+        parent_trade = self.ib.placeOrder(contract, parent_ib)
+        parent_id = int(parent_trade.order.orderId)
+        placed = [replace(parent, order_id=parent_id)]
+        for n, child in enumerate(children):
+            last = n == len(children) - 1
+            child_ib = self._ib_order(replace(child, parent_id=parent_id, transmit=last))
+            trade = self.ib.placeOrder(contract, child_ib)
+            placed.append(replace(child, parent_id=parent_id, order_id=int(trade.order.orderId), transmit=last))
+        return placed
+
+    def _trade(self, order_id: int) -> Any:
+        for trade in self.ib.trades():
+            if trade.order.orderId == order_id:
+                return trade
+        raise BrokerError(f"order {order_id} is not known to this connection")
+
+    async def modify(self, order: Order) -> Order:
+        self._require()
+        trade = self._trade(order.order_id)
+        o = trade.order
+        o.totalQuantity = order.quantity
+        if order.limit_price is not None:
+            o.lmtPrice = order.limit_price
+        if order.stop_price is not None:
+            o.auxPrice = order.stop_price
+        o.tif = order.time_in_force.value
+        self.ib.placeOrder(trade.contract, o)
+        return order
+
+    async def cancel(self, order_id: int) -> None:
+        self._require()
+        self.ib.cancelOrder(self._trade(order_id).order)
+
+    async def cancel_all(self) -> None:
+        self._require()
+        self.ib.reqGlobalCancel()
+
+    async def open_orders(self) -> list[Order]:
+        return [convert.order_from_trade(t, self._instrument_of(t.contract)) for t in self.ib.openTrades()]
+
+    async def executions(self) -> list[Fill]:
+        return [convert.fill_from_ib(f, self._instrument_of(f.contract)) for f in self.ib.fills()]
+
+    def _on_trade(self, trade: Any) -> None:
+        self.events.publish(OrderEvent(convert.order_from_trade(trade, self._instrument_of(trade.contract))))
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        self._publish_fill(fill)
+
+    def _publish_fill(self, fill: Any) -> None:
+        if fill.commissionReport is None or not fill.commissionReport.execId:
+            return
+        if fill.execution.execId in self._published_fills:
+            return
+        self._published_fills.add(fill.execution.execId)
+        self.events.publish(FillEvent(convert.fill_from_ib(fill, self._instrument_of(fill.contract))))
+
+    # --- portfolio ---------------------------------------------------------------------------
+    async def positions(self) -> list[Position]:
+        items = self.ib.portfolio()
+        if items:
+            return [convert.position_from_ib(i, self._instrument_of(i.contract), convert.number(i.marketPrice),
+                                             convert.number(i.realizedPNL)) for i in items]
+        return [convert.position_from_ib(p, self._instrument_of(p.contract)) for p in self.ib.positions()]
+
+    async def account(self) -> Account:
+        accounts = self.ib.managedAccounts()
+        values = {v.tag: v.value for v in self.ib.accountValues() if v.currency in ("USD", "BASE", "")}
+        self._values.update(values)
+        return convert.account_from_values(accounts[0] if accounts else "", self._values, self._daily_pnl)
+
+    async def account_values(self) -> list[AccountValue]:
+        return [AccountValue(v.account, v.tag, v.value, v.currency) for v in self.ib.accountValues()]
+
+    async def server_time(self) -> datetime:
+        self._require()
+        return await self.ib.reqCurrentTimeAsync()
+
+    def _on_portfolio(self, item: Any) -> None:
+        instrument = self._instrument_of(item.contract)
+        self.events.publish(PositionEvent(convert.position_from_ib(item, instrument, convert.number(item.marketPrice),
+                                                                   convert.number(item.realizedPNL))))
+
+    def _on_account_value(self, value: Any) -> None:
+        if value.currency not in ("USD", "BASE", ""):
+            return
+        self._values[value.tag] = value.value
+        if value.tag in ("NetLiquidation", "TotalCashValue", "BuyingPower", "DailyPnL"):
+            self.events.publish(AccountEvent(convert.account_from_values(value.account, self._values, self._daily_pnl)))
+
+    def _on_pnl(self, pnl: Any) -> None:
+        daily = convert.number(pnl.dailyPnL)
+        if math.isfinite(daily):
+            self._daily_pnl = daily
+            self.events.publish(AccountEvent(convert.account_from_values(pnl.account, self._values, daily)))
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any = None, *args: Any) -> None:
+        order_id = req_id if any(t.order.orderId == req_id for t in self.ib.trades()) else 0
+        if code in _INFO_CODES:
+            log.info("IB %d: %s", code, message)
+        self.events.publish(ErrorEvent(code, message, req_id, order_id))
