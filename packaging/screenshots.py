@@ -45,8 +45,6 @@ async def populate(window, session) -> None:  # type: ignore[no-untyped-def]
 
 
 async def shoot(out: Path, theme: str, db_url: str) -> Path:
-    from PySide6.QtWidgets import QApplication
-
     from terminal.config import load_settings
     from terminal.ui.main import build_session, open_window
 
@@ -57,7 +55,7 @@ async def shoot(out: Path, theme: str, db_url: str) -> Path:
     window.resize(1680, 1000)
     window.show()
     await populate(window, session)
-    QApplication.processEvents()
+    await asyncio.sleep(0.3)  # let the views repaint at display rate
     path = out / f"terminal-{theme}.png"
     window.grab().save(str(path))
     window.close()

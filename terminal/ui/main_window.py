@@ -59,6 +59,8 @@ class MainWindow(QMainWindow):
         self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["Positions"], self.docks["Log"])
         self.docks["Positions"].raise_()
+        self.resizeDocks([self.docks["Watchlist"], self.docks["Order ticket"]], [560, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Orders"]], [300], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
         self._build_menus()

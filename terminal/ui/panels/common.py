@@ -31,6 +31,8 @@ def make_table(model, sortable: bool = False, parent=None) -> QTableView:  # typ
     view.verticalHeader().setVisible(False)
     view.verticalHeader().setDefaultSectionSize(22)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.horizontalHeader().setDefaultSectionSize(68)
+    view.horizontalHeader().setMinimumSectionSize(36)
     view.horizontalHeader().setStretchLastSection(True)
     view.horizontalHeader().setHighlightSections(False)
     return view

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from terminal.domain import Instrument, Order, OrderSide, OrderType
 from terminal.services.market import DepthBook
@@ -65,9 +65,11 @@ class LadderModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             nd = self.instrument.price_decimals() if self.instrument else 2
             if col == 0:
-                return fmt.size(sum(o.remaining for o in self.orders_at(index.row(), OrderSide.BUY))) or ""
+                mine = sum(o.remaining for o in self.orders_at(index.row(), OrderSide.BUY))
+                return fmt.size(mine) if mine else ""
             if col == 4:
-                return fmt.size(sum(o.remaining for o in self.orders_at(index.row(), OrderSide.SELL))) or ""
+                mine = sum(o.remaining for o in self.orders_at(index.row(), OrderSide.SELL))
+                return fmt.size(mine) if mine else ""
             return (None, fmt.size(bid_size), fmt.price(price, nd), fmt.size(ask_size))[col]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
@@ -94,6 +96,7 @@ class DepthPanel(QWidget):
         self.message.setWordWrap(True)
         self.table = make_table(self.model)
         self.table.setSelectionMode(self.table.SelectionMode.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.quantity)

@@ -27,6 +27,8 @@ class PositionsPanel(QWidget):
         self.theme = theme
         self.model = RecordTableModel(POSITION_COLUMNS, lambda p: p.instrument.key, theme)
         self.table = make_table(self.model, sortable=True)
+        for column, width in enumerate((70, 70, 90, 80, 100, 110, 100)):
+            self.table.setColumnWidth(column, width)
         self.account_label = QLabel("Account —")
         self.values: dict[str, QLabel] = {}
         grid = QGridLayout()

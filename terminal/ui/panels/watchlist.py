@@ -49,6 +49,8 @@ class WatchlistPanel(QWidget):
         self.message.setObjectName("error")
         self.table = make_table(self.model)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        for column, width in enumerate((64, 64, 64, 64, 56, 58, 70, 58, 58)):
+            self.table.setColumnWidth(column, width)
         top = QHBoxLayout()
         top.addWidget(self.lists)
         top.addWidget(new_list)
