@@ -377,6 +377,10 @@ class MatchingEngine:
             if child.order.status.is_working and not child.held:
                 events += self._activate(child)
         events += self._oca_siblings_cancel(working)
+        if working.order.parent_id:  # a filled bracket exit cancels the other exits of its parent
+            events += [self._update(w, OrderStatus.CANCELLED) for w in list(self.orders.values())
+                       if w is not working and w.client_id == working.client_id
+                       and w.order.parent_id == working.order.parent_id and w.order.status.is_working]
         return events
 
     def _oca_siblings_cancel(self, working: _Working) -> list[EngineEvent]:

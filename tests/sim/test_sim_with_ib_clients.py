@@ -1,0 +1,206 @@
+"""The unmodified ib_async and ib_insync clients against the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+
+def stock(lib, symbol="AAPL"):
+    return lib.Stock(symbol, "SMART", "USD")
+
+
+def test_connect_lists_the_account_and_answers_current_time(run, ib):
+    assert ib.managedAccounts() == ["DU1234567"]
+    assert run(ib.reqCurrentTimeAsync()).year >= 2024
+
+
+def test_stock_future_and_fx_qualify_with_real_tick_rules(run, ib, ib_lib):
+    aapl, es, eur = run(ib.qualifyContractsAsync(stock(ib_lib), ib_lib.Future("ES", exchange="CME"),
+                                                 ib_lib.Forex("EURUSD")))
+    assert aapl.conId == 265598 and aapl.primaryExchange == "NASDAQ"
+    assert es.multiplier == "50" and es.lastTradeDateOrContractMonth == "20261218"
+    assert eur.localSymbol == "EUR.USD"
+    details = run(ib.reqContractDetailsAsync(es))
+    assert details[0].minTick == 0.25
+
+
+def test_unknown_symbol_gives_error_200_and_the_client_keeps_working(run, ib, ib_lib):
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, *rest: errors.append(code)
+    assert run(ib.qualifyContractsAsync(stock(ib_lib, "NOSUCH"))) in ([None], [])
+    assert 200 in errors
+    assert run(ib.qualifyContractsAsync(stock(ib_lib)))[0].conId == 265598
+
+
+def test_quotes_stream_with_bid_below_ask(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib, "MSFT")))
+    ticker = ib.reqMktData(contract)
+    seen = []
+    ticker.updateEvent += lambda t: seen.append((t.bid, t.ask, t.last))
+    run(asyncio.sleep(0.6))
+    assert len(seen) >= 3
+    assert ticker.bid < ticker.ask and math.isfinite(ticker.last) and ticker.close > 0
+
+
+def test_depth_has_several_levels_on_each_side(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    ticker = ib.reqMktDepth(contract, 5)
+    run(asyncio.sleep(0.3))
+    assert len(ticker.domBids) == 5 and len(ticker.domAsks) == 5
+    assert ticker.domBids[0].price < ticker.domAsks[0].price
+    assert [d.price for d in ticker.domBids] == sorted((d.price for d in ticker.domBids), reverse=True)
+
+
+def test_historical_bars_are_ordered_and_keep_up_to_date(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    bars = run(ib.reqHistoricalDataAsync(contract, "", "1 D", "5 mins", "TRADES", False, keepUpToDate=True))
+    assert len(bars) == 288
+    assert all(a.date < b.date for a, b in zip(bars, bars[1:]))
+    assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
+    updates = []
+    bars.updateEvent += lambda b, has_new: updates.append(has_new)
+    run(asyncio.sleep(0.6))
+    assert updates
+
+
+def test_bad_history_request_gets_error_321(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, *rest: errors.append((code, message))
+    bars = run(ib.reqHistoricalDataAsync(contract, "", "1 D", "7 mins", "TRADES", False, timeout=2))
+    assert not bars and any(code == 321 and "bar size" in message for code, message in errors)
+
+
+def _wait_status(run, trade, *statuses, timeout=3.0):
+    async def wait():
+        for _ in range(int(timeout / 0.02)):
+            if trade.orderStatus.status in statuses:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"order stayed {trade.orderStatus.status}, wanted {statuses}")
+
+    run(wait())
+
+
+def test_market_order_fills_and_position_and_account_follow(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    trade = ib.placeOrder(contract, ib_lib.MarketOrder("BUY", 100))
+    _wait_status(run, trade, "Filled")
+    run(asyncio.sleep(0.2))
+    fill = trade.fills[0]
+    assert fill.commissionReport.commission == pytest.approx(0.35)
+    [position] = [p for p in ib.positions() if p.contract.conId == contract.conId]
+    assert position.position == 100 and position.avgCost == pytest.approx(trade.orderStatus.avgFillPrice)
+    cash = float(next(v.value for v in ib.accountValues() if v.tag == "TotalCashValue"))
+    assert cash == pytest.approx(1_000_000 - 100 * fill.execution.price - 0.35, abs=0.01)
+
+
+def test_large_market_order_fills_in_parts_across_levels(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    trade = ib.placeOrder(contract, ib_lib.MarketOrder("SELL", 5000))
+    _wait_status(run, trade, "Filled")
+    assert len(trade.fills) > 1
+    assert trade.orderStatus.filled == 5000
+
+
+def test_limit_modify_and_cancel(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    ticker = ib.reqMktData(contract)
+    run(asyncio.sleep(0.3))
+    order = ib_lib.LimitOrder("BUY", 10, round(ticker.bid * 0.95, 2))
+    trade = ib.placeOrder(contract, order)
+    _wait_status(run, trade, "Submitted")
+    order.lmtPrice = round(ticker.bid * 0.96, 2)
+    order.totalQuantity = 20
+    ib.placeOrder(contract, order)
+    run(asyncio.sleep(0.3))
+    assert trade.orderStatus.remaining == 20
+    ib.cancelOrder(order)
+    _wait_status(run, trade, "Cancelled")
+
+
+@pytest.mark.parametrize("kind", ["STP", "STP LMT", "TRAIL"])
+def test_stop_orders_wait_then_trigger(run, ib, ib_lib, kind):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib, "TSLA")))
+    ticker = ib.reqMktData(contract)
+    run(asyncio.sleep(0.3))
+    last = ticker.last
+    if kind == "STP":
+        order = ib_lib.StopOrder("BUY", 10, round(last * 1.5, 2))
+    elif kind == "STP LMT":
+        order = ib_lib.StopLimitOrder("BUY", 10, round(last * 1.6, 2), round(last * 1.5, 2))
+    else:
+        order = ib_lib.Order(action="SELL", totalQuantity=10, orderType="TRAIL", trailingPercent=50.0)
+    trade = ib.placeOrder(contract, order)
+    _wait_status(run, trade, "PreSubmitted")
+    run(asyncio.sleep(0.3))
+    assert trade.orderStatus.status == "PreSubmitted" and not trade.fills
+    # a stop touched by the market triggers and fills
+    order = ib_lib.StopOrder("SELL", 10, round(last * 1.2, 2))  # sell stop above last: already through
+    triggered = ib.placeOrder(contract, order)
+    _wait_status(run, triggered, "Filled")
+
+
+def test_bracket_parent_fill_activates_exits_and_oca_cancels_the_other(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    ticker = ib.reqMktData(contract)
+    run(asyncio.sleep(0.3))
+    last = ticker.last
+    parent, take_profit, stop = ib.bracketOrder("BUY", 10, round(last * 1.01, 2), round(last * 1.5, 2),
+                                                round(last * 1.005, 2))
+    trades = [ib.placeOrder(contract, o) for o in (parent, take_profit, stop)]
+    _wait_status(run, trades[0], "Filled")
+    # the stop at 0.5% above last is a sell stop above the market: it triggers, and OCA cancels take-profit
+    _wait_status(run, trades[2], "Filled")
+    _wait_status(run, trades[1], "Cancelled")
+
+
+def test_oca_group_fill_cancels_siblings(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    ticker = ib.reqMktData(contract)
+    run(asyncio.sleep(0.3))
+    first = ib_lib.LimitOrder("BUY", 5, round(ticker.ask * 1.01, 2), ocaGroup="g1", ocaType=1)
+    second = ib_lib.LimitOrder("BUY", 5, round(ticker.bid * 0.9, 2), ocaGroup="g1", ocaType=1)
+    resting = ib.placeOrder(contract, second)
+    _wait_status(run, resting, "Submitted")
+    filled = ib.placeOrder(contract, first)
+    _wait_status(run, filled, "Filled")
+    _wait_status(run, resting, "Cancelled")
+
+
+def test_unknown_order_cancel_gives_10147(run, ib, ib_lib):
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, *rest: errors.append(code)
+    ib.client.cancelOrder(99999, "") if ib_lib.__name__ == "ib_async" else ib.client.cancelOrder(99999)
+    run(asyncio.sleep(0.3))
+    assert 10147 in errors
+
+
+def test_two_clients_see_only_their_own_orders(run, server, ib, ib_lib):
+    other = ib_lib.IB()
+    run(other.connectAsync("127.0.0.1", server.port, clientId=2, timeout=5))
+    try:
+        [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+        trade = ib.placeOrder(contract, ib_lib.LimitOrder("BUY", 1, 1.00))
+        _wait_status(run, trade, "Submitted")
+        run(other.reqOpenOrdersAsync())
+        assert other.openTrades() == []
+        assert [t.order.orderId for t in ib.openTrades()] == [trade.order.orderId]
+    finally:
+        other.disconnect()
+
+
+def test_garbage_from_one_client_disconnects_only_that_client(run, server, ib):
+    async def garbage():
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        return data
+
+    assert run(garbage()) == b""
+    assert run(ib.reqCurrentTimeAsync()).year >= 2024
