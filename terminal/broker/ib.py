@@ -32,7 +32,17 @@ from terminal.broker.events import (
     QuoteEvent,
 )
 from terminal.broker.pacing import PacingLimiter
-from terminal.domain import Account, AccountValue, Bar, BarSize, Fill, Instrument, Order, OrderType, Position
+from terminal.domain import (
+    Account,
+    AccountValue,
+    Bar,
+    BarSize,
+    Fill,
+    Instrument,
+    Order,
+    OrderType,
+    Position,
+)
 
 if os.environ.get("QT_IB_CLIENT") == "ib_insync":
     import ib_insync as ibapi
@@ -105,7 +115,7 @@ class IBBroker:
         self.events.publish(ConnectionEvent(ConnectionState.CONNECTING, message=f"{host}:{port}"))
         try:
             await self.ib.connectAsync(host, port, clientId=client_id, timeout=timeout)
-        except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, OSError, ConnectionError) as exc:
             raise BrokerError(f"cannot connect to {host}:{port} with client id {client_id}: "
                               f"{exc or type(exc).__name__}") from exc
         await self._after_connect()
@@ -142,7 +152,7 @@ class IBBroker:
             await asyncio.sleep(delay)
             try:
                 await self.ib.connectAsync(host, port, clientId=client_id, timeout=5)
-            except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, OSError, ConnectionError) as exc:
                 log.info("reconnect attempt %d to %s:%d failed: %s", attempt, host, port, exc)
                 if self.ib.isConnected():
                     self.ib.disconnect()

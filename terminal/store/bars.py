@@ -25,7 +25,6 @@ from sqlalchemy import Engine, text
 
 from terminal.domain import Bar, BarSize, Instrument
 
-
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 _CHUNK = 50_000
 

@@ -55,7 +55,7 @@ async def order_round_trips(port: int, count: int) -> list[float]:
         done = asyncio.Event()
         trade = ib.placeOrder(contract, ib_async.MarketOrder("BUY" if n % 2 == 0 else "SELL", 100))
         t0 = time.perf_counter()
-        trade.filledEvent += lambda _: done.set()
+        trade.filledEvent += lambda _, done=done: done.set()
         if trade.orderStatus.status != "Filled":
             await asyncio.wait_for(done.wait(), 5)
         times.append((time.perf_counter() - t0) * 1000)

@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from terminal.broker.base import NotConnected, UnknownInstrument
-from terminal.broker.events import ConnectionEvent, ConnectionState, DepthEvent, FillEvent, OrderEvent, QuoteEvent
+from terminal.broker.events import (
+    ConnectionEvent,
+    ConnectionState,
+    DepthEvent,
+    FillEvent,
+    OrderEvent,
+    QuoteEvent,
+)
 from terminal.broker.pacing import PacingLimiter
 from terminal.domain import BarSize, Instrument, Order, OrderSide, OrderStatus, OrderType, SecType
 from terminal.sim.tws_server import SimServer
@@ -100,7 +107,7 @@ def test_history_is_chunked_contiguous_and_reports_progress(loop, broker):
     assert len(progress) == 3 and progress[-1] == 1.0  # 30-day chunks
     times = [b.time for b in bars]
     assert times == sorted(set(times)) and len(bars) >= 75 * 24 - 2
-    assert all(b2 - b1 == timedelta(hours=1) for b1, b2 in zip(times, times[1:]))
+    assert all(b2 - b1 == timedelta(hours=1) for b1, b2 in zip(times, times[1:], strict=False))
 
 
 def test_orders_place_modify_cancel_and_fill(loop, broker):

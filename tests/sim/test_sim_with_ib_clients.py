@@ -58,7 +58,7 @@ def test_historical_bars_are_ordered_and_keep_up_to_date(run, ib, ib_lib):
     [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
     bars = run(ib.reqHistoricalDataAsync(contract, "", "1 D", "5 mins", "TRADES", False, keepUpToDate=True))
     assert len(bars) == 288
-    assert all(a.date < b.date for a, b in zip(bars, bars[1:]))
+    assert all(a.date < b.date for a, b in zip(bars, bars[1:], strict=False))
     assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
     updates = []
     bars.updateEvent += lambda b, has_new: updates.append(has_new)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtCore import Qt
-from tests.ui.conftest import wait_until
 
 from terminal.domain import OrderSide, OrderStatus, OrderType
+from tests.ui.conftest import wait_until
 
 pytestmark = pytest.mark.gui
 
