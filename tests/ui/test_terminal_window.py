@@ -216,3 +216,43 @@ def test_restart_brings_back_layout_theme_and_order_history(terminal_window, qlo
     assert any(o.instrument.symbol == "AAPL" for o in session2.orders.orders.values())
     assert again.blotter.history.rowCount() >= 1 and again.blotter.executions.rowCount() >= 1
     assert instrument.key in [i.key for i in again.watchlist.model.instruments()]
+
+
+def test_dragging_an_order_line_on_the_chart_modifies_the_order_in_the_simulator(terminal_window, qloop):
+    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    last = session.market.quotes[instrument.key].reference_price
+    _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.99):.2f}")
+    window.ticket.submit(OrderSide.BUY)
+    wait_until(qloop, lambda: session.orders.working() and session.orders.working()[0].order_id > 0,
+               message="a working order")
+    order = session.orders.working()[0]
+    chart = window.chart.chart
+    wait_until(qloop, lambda: order.client_order_id in chart.marks.order_lines, message="the order line")
+    line = chart.marks.order_lines[order.client_order_id]
+    target = instrument.round_to_tick(last * 0.985)
+    line.setValue(target + instrument.tick_size * 0.3)  # a drag ends between ticks …
+    line.sigDragged.emit(line)
+    line.sigPositionChangeFinished.emit(line)  # … and is snapped to the grid on release
+    wait_until(qloop, lambda: session.orders.orders[order.client_order_id].limit_price == target,
+               message="the modified limit price")
+    wait_until(qloop, lambda: session.simulator.engine.orders[(1, order.order_id)].order.limit_price == target,
+               message="the simulator to hold the new price")
+
+
+def test_dragging_an_order_line_outside_the_price_band_is_refused_and_snaps_back(terminal_window, qloop):
+    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    last = session.market.quotes[instrument.key].reference_price
+    _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.99):.2f}")
+    window.ticket.submit(OrderSide.BUY)
+    wait_until(qloop, lambda: session.orders.working() and session.orders.working()[0].order_id > 0,
+               message="a working order")
+    order = session.orders.working()[0]
+    chart = window.chart.chart
+    wait_until(qloop, lambda: order.client_order_id in chart.marks.order_lines, message="the order line")
+    line = chart.marks.order_lines[order.client_order_id]
+    line.setValue(instrument.round_to_tick(last * 0.5))
+    line.sigPositionChangeFinished.emit(line)
+    wait_until(qloop, lambda: "price_band" in " ".join(e.message for e in session.log.entries[-5:]),
+               message="the price-band rejection in the log")
+    wait_until(qloop, lambda: abs(line.value() - order.limit_price) < 1e-9, message="the line back at the order price")
+    assert session.orders.orders[order.client_order_id].limit_price == order.limit_price
