@@ -1,0 +1,127 @@
+"""Performance statistics of a backtest or account, each defined once here and tested against plain loops.
+
+Definitions (returns r_t are simple period returns of the equity curve; N = periods per year):
+- total return           equity[-1] / equity[0] - 1
+- annualised return      (1 + total) ** (N / periods) - 1   (geometric, CAGR)
+- volatility             stdev(r, ddof=1) * sqrt(N)
+- Sharpe                 mean(r - rf/N) / stdev(r, ddof=1) * sqrt(N)
+- Sortino                mean(r - rf/N) / downside deviation * sqrt(N),
+                         downside deviation = sqrt(mean(min(r, 0)^2)) over all periods
+- max drawdown           min over t of equity_t / max(equity_0..t) - 1  (a negative number)
+- drawdown duration      longest run of periods spent below a previous peak
+- Calmar                 annualised return / |max drawdown|
+- win rate               winning trades / trades;   profit factor = gross profit / |gross loss|
+- expectancy             mean trade P&L;  average win / average loss over winners / losers
+- exposure               share of periods with an open position
+- SQN                    sqrt(trades) * mean(trade P&L) / stdev(trade P&L, ddof=1)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def returns(equity: pd.Series) -> pd.Series:
+    return equity.pct_change().dropna()
+
+
+def total_return(equity: pd.Series) -> float:
+    return float(equity.iloc[-1] / equity.iloc[0] - 1) if len(equity) > 1 else 0.0
+
+
+def annualised_return(equity: pd.Series, periods_per_year: float = 252) -> float:
+    periods = len(equity) - 1
+    if periods <= 0 or equity.iloc[0] <= 0:
+        return 0.0
+    growth = equity.iloc[-1] / equity.iloc[0]
+    return float(growth ** (periods_per_year / periods) - 1) if growth > 0 else -1.0
+
+
+def volatility(equity: pd.Series, periods_per_year: float = 252) -> float:
+    r = returns(equity)
+    return float(r.std(ddof=1) * math.sqrt(periods_per_year)) if len(r) > 1 else 0.0
+
+
+def sharpe(equity: pd.Series, periods_per_year: float = 252, risk_free: float = 0.0) -> float:
+    r = returns(equity) - risk_free / periods_per_year
+    sd = r.std(ddof=1) if len(r) > 1 else 0.0
+    return float(r.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else math.nan
+
+
+def sortino(equity: pd.Series, periods_per_year: float = 252, risk_free: float = 0.0) -> float:
+    r = returns(equity) - risk_free / periods_per_year
+    downside = math.sqrt(float((np.minimum(r, 0.0) ** 2).mean())) if len(r) else 0.0
+    return float(r.mean() / downside * math.sqrt(periods_per_year)) if downside > 0 else math.nan
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    """Underwater curve: equity / running peak - 1 (0 at new highs)."""
+    return equity / equity.cummax() - 1.0
+
+
+def max_drawdown(equity: pd.Series) -> float:
+    return float(drawdown(equity).min()) if len(equity) else 0.0
+
+
+def max_drawdown_duration(equity: pd.Series) -> int:
+    """Longest number of periods spent below a previous peak."""
+    longest = current = 0
+    for below in (drawdown(equity) < 0).to_numpy():
+        current = current + 1 if below else 0
+        longest = max(longest, current)
+    return longest
+
+
+def calmar(equity: pd.Series, periods_per_year: float = 252) -> float:
+    mdd = max_drawdown(equity)
+    return annualised_return(equity, periods_per_year) / abs(mdd) if mdd < 0 else math.nan
+
+
+def trade_statistics(pnls: Sequence[float]) -> dict[str, float]:
+    p = np.asarray(pnls, dtype=float)
+    wins, losses = p[p > 0], p[p < 0]
+    n = len(p)
+    return {
+        "trades": float(n),
+        "win_rate": float(len(wins) / n) if n else math.nan,
+        "profit_factor": float(wins.sum() / abs(losses.sum())) if len(losses) and losses.sum() else
+        (math.inf if len(wins) else math.nan),
+        "expectancy": float(p.mean()) if n else math.nan,
+        "average_win": float(wins.mean()) if len(wins) else math.nan,
+        "average_loss": float(losses.mean()) if len(losses) else math.nan,
+        "sqn": float(math.sqrt(n) * p.mean() / p.std(ddof=1)) if n > 1 and p.std(ddof=1) > 0 else math.nan,
+    }
+
+
+def monthly_returns(equity: pd.Series) -> pd.DataFrame:
+    """Table year × month of compounded returns, for the heatmap."""
+    month_end = equity.resample("ME").last().dropna()
+    first = equity.iloc[:1]
+    series = pd.concat([first, month_end]).pct_change().dropna()
+    series = series[~series.index.duplicated(keep="last")]
+    table = pd.DataFrame({"year": series.index.year, "month": series.index.month, "value": series.to_numpy()})
+    return table.pivot(index="year", columns="month", values="value")
+
+
+def compute_statistics(equity: pd.Series, trade_pnls: Sequence[float] = (), exposure: float = math.nan,
+                       periods_per_year: float = 252, benchmark: pd.Series | None = None) -> dict[str, float]:
+    """Every statistic above in one dict (keys are stable: the CLI's JSON and the results dock use them)."""
+    stats = {
+        "total_return": total_return(equity),
+        "annualised_return": annualised_return(equity, periods_per_year),
+        "volatility": volatility(equity, periods_per_year),
+        "sharpe": sharpe(equity, periods_per_year),
+        "sortino": sortino(equity, periods_per_year),
+        "calmar": calmar(equity, periods_per_year),
+        "max_drawdown": max_drawdown(equity),
+        "max_drawdown_duration": float(max_drawdown_duration(equity)),
+        "exposure": exposure,
+        **trade_statistics(trade_pnls),
+    }
+    if benchmark is not None and len(benchmark) > 1:
+        stats["benchmark_return"] = total_return(benchmark)
+    return stats
