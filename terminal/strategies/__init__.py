@@ -1,1 +1,1 @@
-"""terminal.strategies package."""
+"""Built-in strategy sources (momentum, mean reversion, pairs); loaded as text by terminal.backtest.loader."""

@@ -85,3 +85,20 @@ def test_bad_settings_name_the_source(tmp_path, capsys):
         load_settings(environ={}, overrides={"ib": "localhost"})
     assert main(["--ib", "nohost", "config"]) == 2
     assert "HOST:PORT" in capsys.readouterr().err
+
+
+def test_backtest_command_prints_statistics_and_json(db, real_csv_dir, capsys):
+    import json
+
+    assert main(["--db", db, "import", "csv", str(real_csv_dir / "GOOG.csv"), "--symbol", "GOOG"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "backtest", "sma_cross", "--symbol", "GOOG", "--from", "2006-01-01",
+                 "--to", "2010-12-31", "--param", "fast=15", "--json", "--save"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["params"] == {"fast": 15} and payload["statistics"]["trades"] > 0
+    assert payload["equity"][0][0].startswith("2006-01-03")
+    assert Store.open(db).backtest_runs.count() == 1
+    assert main(["--db", db, "backtest", "sma_cross", "--symbol", "GOOG", "--param", "fast=x"]) == 1
+    assert "parameter fast='x' is not a valid int" in capsys.readouterr().err
+    assert main(["--db", db, "backtest", "nope", "--symbol", "GOOG"]) == 1
+    assert "no strategy 'nope'" in capsys.readouterr().err

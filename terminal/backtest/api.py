@@ -1,0 +1,145 @@
+"""The strategy API users write against; the same class runs on backtrader and on backtesting.py.
+
+A strategy declares ``params`` (name -> default; the default's type is the parameter's
+type), computes indicators vectorized in ``init`` from whole-history arrays, and
+decides per bar in ``next``. Bar ``self.i`` is the current bar; reading arrays past
+``self.i`` would be look-ahead, so indicators must only use data up to each bar (the
+helpers below do). Orders placed in ``next`` fill at the next bar's open on both
+engines.
+
+    class SmaCross(Strategy):
+        params = {"fast": 10, "slow": 30}
+
+        def init(self):
+            self.fast = sma(self.data.close, self.p.fast)
+            self.slow = sma(self.data.close, self.p.slow)
+
+        def next(self):
+            if crossed_above(self.fast, self.slow, self.i) and self.position <= 0:
+                self.close(); self.buy(self.size_for(self.data.close[self.i]))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Broker(Protocol):
+    """What an engine adapter gives a strategy."""
+
+    def buy(self, size: float, symbol: str) -> None: ...
+    def sell(self, size: float, symbol: str) -> None: ...
+    def position(self, symbol: str) -> float: ...
+    def equity(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Data:
+    """Whole-history arrays of one symbol (numpy, oldest first) and its bar times (int64 ns)."""
+
+    symbol: str
+    time: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Fixed units, or a fraction of equity per position (``percent`` 0 < p <= 1)."""
+
+    units: float = 0.0
+    percent: float = 0.0
+
+    def size(self, equity: float, price: float, multiplier: float = 1.0) -> float:
+        if self.units > 0:
+            return float(self.units)
+        fraction = self.percent if self.percent > 0 else 0.95
+        return float(max(0, math.floor(equity * fraction / (price * multiplier))))
+
+
+class Strategy:
+    """Base class of user strategies (see the module docstring)."""
+
+    params: dict[str, Any] = {}
+
+    def __init__(self, datas: dict[str, Data], params: dict[str, Any], broker: Broker, sizing: Sizing) -> None:
+        merged = dict(self.params)
+        merged.update(params)
+        self.p = SimpleNamespace(**merged)
+        self.datas = datas
+        self.data = next(iter(datas.values()))
+        self.i = 0
+        self._broker = broker
+        self._sizing = sizing
+
+    # --- what user code calls ---------------------------------------------------------------
+    def init(self) -> None:
+        """Compute indicators from whole-history arrays (vectorized)."""
+
+    def next(self) -> None:
+        """Called once per bar; ``self.i`` is the current bar."""
+
+    def buy(self, size: float | None = None, symbol: str | None = None) -> None:
+        symbol = symbol or self.data.symbol
+        self._broker.buy(size if size is not None else self.size_for(self.datas[symbol].close[self.i]), symbol)
+
+    def sell(self, size: float | None = None, symbol: str | None = None) -> None:
+        symbol = symbol or self.data.symbol
+        self._broker.sell(size if size is not None else self.size_for(self.datas[symbol].close[self.i]), symbol)
+
+    def close(self, symbol: str | None = None) -> None:
+        """Flatten the position in ``symbol`` (default: the first data)."""
+        symbol = symbol or self.data.symbol
+        held = self._broker.position(symbol)
+        if held > 0:
+            self._broker.sell(held, symbol)
+        elif held < 0:
+            self._broker.buy(-held, symbol)
+
+    @property
+    def position(self) -> float:
+        return self._broker.position(self.data.symbol)
+
+    def position_of(self, symbol: str) -> float:
+        return self._broker.position(symbol)
+
+    @property
+    def equity(self) -> float:
+        return self._broker.equity()
+
+    def size_for(self, price: float) -> float:
+        return self._sizing.size(self.equity, price)
+
+
+# --- vectorized indicator helpers (causal: value at i uses data up to i) -----------------------
+def sma(values: np.ndarray, period: int) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    if period <= len(values):
+        csum = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
+        out[period - 1 :] = (csum[period:] - csum[:-period]) / period
+    return out
+
+
+def rolling_std(values: np.ndarray, period: int) -> np.ndarray:
+    import pandas as pd
+
+    return pd.Series(values).rolling(period).std(ddof=0).to_numpy()
+
+
+def crossed_above(a: np.ndarray, b: np.ndarray, i: int) -> bool:
+    return i >= 1 and a[i - 1] <= b[i - 1] and a[i] > b[i]
+
+
+def crossed_below(a: np.ndarray, b: np.ndarray, i: int) -> bool:
+    return i >= 1 and a[i - 1] >= b[i - 1] and a[i] < b[i]

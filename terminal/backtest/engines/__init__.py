@@ -1,0 +1,1 @@
+"""Engine adapters: the same Strategy on backtrader and on backtesting.py."""

@@ -1,0 +1,97 @@
+"""The Strategy API on backtesting.py (single instrument): a backtesting.Strategy wrapper.
+
+Settings that make it comparable with backtrader (both fill market orders at the
+next bar's open): ``trade_on_close=False``, ``exclusive_orders=False``, integer sizes,
+the same commission rate, no slippage (backtesting.py has none; a spread would be
+commission). Differences that remain: backtesting.py rejects an order it cannot afford
+at the next open (backtrader fills and goes negative cash), and sizes below 1 mean a
+fraction of equity in backtesting.py — so our adapter always passes whole units.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import backtesting
+import numpy as np
+import pandas as pd
+
+from terminal.backtest.api import Sizing, Strategy
+from terminal.backtest.engines.common import EngineOutput, data_from_frame
+
+
+def run_backtesting(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], params: dict, cash: float,
+                    commission: float = 0.0, slippage: float = 0.0, sizing: Sizing | None = None,
+                    progress: Callable[[float], None] | None = None) -> EngineOutput:
+    if len(frames) != 1:
+        raise ValueError("backtesting.py runs one instrument; run pairs and baskets on backtrader")
+    sizing = sizing or Sizing(percent=0.95)
+    [(symbol, frame)] = frames.items()
+    datas = {symbol: data_from_frame(symbol, frame)}
+    length = len(frame)
+    still_open: list[tuple[float, int, float]] = []
+
+    class Wrapper(backtesting.Strategy):
+        def init(self) -> None:
+            self.user = strategy_cls(datas, params, _Broker(self, symbol), sizing)
+            self.user.init()
+            self._step = max(1, length // 100)
+
+        def next(self) -> None:
+            i = len(self.data) - 1
+            self.user.i = i
+            self.user.next()
+            if i == length - 1:  # remember what is still open: marked to the last close like backtrader
+                still_open.extend((t.size, t.entry_bar, t.entry_price) for t in self.trades)
+            if progress is not None and i % self._step == 0:
+                progress(i / length)
+
+    bars = frame.rename(columns=str.capitalize)
+    bars.index = bars.index.tz_convert("UTC").tz_localize(None)
+    test = backtesting.Backtest(bars, Wrapper, cash=cash, commission=commission + slippage, trade_on_close=False,
+                                exclusive_orders=False, finalize_trades=False)
+    with warnings.catch_warnings():  # open trades at the end are reported by us, marked to the last close
+        warnings.filterwarnings("ignore", message="Some trades remain open")
+        stats = test.run()
+    equity = pd.Series(stats["_equity_curve"]["Equity"].to_numpy(), index=frame.index)
+    times = datas[symbol].time
+    trades = []
+    for row in stats["_trades"].itertuples():
+        trades.append({
+            "symbol": symbol, "size": float(row.Size), "entry_bar": int(row.EntryBar), "exit_bar": int(row.ExitBar),
+            "entry_time": pd.Timestamp(times[int(row.EntryBar)], tz="UTC").isoformat(),
+            "exit_time": pd.Timestamp(times[int(row.ExitBar)], tz="UTC").isoformat(),
+            "entry_price": float(row.EntryPrice), "exit_price": float(row.ExitPrice), "pnl": float(row.PnL),
+        })
+    last_close = float(frame["close"].iloc[-1])
+    for size, entry_bar, entry_price in still_open:
+        trades.append({
+            "symbol": symbol, "size": float(size), "entry_bar": int(entry_bar), "exit_bar": length - 1,
+            "entry_time": pd.Timestamp(times[int(entry_bar)], tz="UTC").isoformat(),
+            "exit_time": pd.Timestamp(times[-1], tz="UTC").isoformat(), "entry_price": float(entry_price),
+            "exit_price": last_close, "pnl": float(size) * (last_close - float(entry_price)), "open": True,
+        })
+    exposure = float(stats["Exposure Time [%]"]) / 100.0 if np.isfinite(stats["Exposure Time [%]"]) else 0.0
+    return EngineOutput(equity, trades, exposure)
+
+
+class _Broker:
+    def __init__(self, strategy: backtesting.Strategy, symbol: str) -> None:
+        self.s = strategy
+        self.symbol = symbol
+
+    def buy(self, size: float, symbol: str) -> None:
+        if int(size) >= 1:
+            self.s.buy(size=int(size))
+
+    def sell(self, size: float, symbol: str) -> None:
+        if int(size) >= 1:
+            self.s.sell(size=int(size))
+
+    def position(self, symbol: str) -> float:
+        pending = sum(o.size for o in self.s.orders)
+        return float(self.s.position.size + pending)
+
+    def equity(self) -> float:
+        return float(self.s.equity)

@@ -1,0 +1,35 @@
+"""Mean reversion on Bollinger bands / z-score: buy when price is ``entry_z`` deviations below its mean,
+sell short when above, exit when the z-score comes back inside ``exit_z``.
+
+Parameters: period (bars of the moving mean and deviation), entry_z, exit_z, size
+(units, 0 = from the run's sizing rule), long_only.
+"""
+
+import numpy as np
+
+from terminal.backtest.api import Strategy, rolling_std, sma
+
+
+class BollingerReversion(Strategy):
+    params = {"period": 20, "entry_z": 2.0, "exit_z": 0.5, "size": 0, "long_only": False}
+
+    def init(self):
+        close = self.data.close
+        mean = sma(close, self.p.period)
+        std = rolling_std(close, self.p.period)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.z = (close - mean) / std
+
+    def next(self):
+        z = self.z[self.i]
+        if np.isnan(z):
+            return
+        held = self.position
+        size = self.p.size or self.size_for(self.data.close[self.i])
+        if held == 0:
+            if z < -self.p.entry_z:
+                self.buy(size)
+            elif z > self.p.entry_z and not self.p.long_only:
+                self.sell(size)
+        elif (held > 0 and z > -self.p.exit_z) or (held < 0 and z < self.p.exit_z):
+            self.close()

@@ -1,0 +1,28 @@
+"""Moving-average crossover (momentum): long when the fast SMA crosses above the slow one, short below.
+
+Parameters: fast, slow (bars); size (units, 0 = size from the run's sizing rule);
+long_only (no short side). Orders fill at the next bar's open.
+"""
+
+from terminal.backtest.api import Strategy, crossed_above, crossed_below, sma
+
+
+class SmaCross(Strategy):
+    params = {"fast": 10, "slow": 30, "size": 0, "long_only": False}
+
+    def init(self):
+        if self.p.fast >= self.p.slow:
+            raise ValueError(f"fast ({self.p.fast}) must be shorter than slow ({self.p.slow})")
+        self.fast = sma(self.data.close, self.p.fast)
+        self.slow = sma(self.data.close, self.p.slow)
+
+    def next(self):
+        i = self.i
+        size = self.p.size or self.size_for(self.data.close[i])
+        if crossed_above(self.fast, self.slow, i):
+            self.close()
+            self.buy(size)
+        elif crossed_below(self.fast, self.slow, i):
+            self.close()
+            if not self.p.long_only:
+                self.sell(size)
