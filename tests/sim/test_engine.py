@@ -1,0 +1,53 @@
+"""Matching engine specifications: fills, partial fills, brackets, cancels, commissions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from terminal.domain import Instrument, Order, OrderSide, OrderStatus, OrderType
+from terminal.sim.events import BookLevel, BookSnapshot, Execution, OrderUpdate, Rejection
+from terminal.sim.matching import Accounts, MatchingEngine, commission
+
+AAPL = Instrument("AAPL", contract_id=265598)
+T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+def book(bid: float, ask: float, size: float = 100.0, last: float | None = None) -> BookSnapshot:
+    return BookSnapshot(AAPL.contract_id, T0, (BookLevel(bid, size),), (BookLevel(ask, size),),
+                        last if last is not None else (bid + ask) / 2, 1.0)
+
+
+def fills(events: list) -> list[Execution]:
+    return [e for e in events if isinstance(e, Execution)]
+
+
+def test_market_buy_larger_than_depth_fills_across_two_books() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01, size=100))
+    first = fills(engine.submit(1, Order(AAPL, OrderSide.BUY, 150, order_id=1)))
+    second = fills(engine.on_book(book(100.00, 100.02, size=100)))
+    assert [(f.fill.quantity, f.fill.price) for f in first + second] == [(100, 100.01), (50, 100.02)]
+
+
+def test_unknown_cancel_is_rejected_with_10147() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    events = engine.cancel(1, 42)
+    assert isinstance(events[0], Rejection) and events[0].code == 10147
+
+
+def test_bracket_stop_fill_cancels_take_profit() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=100.05, order_id=1, transmit=False))
+    engine.submit(1, Order(AAPL, OrderSide.SELL, 10, OrderType.LIMIT, limit_price=110.0, order_id=2, parent_id=1,
+                           transmit=False))
+    engine.submit(1, Order(AAPL, OrderSide.SELL, 10, OrderType.STOP, stop_price=95.0, order_id=3, parent_id=1))
+    events = engine.on_book(book(94.0, 94.02, last=94.0))
+    statuses = {e.order.order_id: e.order.status for e in events if isinstance(e, OrderUpdate)}
+    assert statuses[3] is OrderStatus.FILLED and statuses[2] is OrderStatus.CANCELLED
+
+
+def test_stock_commission_has_minimum_and_one_percent_cap() -> None:
+    assert commission(AAPL, 10, 100.0) == 0.35
+    assert commission(AAPL, 1000, 100.0) == 3.5
+    assert commission(AAPL, 1000, 0.05) == 0.5
