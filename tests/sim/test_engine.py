@@ -51,3 +51,29 @@ def test_stock_commission_has_minimum_and_one_percent_cap() -> None:
     assert commission(AAPL, 10, 100.0) == 0.35
     assert commission(AAPL, 1000, 100.0) == 3.5
     assert commission(AAPL, 1000, 0.05) == 0.5
+
+
+def test_limit_buy_rests_then_fills_at_limit_when_ask_reaches_it() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    assert not fills(engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=99.50, order_id=1)))
+    done = fills(engine.on_book(book(99.40, 99.50)))
+    assert [(f.fill.quantity, f.fill.price) for f in done] == [(10, 99.50)]
+
+
+def test_two_clients_see_only_their_own_open_orders() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=90.0, order_id=1))
+    engine.submit(2, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=91.0, order_id=1))
+    assert [u.order.limit_price for u in engine.open_orders(1)] == [90.0]
+    assert len(engine.open_orders()) == 2
+
+
+def test_global_cancel_cancels_every_working_order() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=90.0, order_id=1))
+    engine.submit(2, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=91.0, order_id=1))
+    engine.cancel_all()
+    assert engine.open_orders() == []
