@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from terminal.domain import Instrument, Order, OrderSide, OrderStatus, OrderType
+from terminal.domain import Instrument, Order, OrderSide, OrderStatus, OrderType, TimeInForce
 from terminal.sim.events import BookLevel, BookSnapshot, Execution, OrderUpdate, Rejection
 from terminal.sim.matching import Accounts, MatchingEngine, commission
 
@@ -77,3 +77,39 @@ def test_global_cancel_cancels_every_working_order() -> None:
     engine.submit(2, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=91.0, order_id=1))
     engine.cancel_all()
     assert engine.open_orders() == []
+
+
+def test_ioc_fills_displayed_size_and_cancels_the_rest() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01, size=100))
+    events = engine.submit(1, Order(AAPL, OrderSide.BUY, 150, order_id=1, time_in_force=TimeInForce.IOC))
+    assert [f.fill.quantity for f in fills(events)] == [100]
+    assert [e.order.status for e in events if isinstance(e, OrderUpdate)][-1] is OrderStatus.CANCELLED
+
+
+def test_sell_stop_triggers_when_last_trades_through_and_fills_at_bid() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    assert not fills(engine.submit(1, Order(AAPL, OrderSide.SELL, 10, OrderType.STOP, stop_price=99.0, order_id=1)))
+    assert not fills(engine.on_book(book(99.20, 99.22, last=99.21)))
+    done = fills(engine.on_book(book(98.90, 98.92, last=98.90)))
+    assert [(f.fill.quantity, f.fill.price) for f in done] == [(10, 98.90)]
+
+
+def test_modified_limit_price_fills_at_the_new_price() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=95.0, order_id=1))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=99.0, order_id=1))
+    done = fills(engine.on_book(book(98.80, 98.90)))
+    assert [(f.fill.quantity, f.fill.price) for f in done] == [(10, 98.90)]
+
+
+def test_end_of_day_cancels_day_orders_and_keeps_gtc() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=90.0, order_id=1))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=90.0, order_id=2,
+                           time_in_force=TimeInForce.GTC))
+    engine.end_of_day()
+    assert [u.order.order_id for u in engine.open_orders(1)] == [2]
