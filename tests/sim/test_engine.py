@@ -113,3 +113,29 @@ def test_end_of_day_cancels_day_orders_and_keeps_gtc() -> None:
                            time_in_force=TimeInForce.GTC))
     engine.end_of_day()
     assert [u.order.order_id for u in engine.open_orders(1)] == [2]
+
+
+def test_trailing_sell_stop_follows_the_rise_and_triggers_on_the_pullback() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01, last=100.0))
+    engine.submit(1, Order(AAPL, OrderSide.SELL, 10, OrderType.TRAIL, trail_amount=1.0, order_id=1))
+    assert not fills(engine.on_book(book(104.99, 105.01, last=105.0)))
+    assert not fills(engine.on_book(book(104.20, 104.22, last=104.2)))  # above the 104.00 stop
+    done = fills(engine.on_book(book(103.90, 103.92, last=103.9)))
+    assert [(f.fill.quantity, f.fill.price) for f in done] == [(10, 103.90)]
+
+
+def test_oca_fill_cancels_the_other_orders_of_the_group() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=99.0, order_id=1, oca_group="g"))
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=98.0, order_id=2, oca_group="g"))
+    engine.on_book(book(98.90, 99.00))
+    assert engine.open_orders(1) == []
+
+
+def test_order_off_the_tick_grid_is_rejected_with_201_and_the_reason() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    events = engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=99.003, order_id=1))
+    rejection = next(e for e in events if isinstance(e, Rejection))
+    assert rejection.code == 201 and "tick grid" in rejection.message
