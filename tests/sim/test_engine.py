@@ -139,3 +139,29 @@ def test_order_off_the_tick_grid_is_rejected_with_201_and_the_reason() -> None:
     events = engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=99.003, order_id=1))
     rejection = next(e for e in events if isinstance(e, Rejection))
     assert rejection.code == 201 and "tick grid" in rejection.message
+
+
+def _bracket(engine: MatchingEngine) -> None:
+    engine.submit(1, Order(AAPL, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=95.0, order_id=1, transmit=False))
+    engine.submit(1, Order(AAPL, OrderSide.SELL, 10, OrderType.LIMIT, limit_price=110.0, order_id=2, parent_id=1,
+                           transmit=False))
+    engine.submit(1, Order(AAPL, OrderSide.SELL, 10, OrderType.STOP, stop_price=90.0, order_id=3, parent_id=1))
+
+
+def test_bracket_children_are_held_until_the_parent_fills() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    _bracket(engine)
+    held = {u.order.order_id: u.order.status for u in engine.open_orders(1)}
+    assert held[2] is OrderStatus.PRE_SUBMITTED and held[1] is OrderStatus.SUBMITTED
+    engine.on_book(book(94.90, 95.00, last=94.95))
+    working = {u.order.order_id: u.order.status for u in engine.open_orders(1)}
+    assert 1 not in working and working[2] is OrderStatus.SUBMITTED
+
+
+def test_cancelling_a_bracket_parent_cancels_its_children() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    _bracket(engine)
+    engine.cancel(1, 1)
+    assert engine.open_orders(1) == []
