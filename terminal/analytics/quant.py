@@ -88,7 +88,7 @@ def engle_granger(y: pd.Series, x: pd.Series, y_name: str = "y", x_name: str = "
 
 
 def adf(series: pd.Series) -> AdfResult:
-    statistic, p_value, lags, _, critical, _ = adfuller(series.dropna().to_numpy(), autolag="AIC")
+    statistic, p_value, lags, _, critical, _ = adfuller(series.dropna().to_numpy(), autolag="AIC", result_object=False)
     return AdfResult(float(statistic), float(p_value), int(lags), {k: float(v) for k, v in critical.items()})
 
 

@@ -45,6 +45,7 @@ async def open_window(session, theme: str | None = None):  # type: ignore[no-unt
         window.statusBar().showMessage(f"not connected: {exc}")
         return window
     await window.watchlist.load(preferred=saved.get("watchlist", ""))
+    await window.results.load_saved()
     current = saved.get("instrument") or ""
     instrument = session.market.instruments.get(current) if current else None
     if instrument is None and window.watchlist.model.instruments():

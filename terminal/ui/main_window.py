@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self._dock("Positions", self.positions, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["Positions"], self.docks["Log"])
+        self._add_research_docks()
         self.docks["Positions"].raise_()
         self.resizeDocks([self.docks["Watchlist"], self.docks["Order ticket"]], [560, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Orders"]], [300], Qt.Orientation.Vertical)
@@ -81,6 +82,69 @@ class MainWindow(QMainWindow):
         from terminal.ui.panels.chart import ChartPanel
 
         return ChartPanel(self.session, self.theme)
+
+    def _add_research_docks(self) -> None:
+        from terminal.ui.research.analytics_panel import AnalyticsPanel
+        from terminal.ui.research.editor_panel import StrategyEditorPanel
+        from terminal.ui.research.results_panel import ResultsPanel
+
+        self.editor = StrategyEditorPanel(self.session, self.theme)
+        self.results = ResultsPanel(self.session, self.theme)
+        self.analytics = AnalyticsPanel(self.session, self.theme)
+        for title, widget in (("Strategy editor", self.editor), ("Backtest results", self.results),
+                              ("Analytics", self.analytics)):
+            self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
+            self.tabifyDockWidget(self.docks["Orders"], self.docks[title])
+        self.docks["Orders"].raise_()
+        self.editor.run_finished.connect(self._backtest_finished)
+        self.results.show_trade.connect(self._show_backtest_trade)
+        self.analytics.backtest_pair.connect(self._backtest_pair)
+
+    def _backtest_finished(self, run: dict) -> None:
+        self.results.add_run(run)
+        self.docks["Backtest results"].raise_()
+
+    def _show_backtest_trade(self, run: dict, trade: dict) -> None:
+        """Put the run's trades on the chart of the traded symbol and jump to the clicked one."""
+
+        symbol = trade["symbol"]
+        spawn(self._chart_backtest(symbol, run, trade), self._show_error)
+
+    async def _chart_backtest(self, symbol: str, run: dict, trade: dict) -> None:
+        import pandas as pd
+
+        from terminal.ui.chart import TradeMark
+
+        found = await asyncio.to_thread(self.session.store.instruments.find_symbol, symbol)
+        if not found:
+            raise ValueError(f"no stored instrument {symbol}")
+        chart = self.chart.chart
+        frame = await self.session.history.stored_or_aggregated(found[0], self._run_bar_size(run))
+        self.chart.instrument = None  # the chart now shows a backtest, not the live feed
+        chart.set_data(frame, found[0])
+        marks = [TradeMark(pd.Timestamp(t["entry_time"]).to_pydatetime(), t["entry_price"],
+                           pd.Timestamp(t["exit_time"]).to_pydatetime(), t["exit_price"], t["size"] > 0)
+                 for t in run["trades"] if t["symbol"] == symbol]
+        chart.set_trades(marks)
+        chart.show_range(max(0, trade["entry_bar"] - 30), trade["exit_bar"] + 30)
+
+    @staticmethod
+    def _run_bar_size(run: dict):  # type: ignore[no-untyped-def]
+        from terminal.domain import BarSize
+
+        equity = run.get("equity", [])
+        if len(equity) < 2:
+            return BarSize.DAY_1
+        import pandas as pd
+
+        spacing = (pd.Timestamp(equity[1][0]) - pd.Timestamp(equity[0][0])).total_seconds()
+        return BarSize.DAY_1 if spacing >= 20 * 3600 else min(BarSize, key=lambda b: abs(b.seconds - spacing))
+
+    def _backtest_pair(self, y: str, x: str) -> None:
+        self.editor.strategies.setCurrentText("pairs")
+        self.editor.symbols.setText(f"{y},{x}")
+        self.editor.bar_size.setCurrentText(self.analytics.bar_size.currentText())
+        self.docks["Strategy editor"].raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

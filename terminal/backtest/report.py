@@ -1,0 +1,42 @@
+"""A self-contained HTML report of a backtest run: statistics, equity curve (inline SVG) and trades."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+
+def _polyline(values: list[float], width: int, height: int, color: str, low: float, high: float) -> str:
+    if len(values) < 2 or high <= low:
+        return ""
+    step = width / (len(values) - 1)
+    points = " ".join(f"{i * step:.1f},{height - (v - low) / (high - low) * height:.1f}" for i, v in enumerate(values))
+    return f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}"/>'
+
+
+def render_html(run: dict[str, Any]) -> str:
+    """``run`` is ``result_to_json(result)``; returns one HTML page with no external files."""
+    stats = run.get("statistics", {})
+    equity = [v for _, v in run.get("equity", [])]
+    bench = [v for _, v in run.get("benchmark", [])]
+    every = max(1, len(equity) // 800)
+    equity, bench = equity[::every], bench[::every]
+    values = [v for v in equity + bench if v is not None and math.isfinite(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    svg = (f'<svg width="900" height="300" viewBox="0 0 900 300" style="background:#fafafa">'
+           f'{_polyline(bench, 900, 300, "#9ca3af", low, high)}{_polyline(equity, 900, 300, "#1f6feb", low, high)}</svg>')
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{'' if v is None else f'{v:,.4f}'}</td></tr>"
+                   for k, v in stats.items())
+    trades = "".join(
+        f"<tr><td>{html.escape(t['symbol'])}</td><td>{t['entry_time'][:19]}</td><td>{t['entry_price']:.4f}</td>"
+        f"<td>{t['exit_time'][:19]}</td><td>{t['exit_price']:.4f}</td><td>{t['size']:g}</td><td>{t['pnl']:,.2f}</td></tr>"
+        for t in run.get("trades", []))
+    title = html.escape(f"{run.get('strategy_name', '')} · {run.get('engine', '')} · {run.get('params', {})}")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:24px}}table{{border-collapse:collapse}}td,th{{padding:2px 10px;
+border-bottom:1px solid #eee;text-align:right}}td:first-child{{text-align:left}}</style></head><body>
+<h1>{title}</h1><p>Equity (blue) against buy-and-hold (grey).</p>{svg}
+<h2>Statistics</h2><table>{rows}</table>
+<h2>Trades</h2><table><tr><th>symbol</th><th>entry</th><th>price</th><th>exit</th><th>price</th><th>size</th>
+<th>P&amp;L</th></tr>{trades}</table><p>{html.escape(run.get('notes', ''))}</p></body></html>"""

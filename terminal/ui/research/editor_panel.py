@@ -1,0 +1,238 @@
+"""Strategy editor and backtest runner: edit, check and save (versioned), run in a worker with progress,
+cancel and a time limit; an error shows its traceback and marks the line."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pandas as pd
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from terminal.backtest.api import Sizing
+from terminal.backtest.loader import (
+    StrategyError,
+    check_strategy_source,
+    coerce_params,
+    load_strategy,
+    template_names,
+    template_source,
+)
+from terminal.backtest.runner import BacktestRequest, Cancelled, result_to_json, run_in_worker
+from terminal.domain import BarSize, DomainError
+from terminal.ui.panels.common import spawn
+from terminal.ui.research.code_editor import EditorWithFind
+
+
+class StrategyEditorPanel(QWidget):
+    run_finished = Signal(object)  # result JSON dict
+
+    def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.session = session
+        self.strategies = QComboBox()
+        self.strategies.setEditable(True)
+        self.strategies.addItems(template_names())
+        self.save_button = QPushButton("Check && save")
+        self.editor = EditorWithFind(theme)
+        self.params = QTableWidget(0, 2)
+        self.params.setHorizontalHeaderLabels(["Parameter", "Value"])
+        self.params.verticalHeader().setVisible(False)
+        self.symbols = QLineEdit("GOOG")
+        self.symbols.setPlaceholderText("symbols, e.g. GOOG or KO,PEP for pairs")
+        self.bar_size = QComboBox()
+        self.bar_size.addItems([b.short for b in BarSize])
+        self.bar_size.setCurrentText("1D")
+        self.start = QLineEdit()
+        self.start.setPlaceholderText("from YYYY-MM-DD")
+        self.end = QLineEdit()
+        self.end.setPlaceholderText("to YYYY-MM-DD")
+        self.engine = QComboBox()
+        self.engine.addItems(["backtrader", "backtesting"])
+        self.cash = QDoubleSpinBox()
+        self.cash.setRange(1_000, 1e10)
+        self.cash.setValue(100_000)
+        self.cash.setDecimals(0)
+        self.commission = QDoubleSpinBox()
+        self.commission.setRange(0, 0.05)
+        self.commission.setDecimals(4)
+        self.commission.setSingleStep(0.0005)
+        self.run_button = QPushButton("Run backtest")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.messages = QPlainTextEdit()
+        self.messages.setReadOnly(True)
+        self.messages.setMaximumHeight(120)
+        self.messages.setPlaceholderText("Checks, errors and tracebacks appear here.")
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Strategy"))
+        top.addWidget(self.strategies, 1)
+        top.addWidget(self.save_button)
+        form = QFormLayout()
+        form.addRow("Symbols", self.symbols)
+        dates = QHBoxLayout()
+        dates.addWidget(self.start)
+        dates.addWidget(self.end)
+        form.addRow("Range", dates)
+        form.addRow("Bar size", self.bar_size)
+        form.addRow("Engine", self.engine)
+        form.addRow("Cash", self.cash)
+        form.addRow("Commission", self.commission)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.params, 1)
+        side_layout.addLayout(form)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button)
+        run_row.addWidget(self.cancel_button)
+        side_layout.addLayout(run_row)
+        side_layout.addWidget(self.progress)
+        splitter = QSplitter()
+        splitter.addWidget(self.editor)
+        splitter.addWidget(side)
+        splitter.setSizes([640, 300])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.messages)
+
+        self._cancel = threading.Event()
+        self.strategies.currentTextChanged.connect(lambda name: spawn(self.open_strategy(name), self.show_error))
+        self.save_button.clicked.connect(lambda: spawn(self.save(), self.show_error))
+        self.run_button.clicked.connect(lambda: spawn(self.run(), self.show_error))
+        self.cancel_button.clicked.connect(self._cancel.set)
+        self.load_source(template_source(template_names()[0]))
+
+    # --- source and parameters ---------------------------------------------------------------
+    def load_source(self, source: str, params: dict | None = None) -> None:
+        self.editor.editor.setPlainText(source)
+        self.editor.editor.mark_error(0)
+        try:
+            declared = dict(load_strategy(source, self.name()).params)
+        except StrategyError:
+            declared = {}
+        declared.update(params or {})
+        self.params.setRowCount(len(declared))
+        for row, (key, value) in enumerate(declared.items()):
+            name = QTableWidgetItem(key)
+            self.params.setItem(row, 0, name)
+            self.params.setItem(row, 1, QTableWidgetItem(str(value)))
+
+    def name(self) -> str:
+        return self.strategies.currentText().strip() or "strategy"
+
+    async def open_strategy(self, name: str) -> None:
+        stored = await asyncio.to_thread(self.session.store.strategies.latest, name)
+        if stored is not None:
+            self.load_source(stored.source, stored.params)
+        elif name in template_names():
+            self.load_source(template_source(name))
+
+    def param_values(self) -> dict:
+        raw = {self.params.item(r, 0).text(): self.params.item(r, 1).text() for r in range(self.params.rowCount())}
+        return coerce_params(load_strategy(self.source(), self.name()), raw)
+
+    def source(self) -> str:
+        return self.editor.editor.toPlainText()
+
+    async def save(self) -> bool:
+        problems = check_strategy_source(self.source(), self.name())
+        if problems:
+            self.messages.setPlainText("\n".join(str(p) for p in problems))
+            self.editor.editor.mark_error(problems[0].line)
+            return False
+        params = self.param_values()
+        stored = await asyncio.to_thread(self.session.store.strategies.save, self.name(), self.source(), params)
+        self.editor.editor.mark_error(0)
+        self.messages.setPlainText(f"saved {stored.name} version {stored.version}")
+        return True
+
+    # --- running -----------------------------------------------------------------------------
+    async def frames(self) -> dict[str, pd.DataFrame]:
+        size = BarSize.parse(self.bar_size.currentText())
+        frames = {}
+        for symbol in [s.strip().upper() for s in self.symbols.text().split(",") if s.strip()]:
+            found = await asyncio.to_thread(self.session.store.instruments.find_symbol, symbol)
+            frame = await self.session.history.stored_or_aggregated(found[0], size) if found else pd.DataFrame()
+            if self.start.text().strip():
+                frame = frame[frame.index >= pd.Timestamp(self.start.text().strip(), tz="UTC")]
+            if self.end.text().strip():
+                frame = frame[frame.index <= pd.Timestamp(self.end.text().strip(), tz="UTC")]
+            if frame.empty:
+                raise DomainError(f"no stored {size.short} bars of {symbol} in that range: open its chart to load "
+                                  "history, or import a CSV")
+            frames[symbol] = frame
+        if not frames:
+            raise DomainError("enter at least one symbol")
+        if len(frames) > 1:
+            common = sorted(set.intersection(*(set(f.index) for f in frames.values())))
+            frames = {s: f.loc[common] for s, f in frames.items()}
+        return frames
+
+    async def run(self) -> dict | None:
+        if not await self.save():
+            return None
+        request = BacktestRequest(self.source(), await self.frames(), self.name(), self.param_values(),
+                                  self.engine.currentText(), self.cash.value(), self.commission.value(),
+                                  sizing=Sizing(percent=0.95), time_limit=120.0)
+        loop = asyncio.get_running_loop()
+        self._cancel.clear()
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.messages.setPlainText(f"running {self.name()} on {', '.join(request.frames)} ({request.engine}) …")
+
+        def progress(fraction: float) -> None:
+            loop.call_soon_threadsafe(self.progress.setValue, int(fraction * 100))
+
+        try:
+            result = await asyncio.to_thread(run_in_worker, request, progress, self._cancel.is_set)
+        except Cancelled as exc:
+            self.messages.setPlainText(str(exc))
+            return None
+        finally:
+            self.run_button.setEnabled(True)
+            self.cancel_button.setEnabled(False)
+        if not result.ok:
+            self.messages.setPlainText(f"{result.error}\n\n{result.traceback}".strip())
+            self.editor.editor.mark_error(result.error_line)
+            return None
+        self.progress.setValue(100)
+        payload = result_to_json(result)
+        stored = await asyncio.to_thread(self.session.store.strategies.latest, self.name())
+        run_id = await asyncio.to_thread(self.session.store.backtest_runs.start, self.name(),
+                                         stored.version if stored else 0, request.engine, list(request.frames),
+                                         request.params)
+        await asyncio.to_thread(self.session.store.backtest_runs.finish, run_id, "done", payload["statistics"],
+                                payload)
+        payload["run_id"] = run_id
+        st = result.statistics
+        self.messages.setPlainText(f"run {run_id}: return {st['total_return']:.2%}, Sharpe {st['sharpe']:.2f}, "
+                                   f"{int(st['trades'])} trades, {result.seconds:.2f} s")
+        self.run_finished.emit(payload)
+        return payload
+
+    def show_error(self, error: Exception) -> None:
+        self.messages.setPlainText(str(error))
+        self.session.log.warning("backtest", str(error))

@@ -1,0 +1,109 @@
+"""Strategy editor, backtest results and analytics docks in the real window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from terminal.data import read_bars_csv
+from terminal.domain import BarSize, Instrument
+from tests.ui.conftest import wait_until
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window_with_goog(terminal_window, qloop, real_csv_dir):
+    window, session = terminal_window()
+    goog = read_bars_csv(real_csv_dir / "GOOG.csv")
+    session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
+                                   BarSize.DAY_1, goog)
+    return window, session
+
+
+def test_running_a_template_fills_the_results_dock_and_saves_the_run(window_with_goog, qloop):
+    window, session = window_with_goog
+    editor = window.editor
+    editor.strategies.setCurrentText("sma_cross")
+    editor.symbols.setText("GOOG")
+    run = qloop.run_until_complete(editor.run())
+    assert run is not None and run["statistics"]["trades"] > 10
+    assert window.results.run_list.rowCount() >= 1
+    assert window.results.stats.rowCount() >= 15
+    assert window.results.trades.rowCount() == len(run["trades"])
+    assert session.store.backtest_runs.count() == 1
+    assert session.store.strategies.versions("sma_cross") == [1]
+
+
+def test_a_raising_strategy_shows_the_traceback_and_marks_the_line(window_with_goog, qloop):
+    window, _ = window_with_goog
+    editor = window.editor
+    editor.strategies.setCurrentText("my_broken")
+    editor.load_source("from terminal.backtest.api import Strategy\n\nclass Broken(Strategy):\n"
+                       "    def next(self):\n        raise ValueError('bad signal')\n")
+    editor.symbols.setText("GOOG")
+    assert qloop.run_until_complete(editor.run()) is None
+    assert "bad signal" in editor.messages.toPlainText()
+    assert editor.editor.editor.error_line == 5
+    # the app keeps working: a good run right after
+    editor.load_source(editor.source().replace("raise ValueError('bad signal')", "pass"))
+    assert qloop.run_until_complete(editor.run()) is not None
+
+
+def test_a_syntax_error_is_reported_on_save_with_its_line(window_with_goog, qloop):
+    window, session = window_with_goog
+    editor = window.editor
+    editor.strategies.setCurrentText("typo")
+    editor.load_source("from terminal.backtest.api import Strategy\nclass T(Strategy)\n    pass\n")
+    assert qloop.run_until_complete(editor.save()) is False
+    assert editor.messages.toPlainText().startswith("line 2: syntax error")
+    assert session.store.strategies.names() == []
+
+
+def test_clicking_a_trade_shows_it_on_the_chart(window_with_goog, qloop):
+    window, _ = window_with_goog
+    window.editor.symbols.setText("GOOG")
+    window.editor.strategies.setCurrentText("sma_cross")
+    qloop.run_until_complete(window.editor.run())
+    window.results.trades.sortItems(0)
+    window.results._trade_clicked(3, 0)
+    wait_until(qloop, lambda: len(window.chart.chart.marks.trades) > 10, message="trade marks on the chart")
+    first, last = window.chart.chart.visible_range()
+    assert last - first < 400
+
+
+def test_pair_scan_finds_the_cointegrated_pair_and_hands_it_to_the_editor(terminal_window, qloop):
+    window, session = terminal_window()
+    rng = np.random.default_rng(6)
+    n = 600
+    x = 60 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    s = np.zeros(n)
+    for t in range(1, n):
+        s[t] = 0.85 * s[t - 1] + rng.normal(0, 0.3)
+    index = pd.bdate_range("2021-01-01", periods=n, tz="UTC", name="time")
+    for name, close in (("KO", x), ("PEP", 3 + 2.0 * x + s), ("XOM", 80 * np.exp(np.cumsum(rng.normal(0, 0.01, n))))):
+        frame = pd.DataFrame({"open": close, "high": close * 1.002, "low": close * 0.998, "close": close,
+                              "volume": 1e6}, index=index)
+        session.store.bars.write_frame(Instrument(name), BarSize.DAY_1, frame)
+    panel = window.analytics
+    panel.universe.setText("KO,PEP,XOM")
+    panel.bar_size.setCurrentText("1D")
+    table = qloop.run_until_complete(panel.scan())
+    assert {table.iloc[0]["y"], table.iloc[0]["x"]} == {"KO", "PEP"} and table.iloc[0]["p_value"] < 0.01
+    assert "Engle-Granger" in panel.summary.text()
+    panel.backtest_button.click()
+    assert window.editor.strategies.currentText() == "pairs"
+    assert set(window.editor.symbols.text().split(",")) == {"KO", "PEP"}
+    run = qloop.run_until_complete(window.editor.run())
+    assert run is not None and {t["symbol"] for t in run["trades"]} == {"KO", "PEP"}
+
+
+def test_html_report_export(window_with_goog, qloop, tmp_path):
+    window, _ = window_with_goog
+    window.editor.symbols.setText("GOOG")
+    qloop.run_until_complete(window.editor.run())
+    path = tmp_path / "report.html"
+    qloop.run_until_complete(window.results.export(str(path)))
+    text = path.read_text()
+    assert "<svg" in text and "sharpe" in text and text.count("<tr>") > 20
