@@ -107,6 +107,33 @@ class Market:
         state.sizes = np.clip(state.sizes + jitter, lot, 20 * lot)
         return self.book(con_id)
 
+    def _follower_history(self, listing: Listing, leader_id: int, bar_seconds: int, count: int,
+                          end: datetime) -> pd.DataFrame:
+        """The pair follower's past: the leader's path scaled to the follower, times an OU spread, so
+        history shows the same cointegration as the live ticks."""
+        leader = self.history(leader_id, bar_seconds, count, end)
+        ins = listing.instrument
+        leader_start = self.universe.by_id[leader_id].start_price
+        rng = np.random.default_rng(zlib.crc32(f"{self.seed}:{ins.contract_id}:{bar_seconds}:{count}".encode()))
+        sigma = listing.annual_volatility * math.sqrt(min(bar_seconds, 23400) / SECONDS_PER_YEAR)
+        phi = math.exp(-bar_seconds / 600.0) if bar_seconds < 86400 else 0.8
+        spread = np.zeros(count)
+        for t in range(1, count):
+            spread[t] = phi * spread[t - 1] + rng.normal(0, sigma * 0.6)
+        state = self.state(listing.instrument.contract_id)
+        # bridge the spread so the last close is the live price: history and live ticks join without a jump
+        target = math.log(state.price * leader_start / (float(leader["close"].iloc[-1]) * listing.start_price))
+        spread += (target - spread[-1]) * np.linspace(0.0, 1.0, count)
+        scale = listing.start_price / leader_start * np.exp(spread)
+        tick = ins.tick_size
+        frame = pd.DataFrame(index=leader.index)
+        for column in ("open", "high", "low", "close"):
+            frame[column] = np.round(np.round(leader[column].to_numpy() * scale / tick) * tick, ins.price_decimals())
+        frame["high"] = frame[["open", "high", "close"]].max(axis=1)
+        frame["low"] = frame[["open", "low", "close"]].min(axis=1)
+        frame["volume"] = np.round(leader["volume"].to_numpy() * rng.uniform(0.6, 1.4, count))
+        return frame
+
     def _partner_id(self, listing: Listing) -> int:
         for item in self.universe.listings:
             if item.instrument.symbol == listing.pair_with:
@@ -133,6 +160,9 @@ class Market:
         replay = self.replay.get(ins.symbol)
         if replay is not None and not replay.empty:
             return replay.iloc[: max(1, state.replay_index + 1)].tail(count)
+        partner_id = self._partner_id(listing) if listing.pair_with else 0
+        if partner_id and ins.symbol > listing.pair_with:
+            return self._follower_history(listing, partner_id, bar_seconds, count, end)
         step = bar_seconds
         end_ts = int(end.timestamp()) // step * step
         if bar_seconds >= 86400:
