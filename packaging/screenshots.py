@@ -44,6 +44,40 @@ async def populate(window, session) -> None:  # type: ignore[no-untyped-def]
     await _settle(4.0)
 
 
+async def research(window, session, out: Path, theme: str) -> list[Path]:  # type: ignore[no-untyped-def]
+    """Backtest GOOG (real daily data shipped by backtesting), scan the simulator's pairs, grab the docks."""
+    import backtesting
+
+    from terminal.data import read_bars_csv
+    from terminal.domain import BarSize, Instrument
+
+    goog = read_bars_csv(Path(backtesting.__file__).parent / "test" / "GOOG.csv")
+    session.store.bars.write_frame(Instrument("GOOG", contract_id=208813720), BarSize.DAY_1, goog)
+    for symbol in ("KO", "PEP", "XOM", "CVX"):
+        instrument = await session.market.qualify(symbol)
+        await session.history.bars(instrument, BarSize.MIN_1)
+    editor = window.editor
+    editor.strategies.setCurrentText("sma_cross")
+    editor.symbols.setText("GOOG")
+    first = await editor.run()
+    editor.engine.setCurrentText("backtesting")
+    second = await editor.run()
+    window.results.run_list.clearSelection()
+    rows = len(window.results.runs)
+    window.results.run_list.selectRow(rows - 2)
+    window.results.show_runs([window.results.runs[-2], window.results.runs[-1]] if first and second else [])
+    await window.analytics.scan()
+    paths = []
+    for title in ("Strategy editor", "Backtest results", "Analytics"):
+        dock = window.docks[title]
+        dock.raise_()
+        await asyncio.sleep(0.3)
+        path = out / f"{title.lower().replace(' ', '-')}-{theme}.png"
+        dock.widget().grab().save(str(path))
+        paths.append(path)
+    return paths
+
+
 async def shoot(out: Path, theme: str, db_url: str) -> Path:
     from terminal.config import load_settings
     from terminal.ui.main import build_session, open_window
@@ -58,6 +92,9 @@ async def shoot(out: Path, theme: str, db_url: str) -> Path:
     await asyncio.sleep(0.3)  # let the views repaint at display rate
     path = out / f"terminal-{theme}.png"
     window.grab().save(str(path))
+    if theme == "dark":
+        for extra in await research(window, session, out, theme):
+            print(extra)
     window.close()
     await session.stop()
     session.store.close()
