@@ -160,6 +160,7 @@ class ChartPanel(QWidget):
         order = next((o for o in self.session.orders.working() if o.client_order_id == order_id or o.order_id == order_id), None)
         if order is None:
             return
+        price = order.instrument.round_to_tick(price)  # the chart may not know the tick size yet
         changes = {"limit_price": price} if order.limit_price is not None else {"stop_price": price}
 
         def failed(error: Exception) -> None:
