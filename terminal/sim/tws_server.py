@@ -126,6 +126,13 @@ class SimServer:
         session.send(*out.error(req_id, 200, f"No security definition has been found for the request "
                                              f"({ref.describe()})"))
 
+    def _resolve(self, session: ClientSession, req_id: int, ref: ContractRef) -> Listing | None:
+        """The listing a request names, or None after answering IB's error 200."""
+        listing = self._listing(ref)
+        if listing is None:
+            self._no_definition(session, req_id, ref)
+        return listing
+
     def _req_contract_details(self, session: ClientSession, fields: list[str]) -> None:
         req_id = as_int(fields[2])
         ref = contract_at(fields, 3)
@@ -154,9 +161,8 @@ class SimServer:
     # --- market data --------------------------------------------------------------------------
     def _req_mkt_data(self, session: ClientSession, fields: list[str]) -> None:
         req_id = as_int(fields[2])
-        listing = self._listing(contract_at(fields, 3))
+        listing = self._resolve(session, req_id, contract_at(fields, 3))
         if listing is None:
-            self._no_definition(session, req_id, contract_at(fields, 3))
             return
         con_id = listing.instrument.contract_id
         session.subs.quotes[req_id] = con_id
@@ -181,10 +187,8 @@ class SimServer:
 
     def _req_mkt_depth(self, session: ClientSession, fields: list[str]) -> None:
         req_id = as_int(fields[2])
-        ref = contract_at(fields, 3)
-        listing = self._listing(ref)
+        listing = self._resolve(session, req_id, contract_at(fields, 3))
         if listing is None:
-            self._no_definition(session, req_id, ref)
             return
         rows = max(1, min(as_int(fields[15], 10) or 10, len(self.market.book(listing.instrument.contract_id).bids)))
         session.subs.depth[req_id] = (listing.instrument.contract_id, rows)
@@ -198,10 +202,8 @@ class SimServer:
 
     def _req_realtime_bars(self, session: ClientSession, fields: list[str]) -> None:
         req_id = as_int(fields[2])
-        ref = contract_at(fields, 3)
-        listing = self._listing(ref)
+        listing = self._resolve(session, req_id, contract_at(fields, 3))
         if listing is None:
-            self._no_definition(session, req_id, ref)
             return
         session.subs.realtime_bars[req_id] = listing.instrument.contract_id
 
@@ -213,9 +215,8 @@ class SimServer:
         ref = contract_at(fields, 2)
         end_text, bar_text, duration_text = fields[15], fields[16], fields[17]
         keep_up = fields[21] == "1" if len(fields) > 21 else False
-        listing = self._listing(ref)
+        listing = self._resolve(session, req_id, ref)
         if listing is None:
-            self._no_definition(session, req_id, ref)
             return
         bar_seconds = _BAR_SECONDS.get(bar_text.strip())
         if bar_seconds is None:
@@ -273,9 +274,8 @@ class SimServer:
     # --- orders -------------------------------------------------------------------------------
     def _place_order(self, session: ClientSession, fields: list[str]) -> None:
         placed = place_order(fields, session.version)
-        listing = self._listing(placed.contract)
+        listing = self._resolve(session, placed.order_id, placed.contract)
         if listing is None:
-            self._no_definition(session, placed.order_id, placed.contract)
             return
         try:
             order = placed.to_order(listing.instrument)

@@ -218,7 +218,8 @@ def test_restart_brings_back_layout_theme_and_order_history(terminal_window, qlo
     assert instrument.key in [i.key for i in again.watchlist.model.instruments()]
 
 
-def test_dragging_an_order_line_on_the_chart_modifies_the_order_in_the_simulator(terminal_window, qloop):
+def _working_order_line(terminal_window, qloop):
+    """A buy limit 1 % under the market, and its line on the chart."""
     window, session, instrument = _open_with_symbol(terminal_window, qloop)
     last = session.market.quotes[instrument.key].reference_price
     _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.99):.2f}")
@@ -228,7 +229,11 @@ def test_dragging_an_order_line_on_the_chart_modifies_the_order_in_the_simulator
     order = session.orders.working()[0]
     chart = window.chart.chart
     wait_until(qloop, lambda: order.client_order_id in chart.marks.order_lines, message="the order line")
-    line = chart.marks.order_lines[order.client_order_id]
+    return window, session, instrument, order, chart.marks.order_lines[order.client_order_id], last
+
+
+def test_dragging_an_order_line_on_the_chart_modifies_the_order_in_the_simulator(terminal_window, qloop):
+    window, session, instrument, order, line, last = _working_order_line(terminal_window, qloop)
     target = instrument.round_to_tick(last * 0.985)
     line.setValue(target + instrument.tick_size * 0.3)  # a drag ends between ticks …
     line.sigDragged.emit(line)
@@ -240,16 +245,7 @@ def test_dragging_an_order_line_on_the_chart_modifies_the_order_in_the_simulator
 
 
 def test_dragging_an_order_line_outside_the_price_band_is_refused_and_snaps_back(terminal_window, qloop):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
-    last = session.market.quotes[instrument.key].reference_price
-    _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.99):.2f}")
-    window.ticket.submit(OrderSide.BUY)
-    wait_until(qloop, lambda: session.orders.working() and session.orders.working()[0].order_id > 0,
-               message="a working order")
-    order = session.orders.working()[0]
-    chart = window.chart.chart
-    wait_until(qloop, lambda: order.client_order_id in chart.marks.order_lines, message="the order line")
-    line = chart.marks.order_lines[order.client_order_id]
+    window, session, instrument, order, line, last = _working_order_line(terminal_window, qloop)
     line.setValue(instrument.round_to_tick(last * 0.5))
     line.sigPositionChangeFinished.emit(line)
     wait_until(qloop, lambda: "price_band" in " ".join(e.message for e in session.log.entries[-5:]),
