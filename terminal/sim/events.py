@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from terminal.domain import Fill, Order
@@ -74,9 +74,3 @@ class Rejection:
 
 EngineEvent = OrderUpdate | Execution | Rejection
 
-
-@dataclass(slots=True)
-class EngineResult:
-    """Events produced by one engine call, in the order a client must see them."""
-
-    events: list[EngineEvent] = field(default_factory=list)

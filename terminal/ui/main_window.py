@@ -106,9 +106,7 @@ class MainWindow(QMainWindow):
 
     def _show_backtest_trade(self, run: dict, trade: dict) -> None:
         """Put the run's trades on the chart of the traded symbol and jump to the clicked one."""
-
-        symbol = trade["symbol"]
-        spawn(self._chart_backtest(symbol, run, trade), self._show_error)
+        spawn(self._chart_backtest(trade["symbol"], run, trade), self._show_error)
 
     async def _chart_backtest(self, symbol: str, run: dict, trade: dict) -> None:
         import pandas as pd
