@@ -135,6 +135,13 @@ class IBBroker:
         if self.ib.isConnected():
             self.ib.disconnect()
 
+    def forget_streams(self) -> None:
+        """Drop every stream record (before connecting somewhere else; nothing is re-requested)."""
+        self._quote_tickers.clear()
+        self._depth_tickers.clear()
+        self._bar_streams.clear()
+        self._instruments.clear()
+
     def _on_disconnected(self) -> None:
         if self._closing or self._endpoint is None:
             self.events.publish(ConnectionEvent(ConnectionState.DISCONNECTED, message="disconnected"))

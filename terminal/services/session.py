@@ -74,6 +74,39 @@ class TradingSession:
             raise
         await self.refresh_portfolio()
 
+    async def switch_to(self, host: str, port: int, client_id: int) -> None:
+        """Leave the current broker (and the built-in simulator) and trade on TWS / Gateway at host:port.
+
+        Quote subscriptions move along: every subscribed instrument is qualified again on the new
+        connection (contract ids may differ) and re-subscribed. Orders stay with the old connection."""
+        from terminal.domain import Instrument
+
+        wanted = self.market.subscribed()
+        await self.broker.disconnect()
+        self.broker.forget_streams()
+        if self.simulator is not None:
+            await self.simulator.stop()
+            self.simulator = None
+        self._set_status(ConnectionStatus("CONNECTING", f"{host}:{port}"))
+        try:
+            await self.broker.connect(host, port, client_id)
+        except Exception as exc:
+            self._set_status(ConnectionStatus("DISCONNECTED", f"{host}:{port}", str(exc)))
+            self.log.error("connection", f"cannot connect to {host}:{port} (client id {client_id}): {exc}")
+            raise
+        self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}"))
+        self.log.info("session", f"switched to {host}:{port} client {client_id}")
+        for old in wanted:
+            try:
+                fresh = await self.broker.qualify(Instrument(old.symbol, old.sec_type, old.exchange, old.currency,
+                                                             old.tick_size, old.multiplier))
+            except Exception as exc:  # one unknown symbol must not stop the others
+                self.log.warning("session", f"{old.display_name} not available at {host}:{port}: {exc}")
+                continue
+            self.market.remember(fresh)
+            await self.broker.subscribe_quotes(fresh)
+        await self.refresh_portfolio()
+
     async def refresh_portfolio(self) -> None:
         for position in await self.broker.positions():
             self.portfolio.on_position(position)

@@ -237,13 +237,17 @@ class MainWindow(QMainWindow):
             self.session.log.info("risk", f"risk limits changed: {dialog.limits()}")
 
     def connect_dialog(self) -> None:
-        dialog = ConnectDialog(parent=self)
+        dialog = ConnectDialog(client_id=self.session.settings.client_id, parent=self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            QMessageBox.information(
-                self, "Connect",
-                f"Restart with:  quant-terminal --ib {dialog.value()}\n\n"
-                "(the session's open orders and subscriptions are re-created on the new connection)",
-            )
+            from terminal.config import parse_ib_endpoint
+
+            host, port, client_id = parse_ib_endpoint(dialog.value())
+            answer = QMessageBox.question(
+                self, "Switch connection",
+                f"Leave the current connection and trade on {host}:{port} (client {client_id})?\n"
+                "Working orders stay with the current connection.")
+            if answer == QMessageBox.StandardButton.Yes:
+                spawn(self.session.switch_to(host, port, client_id), self._show_error)
 
     def set_theme(self, name: str) -> None:
         self.theme = THEMES[name]

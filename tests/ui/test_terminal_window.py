@@ -252,3 +252,21 @@ def test_dragging_an_order_line_outside_the_price_band_is_refused_and_snaps_back
                message="the price-band rejection in the log")
     wait_until(qloop, lambda: abs(line.value() - order.limit_price) < 1e-9, message="the line back at the order price")
     assert session.orders.orders[order.client_order_id].limit_price == order.limit_price
+
+
+def test_switching_to_another_tws_endpoint_moves_the_quotes_there(terminal_window, qloop):
+    from terminal.sim.tws_server import SimServer
+
+    window, session, instrument = _open_with_symbol(terminal_window, qloop, "MSFT")
+    gateway = SimServer(port=0, seed=99, tick_interval=0.05)  # stands in for TWS / IB Gateway
+    qloop.run_until_complete(gateway.start())
+    try:
+        qloop.run_until_complete(session.switch_to("127.0.0.1", gateway.port, 7))
+        assert session.simulator is None and session.status.endpoint == f"127.0.0.1:{gateway.port}"
+        wait_until(qloop, lambda: any(s.client_id == 7 and s.subs.quotes for s in gateway.sessions),
+                   message="the watchlist subscribed at the new endpoint")
+        before = session.market.quotes[instrument.key]
+        wait_until(qloop, lambda: session.market.quotes[instrument.key] != before, message="quotes from the new server")
+    finally:
+        qloop.run_until_complete(session.stop())
+        qloop.run_until_complete(gateway.stop())
