@@ -118,7 +118,8 @@ class StrategyEditorPanel(QWidget):
         layout.addWidget(self.messages)
 
         self._cancel = threading.Event()
-        self.strategies.currentTextChanged.connect(lambda name: spawn(self.open_strategy(name), self.show_error))
+        self._opening: asyncio.Task | None = None
+        self.strategies.currentTextChanged.connect(self._open_later)
         self.save_button.clicked.connect(lambda: spawn(self.save(), self.show_error))
         self.run_button.clicked.connect(lambda: spawn(self.run(), self.show_error))
         self.cancel_button.clicked.connect(self._cancel.set)
@@ -142,6 +143,14 @@ class StrategyEditorPanel(QWidget):
     def name(self) -> str:
         return self.strategies.currentText().strip() or "strategy"
 
+    def _open_later(self, name: str) -> None:
+        self._opening = spawn(self.open_strategy(name), self.show_error)
+
+    async def _opened(self) -> None:
+        """Save and run must see the source of the strategy just picked, not the previous one."""
+        if self._opening is not None and not self._opening.done():
+            await asyncio.wait([self._opening])
+
     async def open_strategy(self, name: str) -> None:
         stored = await asyncio.to_thread(self.session.store.strategies.latest, name)
         if stored is not None:
@@ -157,6 +166,7 @@ class StrategyEditorPanel(QWidget):
         return self.editor.editor.toPlainText()
 
     async def save(self) -> bool:
+        await self._opened()
         problems = check_strategy_source(self.source(), self.name())
         if problems:
             self.messages.setPlainText("\n".join(str(p) for p in problems))
