@@ -153,6 +153,7 @@ class TradingSession:
             state = event.state.name if hasattr(event.state, "name") else str(event.state)
             self._set_status(ConnectionStatus(state, self.status.endpoint, event.message,
                                               event.next_retry_seconds or 0.0, self.portfolio.account.account))
-            (self.log.info if state == "CONNECTED" else self.log.warning)("connection", f"{state.lower()}: {event.message}")
+            (self.log.info if state in ("CONNECTED", "CONNECTING") else self.log.warning)(
+                "connection", f"{state.lower()}: {event.message}")
             if state == "CONNECTED":
                 asyncio.ensure_future(self.refresh_portfolio())
