@@ -57,6 +57,28 @@ def test_single_instrument_templates_trade_on_goog(goog, name):
     assert len(result.equity) == len(goog) and result.equity.iloc[0] == pytest.approx(100_000, rel=0.05)
 
 
+@pytest.mark.parametrize("name", ["sma_cross", "ts_momentum", "mean_reversion", "pairs"])
+def test_fast_configuration_trades_exactly_like_stock_backtrader(goog, pair_frames, name):
+    """The lean feed, broker and strategy step change the speed, not one fill or one equity value."""
+    frames = pair_frames if name == "pairs" else {"GOOG": goog}
+    results = [execute(BacktestRequest(template_source(name), frames, name, commission=0.001, fast=fast))
+               for fast in (True, False)]
+    for result in results:
+        assert result.ok, result.traceback
+    fast, stock = results
+    assert fast.trades == stock.trades and len(fast.trades) >= 5
+    np.testing.assert_allclose(fast.equity.to_numpy(), stock.equity.to_numpy(), rtol=1e-12)
+
+
+def test_lean_broker_refuses_credit_interest():
+    from terminal.backtest.engines.backtrader_engine import LeanBroker
+
+    broker = LeanBroker()
+    broker.setcommission(commission=0.001, interest=0.05)
+    with pytest.raises(ValueError, match="credit interest"):
+        broker.start()
+
+
 def test_pairs_template_trades_both_legs(pair_frames):
     result = execute(BacktestRequest(template_source("pairs"), pair_frames, "pairs"))
     assert result.ok, result.traceback

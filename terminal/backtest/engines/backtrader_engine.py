@@ -1,11 +1,22 @@
 """The Strategy API on backtrader: one bt.Strategy wrapper, feeds from DataFrames, fills recorded FIFO.
 
-Our configuration (``fast=True``): bars fed from plain Python lists (backtrader's
-PandasData reads every field of every bar through ``DataFrame.iloc``, 40 % of a run),
-no standard observers (``stdstats=False``), data preloaded, indicators computed once in numpy by the strategy rather than as
-backtrader line objects, equity read once per bar. Stock defaults (``fast=False``)
-keep backtrader's observers. Market orders fill at the next bar's open (backtrader's
-default, cheat-on-close off).
+Our configuration (``fast=True``), each step measured by ``tests/bench/backtest_bench.py``:
+
+- bars fed from plain Python lists (backtrader's PandasData reads every field of every
+  bar through ``DataFrame.iloc``, 40 % of a run), preloaded, and no per-bar copy of the
+  bar into ``tick_*`` attributes (the broker falls back to the bar itself, which is what
+  the copy held for a feed that is neither resampled nor replayed);
+- no standard observers (``stdstats=False``), indicators computed once in numpy by the
+  strategy rather than as backtrader line objects, order events delivered as they happen
+  (``quicknotify``), and the wrapper strategy's per-bar step cut to what it uses (it
+  owns no backtrader indicators, observers or analyzers);
+- a broker that skips the per-bar work our runs never need (credit interest, futures
+  cash adjustment: we never configure either) and values the account when asked
+  rather than every bar; the equity curve is rebuilt from the fills in numpy afterwards
+  and checked against the broker's final value.
+
+Stock defaults (``fast=False``) keep backtrader's feed, broker and observers. Market
+orders fill at the next bar's open (backtrader's default, cheat-on-close off).
 """
 
 from __future__ import annotations
@@ -38,6 +49,19 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
             self._step = max(1, length // 100)
             self._bar = -1
 
+        if fast:
+            def _oncepost(self, dt: float) -> None:
+                # bt.Strategy._oncepost minus what the wrapper does not have: indicators to advance,
+                # analyzers and observers to step, and cash/value notifications (orders come via quicknotify).
+                # The datas are aligned, so past the first bar the minimum period is always met.
+                if self._oldsync:
+                    self.advance()
+                else:
+                    self.forward()
+                self.lines.datetime[0] = dt
+                self.next()
+                self.clear()
+
         def next(self) -> None:
             self._bar += 1  # a counter: len(self) walks backtrader's line machinery every bar
             i = self._bar
@@ -54,6 +78,8 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
                 fills.append((symbol, bar, order.executed.size, order.executed.price, order.executed.comm))
 
     cerebro = bt.Cerebro(stdstats=not fast, preload=True, runonce=True, quicknotify=fast)
+    if fast:
+        cerebro.broker = LeanBroker()
     for symbol in symbols:
         frame = frames[symbol]
         if fast:
@@ -112,6 +138,13 @@ class ArrayFeed(bt.feed.DataBase):
                                                for c in ("open", "high", "low", "close", "volume")), strict=True))
         self._next_row = 0
 
+    def _tick_nullify(self) -> None:
+        """Nothing to clear: ``_tick_fill`` never sets the ``tick_*`` fields (see the module docstring)."""
+
+    def _tick_fill(self, force: bool = False) -> None:
+        """The base class copies the whole bar into ``tick_*`` every bar; the broker reads the bar when they are
+        unset, and for whole bars that is the same price."""
+
     def _load(self) -> bool:
         if self._next_row >= len(self._rows):
             return False
@@ -121,6 +154,53 @@ class ArrayFeed(bt.feed.DataBase):
         lines.datetime[0], lines.open[0], lines.high[0], lines.low[0] = when, o, h, lo
         lines.close[0], lines.volume[0], lines.openinterest[0] = c, v, 0.0
         return True
+
+
+class LeanBroker(bt.brokers.BackBroker):
+    """BackBroker's per-bar step without credit interest and futures cash adjustment (our runs configure
+    neither: ``start`` refuses a commission scheme that uses them) and with the account valued on demand."""
+
+    def start(self) -> None:
+        super().start()
+        for info in self.comminfo.values():
+            if info.p.interest or not info.stocklike:
+                raise ValueError("LeanBroker models stock-like instruments without credit interest")
+        self._value_stale = True
+
+    def next(self) -> None:
+        while self._toactivate:
+            self._toactivate.popleft().activate()
+        if self.p.checksubmit:
+            self.check_submitted()
+        self._process_order_history()
+        pending = self.pending
+        if pending:
+            pending.append(None)
+            while True:
+                order = pending.popleft()
+                if order is None:
+                    break
+                if order.expire():
+                    self.notify(order)
+                    self._ococheck(order)
+                    self._bracketize(order, cancel=True)
+                elif not order.active():
+                    pending.append(order)
+                else:
+                    self._try_exec(order)
+                    if order.alive():
+                        pending.append(order)
+                    elif order.status == bt.Order.Completed:
+                        self._bracketize(order)
+        self._value_stale = True
+
+    def get_value(self, datas=None, mkt: bool = False, lever: bool = False) -> float:  # type: ignore[no-untyped-def]
+        if datas is None and self._value_stale:
+            self._get_value()
+            self._value_stale = False
+        return super().get_value(datas, mkt, lever)
+
+    getvalue = get_value
 
 
 class _Broker:
