@@ -67,8 +67,13 @@ async def research(window, session, out: Path, theme: str) -> list[Path]:  # typ
     window.results.run_list.selectRow(rows - 2)
     window.results.show_runs([window.results.runs[-2], window.results.runs[-1]] if first and second else [])
     await window.analytics.scan()
+    optimizer = window.optimizer
+    editor.engine.setCurrentText("backtrader")
+    optimizer.set_space({"fast": "5:30:5", "slow": "40:120:20"})
+    optimizer.workers.setValue(optimizer.workers.maximum())
+    await optimizer.run()
     paths = []
-    for title in ("Strategy editor", "Backtest results", "Analytics"):
+    for title in ("Strategy editor", "Backtest results", "Optimizer", "Analytics"):
         dock = window.docks[title]
         dock.raise_()
         await asyncio.sleep(0.3)

@@ -1,8 +1,11 @@
 """Grid search over declared parameters across worker processes, and a walk-forward split.
 
 At most ``2 × workers`` runs are in flight, so memory stays bounded however large the
-grid; results stream to ``on_result`` as they finish. Cancel by returning True from
-``cancelled``: queued runs are dropped and the pool is shut down.
+grid; each finished run comes back as one row of statistics (no equity curve) and is
+streamed to ``on_result``. Every run has the request's time limit inside its worker: a
+strategy that loops forever becomes a row with an error, not a stuck grid. Cancel by
+returning True from ``cancelled``: queued runs are dropped and the running workers are
+killed, so cancelling returns at once even in the middle of a long run.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import itertools
 import math
 import multiprocessing as mp
 import os
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -20,28 +24,55 @@ import pandas as pd
 
 from terminal.backtest.runner import BacktestRequest, execute
 
+# Grids larger than this are refused: the table of rows is kept in memory and shown in the UI.
+MAX_COMBINATIONS = 20_000
+
 
 def grid(space: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
     names = list(space)
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(list(space[n]) for n in names))]
+    combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*(list(space[n]) for n in names))]
+    if len(combos) > MAX_COMBINATIONS:
+        raise ValueError(f"{len(combos):,} parameter sets is more than {MAX_COMBINATIONS:,}; use coarser steps")
+    return combos
+
+
+class _TimeLimit(BaseException):  # not an Exception: execute() must not turn it into a strategy error
+    pass
+
+
+def _alarm(_signum: int, _frame: Any) -> None:
+    raise _TimeLimit
 
 
 def _run_one(request: BacktestRequest) -> tuple[dict[str, Any], dict[str, float], str]:
-    result = execute(request)
+    """One grid point in a pool worker, stopped by a timer signal at the request's time limit."""
+    timed = hasattr(signal, "setitimer")
+    if timed:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, request.time_limit)
+    try:
+        result = execute(request)
+    except _TimeLimit:
+        return request.params, {}, f"stopped after the time limit of {request.time_limit:g} s"
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     return request.params, result.statistics, result.error
 
 
 def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers: int | None = None,
-             on_result: Callable[[dict[str, Any], dict[str, float]], None] | None = None,
+             on_result: Callable[[dict[str, Any]], None] | None = None,
              cancelled: Callable[[], bool] = lambda: False) -> pd.DataFrame:
-    """One row per parameter set: the parameters, then every statistic (or ``error``)."""
+    """One row per parameter set that finished: the parameters, then every statistic, then ``error``
+    (empty when the run succeeded). ``on_result`` gets each row as it arrives."""
     combos = grid(space)
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(combos) or 1))
     rows: list[dict[str, Any]] = []
     pending: set[Future] = set()
     todo = iter(combos)
-    context = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    stopped = False
+    try:
         while True:
             while len(pending) < 2 * workers and not cancelled():
                 params = next(todo, None)
@@ -53,19 +84,49 @@ def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
                 params, statistics, error = future.result()
-                rows.append({**params, **statistics, "error": error})
+                row = {**params, **statistics, "error": error}
+                rows.append(row)
                 if on_result is not None:
-                    on_result(params, statistics)
+                    on_result(row)
             if cancelled():
-                for future in pending:
-                    future.cancel()
+                stopped = True
                 break
+    finally:
+        if stopped:
+            _kill(pool)
+        pool.shutdown(wait=not stopped, cancel_futures=True)
     return pd.DataFrame(rows)
 
 
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now (a run may be in the middle of a long or endless loop)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+
+
 def heatmap(results: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -> pd.DataFrame:
-    """Pivot of ``metric`` over two parameters, for the 2-D heatmap."""
-    return results.pivot_table(index=y, columns=x, values=metric, aggfunc="max")
+    """Pivot of ``metric`` over two parameters (the best value where other parameters vary), for the 2-D heatmap."""
+    ok = results[results["error"] == ""] if "error" in results else results
+    return ok.pivot_table(index=y, columns=x, values=metric, aggfunc="max").sort_index().sort_index(axis=1)
+
+
+def best_row(results: pd.DataFrame, metric: str = "sharpe") -> pd.Series:
+    ok = results[results["error"] == ""] if "error" in results else results
+    if ok.empty or metric not in ok:
+        raise ValueError("every run failed; see the 'error' column")
+    return ok.sort_values(metric, ascending=False, key=lambda s: s.fillna(-math.inf)).iloc[0]
+
+
+class OptimizationCancelled(Exception):
+    """The user cancelled a walk-forward; ``table`` holds the in-sample runs that finished."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        super().__init__(f"cancelled after {len(table)} runs")
+        self.table = table
 
 
 @dataclass(frozen=True)
@@ -74,20 +135,84 @@ class WalkForward:
     in_sample: dict[str, float]
     out_of_sample: dict[str, float]
     table: pd.DataFrame
+    split_time: pd.Timestamp
 
 
 def walk_forward(request: BacktestRequest, space: dict[str, Iterable[Any]], split: float = 0.7,
-                 metric: str = "sharpe", workers: int | None = None) -> WalkForward:
-    """Optimize on the first ``split`` of the bars, then run the best parameters on the rest."""
+                 metric: str = "sharpe", workers: int | None = None,
+                 on_result: Callable[[dict[str, Any]], None] | None = None,
+                 cancelled: Callable[[], bool] = lambda: False) -> WalkForward:
+    """Optimize on the first ``split`` of the bars, then run the best parameters on the rest: a large drop
+    from in-sample to out-of-sample means the grid fitted noise."""
+    if not 0.1 <= split <= 0.9:
+        raise ValueError(f"in-sample share {split:g} must be between 0.1 and 0.9")
     first = next(iter(request.frames.values()))
     cut = first.index[int(len(first) * split)]
     in_frames = {s: f[f.index < cut] for s, f in request.frames.items()}
     out_frames = {s: f[f.index >= cut] for s, f in request.frames.items()}
-    table = optimize(replace(request, frames=in_frames), space, workers)
-    ranked = table[table["error"] == ""].sort_values(metric, ascending=False, key=lambda s: s.fillna(-math.inf))
-    if ranked.empty:
-        raise ValueError("every in-sample run failed; see the 'error' column")
-    best = {name: ranked.iloc[0][name] for name in space}
-    best = {k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}
+    table = optimize(replace(request, frames=in_frames), space, workers, on_result, cancelled)
+    if cancelled():
+        raise OptimizationCancelled(table)
+    top = best_row(table, metric)
+    best = {name: (top[name].item() if hasattr(top[name], "item") else top[name]) for name in space}
     out = execute(replace(request, frames=out_frames, params={**request.params, **best}))
-    return WalkForward(best, {k: ranked.iloc[0][k] for k in out.statistics}, out.statistics, table)
+    if not out.ok:
+        raise ValueError(f"the out-of-sample run failed: {out.error}")
+    return WalkForward(best, {k: top[k] for k in out.statistics if k in top}, out.statistics, table, cut)
+
+
+def parse_values(spec: str, default: Any) -> list[Any]:
+    """The values of one parameter, typed like its declared default: ``start:stop:step`` (both ends
+    included), or a comma list (``5,10,20``; ``true,false`` for a bool)."""
+    kind = type(default)
+    text = spec.strip()
+    if not text:
+        raise ValueError("give values: start:stop:step or a comma list")
+    if ":" in text:
+        if kind not in (int, float):
+            raise ValueError(f"a range needs a numeric parameter, not {kind.__name__}")
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"range {text!r} must be start:stop:step")
+        start, stop, step = (_number(p, kind) for p in parts)
+        if step <= 0 or stop < start:
+            raise ValueError(f"range {text!r}: step must be > 0 and stop ≥ start")
+        count = int(math.floor((stop - start) / step + 1e-9)) + 1
+        if count > MAX_COMBINATIONS:
+            raise ValueError(f"range {text!r} has {count:,} values")
+        return [kind(round(start + k * step, 10)) for k in range(count)]
+    values = [_number(p, kind) if kind in (int, float) else _typed(p.strip(), kind) for p in text.split(",") if p.strip()]
+    return list(dict.fromkeys(values))
+
+
+def _number(text: str, kind: type) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text.strip()!r} is not a finite number")
+    if kind is int and value != int(value):
+        raise ValueError(f"{text.strip()!r} is not a whole number")
+    return kind(value)
+
+
+def _typed(text: str, kind: type) -> Any:
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{text!r} is not true or false")
+        return text.lower() in ("true", "1", "yes")
+    return text
+
+
+def suggest_values(default: Any) -> str:
+    """A starting grid around a declared default: half to double it in five steps."""
+    if isinstance(default, bool):
+        return "false,true"
+    if isinstance(default, int) and default > 0:
+        low, high = max(1, default // 2), default * 2
+        step = max(1, (high - low) // 4)
+        return f"{low}:{high}:{step}"
+    if isinstance(default, float) and default > 0:
+        return f"{default / 2:g}:{default * 2:g}:{default * 1.5 / 4:g}"
+    return str(default)

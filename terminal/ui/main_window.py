@@ -86,19 +86,22 @@ class MainWindow(QMainWindow):
     def _add_research_docks(self) -> None:
         from terminal.ui.research.analytics_panel import AnalyticsPanel
         from terminal.ui.research.editor_panel import StrategyEditorPanel
+        from terminal.ui.research.optimizer_panel import OptimizerPanel
         from terminal.ui.research.results_panel import ResultsPanel
 
         self.editor = StrategyEditorPanel(self.session, self.theme)
         self.results = ResultsPanel(self.session, self.theme)
         self.analytics = AnalyticsPanel(self.session, self.theme)
+        self.optimizer = OptimizerPanel(self.session, self.theme, self.editor)
         for title, widget in (("Strategy editor", self.editor), ("Backtest results", self.results),
-                              ("Analytics", self.analytics)):
+                              ("Optimizer", self.optimizer), ("Analytics", self.analytics)):
             self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
             self.tabifyDockWidget(self.docks["Orders"], self.docks[title])
         self.docks["Orders"].raise_()
         self.editor.run_finished.connect(self._backtest_finished)
         self.results.show_trade.connect(self._show_backtest_trade)
         self.analytics.backtest_pair.connect(self._backtest_pair)
+        self.optimizer.use_params.connect(lambda _: self.docks["Strategy editor"].raise_())
 
     def _backtest_finished(self, run: dict) -> None:
         self.results.add_run(run)

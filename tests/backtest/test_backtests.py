@@ -150,6 +150,43 @@ def test_walk_forward_reports_in_and_out_of_sample(goog):
     assert "sharpe" in result.in_sample and "sharpe" in result.out_of_sample
 
 
+_LOOPS_ON_ODD = ("from terminal.backtest.api import Strategy\n\nclass Picky(Strategy):\n"
+                 "    params = {'n': 1}\n"
+                 "    def next(self):\n        while self.p.n % 2:\n            pass\n")
+
+
+def test_a_looping_grid_point_becomes_an_error_row_and_the_grid_finishes(goog):
+    request = BacktestRequest(_LOOPS_ON_ODD, {"GOOG": goog.iloc[:300]}, "picky", time_limit=1.5)
+    rows = []
+    table = optimize(request, {"n": [1, 2, 3, 4]}, workers=2, on_result=rows.append)
+    assert len(rows) == 4 and len(table) == 4
+    errors = dict(zip(table["n"], table["error"], strict=True))
+    assert errors[2] == errors[4] == ""
+    assert "time limit" in errors[1] and "time limit" in errors[3]
+
+
+def test_cancel_returns_at_once_even_while_a_run_loops(goog):
+    import time
+
+    request = BacktestRequest(_LOOPS_ON_ODD, {"GOOG": goog.iloc[:300]}, "picky", time_limit=120)
+    started = time.monotonic()
+    deadline = started + 3.0
+    table = optimize(request, {"n": [1, 3, 5, 7]}, workers=2, cancelled=lambda: time.monotonic() > deadline)
+    assert table.empty
+    assert time.monotonic() - started < 60  # the 120 s limit never came: the looping workers were killed
+
+
+def test_heatmap_and_best_row_skip_failed_runs():
+    from terminal.backtest.optimize import best_row
+
+    table = pd.DataFrame({"fast": [5, 5, 10, 10], "slow": [30, 50, 30, 50], "sharpe": [0.5, 1.5, float("nan"), 0.2],
+                          "error": ["", "", "ValueError: x", ""]})
+    assert best_row(table).to_dict()["slow"] == 50
+    grid = heatmap(table, "fast", "slow")
+    assert list(grid.columns) == [5, 10] and list(grid.index) == [30, 50]
+    assert pd.isna(grid.loc[30, 10]) and grid.loc[50, 5] == 1.5
+
+
 def test_result_json_is_plain_json(goog):
     result = execute(BacktestRequest(template_source("sma_cross"), {"GOOG": goog}, "sma_cross"))
     text = json.dumps(result_to_json(result))

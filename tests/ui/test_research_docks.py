@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from terminal.data import read_bars_csv
-from terminal.domain import BarSize, Instrument
+from terminal.domain import BarSize, DomainError, Instrument
 from tests.ui.conftest import wait_until
 
 pytestmark = pytest.mark.gui
@@ -107,3 +107,43 @@ def test_html_report_export(window_with_goog, qloop, tmp_path):
     qloop.run_until_complete(window.results.export(str(path)))
     text = path.read_text()
     assert "<svg" in text and "sharpe" in text and text.count("<tr>") > 20
+
+
+def test_optimizer_grid_fills_table_and_heatmap_and_hands_params_back(window_with_goog, qloop):
+    window, _ = window_with_goog
+    editor, optimizer = window.editor, window.optimizer
+    editor.strategies.setCurrentText("sma_cross")
+    editor.symbols.setText("GOOG")
+    wait_until(qloop, lambda: "fast" in optimizer.space_names(), message="sma_cross parameters in the optimizer")
+    optimizer.set_space({"fast": "5:15:5", "slow": "30,50"})
+    optimizer.walk_forward.setChecked(False)
+    optimizer.workers.setValue(2)
+    table = qloop.run_until_complete(optimizer.run())
+    assert len(table) == 6 and (table["error"] == "").all()
+    assert optimizer.progress.value() == 6 and optimizer.results.rowCount() == 6
+    assert optimizer.heat.values.shape == (2, 3)  # y = slow (2 values) × x = fast (3 values)
+    # the heatmap cell equals the run of those parameters
+    row = table[(table["fast"] == 10) & (table["slow"] == 50)].iloc[0]
+    assert optimizer.heat.values[1, 1] == pytest.approx(row["sharpe"])
+    # clicking a cell selects that run; "Use in editor" copies its parameters
+    optimizer._select_cell(*optimizer.heat.cell_at(1, 1))
+    assert optimizer.selected_params() == {"fast": 10, "slow": 50}
+    optimizer.use_button.click()
+    values = {editor.params.item(r, 0).text(): editor.params.item(r, 1).text() for r in range(editor.params.rowCount())}
+    assert values["fast"] == "10" and values["slow"] == "50"
+
+
+def test_optimizer_walk_forward_and_bad_ranges(window_with_goog, qloop):
+    window, _ = window_with_goog
+    editor, optimizer = window.editor, window.optimizer
+    editor.strategies.setCurrentText("sma_cross")
+    editor.symbols.setText("GOOG")
+    wait_until(qloop, lambda: "fast" in optimizer.space_names(), message="sma_cross parameters in the optimizer")
+    optimizer.set_space({"fast": "5:1:1", "slow": "30"})
+    with pytest.raises(DomainError, match="parameter fast: range '5:1:1'"):
+        qloop.run_until_complete(optimizer.run())
+    optimizer.set_space({"fast": "5,10", "slow": "30,60"})
+    optimizer.walk_forward.setChecked(True)
+    qloop.run_until_complete(optimizer.run())
+    text = optimizer.status.text()
+    assert "Walk-forward: best in-sample" in text and "out-of-sample" in text, text

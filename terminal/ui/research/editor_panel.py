@@ -200,12 +200,22 @@ class StrategyEditorPanel(QWidget):
             frames = {s: f.loc[common] for s, f in frames.items()}
         return frames
 
+    async def request(self) -> BacktestRequest:
+        """The run the editor describes: its strategy, parameters, data and settings (the optimizer varies it)."""
+        return BacktestRequest(self.source(), await self.frames(), self.name(), self.param_values(),
+                               self.engine.currentText(), self.cash.value(), self.commission.value(),
+                               sizing=Sizing(percent=0.95), time_limit=120.0)
+
+    def set_param_values(self, values: dict) -> None:
+        for row in range(self.params.rowCount()):
+            key = self.params.item(row, 0).text()
+            if key in values:
+                self.params.setItem(row, 1, QTableWidgetItem(str(values[key])))
+
     async def run(self) -> dict | None:
         if not await self.save():
             return None
-        request = BacktestRequest(self.source(), await self.frames(), self.name(), self.param_values(),
-                                  self.engine.currentText(), self.cash.value(), self.commission.value(),
-                                  sizing=Sizing(percent=0.95), time_limit=120.0)
+        request = await self.request()
         loop = asyncio.get_running_loop()
         self._cancel.clear()
         self.run_button.setEnabled(False)

@@ -1,0 +1,491 @@
+"""Optimizer dock: grid search over the editor strategy's declared parameters on all cores, with progress and
+cancel; a sortable results table, a 2-D heatmap of the chosen metric, and a walk-forward split that shows how
+much of the in-sample result survives out of sample. "Use in editor" hands the chosen parameters back."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from terminal.backtest.loader import StrategyError, load_strategy
+from terminal.backtest.optimize import (
+    OptimizationCancelled,
+    best_row,
+    grid,
+    heatmap,
+    optimize,
+    parse_values,
+    suggest_values,
+    walk_forward,
+)
+from terminal.domain import DomainError
+from terminal.ui.panels.common import spawn
+
+METRICS = ("sharpe", "sortino", "calmar", "total_return", "annualised_return", "max_drawdown", "profit_factor",
+           "expectancy", "sqn", "win_rate")
+_TABLE_STATS = ("sharpe", "total_return", "max_drawdown", "trades", "win_rate", "profit_factor")
+_PERCENT = {"total_return", "annualised_return", "max_drawdown", "win_rate"}
+
+
+class OptimizerPanel(QWidget):
+    use_params = Signal(dict)
+
+    def __init__(self, session, theme, editor, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.session = session
+        self.theme = theme
+        self.editor = editor
+        self.space_table = QTableWidget(0, 3)
+        self.space_table.setHorizontalHeaderLabels(["Vary", "Parameter", "Values (start:stop:step or a,b,c)"])
+        self.space_table.verticalHeader().setVisible(False)
+        self.space_table.horizontalHeader().setStretchLastSection(True)
+        self.metric_box = QComboBox()
+        self.metric_box.addItems(METRICS)
+        self.workers = QSpinBox()
+        self.workers.setRange(1, max(1, os.cpu_count() or 1))
+        self.workers.setValue(self.workers.maximum())
+        self.walk_forward = QCheckBox("Walk-forward, in-sample %")
+        self.walk_forward.setChecked(True)
+        self.in_sample = QSpinBox()
+        self.in_sample.setRange(10, 90)
+        self.in_sample.setValue(70)
+        self.run_button = QPushButton("Run grid")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.use_button = QPushButton("Use in editor")
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m runs")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QLabel("Vary two parameters to get a heatmap; the strategy and data come from the editor.")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("preview")
+        self.results = QTableWidget(0, 0)
+        self.results.setSortingEnabled(True)
+        self.results.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.results.verticalHeader().setVisible(False)
+        self.x_param = QComboBox()
+        self.y_param = QComboBox()
+        self.heat = HeatmapView(theme)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Metric"))
+        controls.addWidget(self.metric_box)
+        controls.addWidget(QLabel("Workers"))
+        controls.addWidget(self.workers)
+        controls.addWidget(self.walk_forward)
+        controls.addWidget(self.in_sample)
+        controls.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.use_button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.space_table, 2)
+        left_layout.addLayout(controls)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.results, 3)
+        axes = QHBoxLayout()
+        axes.addWidget(QLabel("x"))
+        axes.addWidget(self.x_param, 1)
+        axes.addWidget(QLabel("y"))
+        axes.addWidget(self.y_param, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(axes)
+        right_layout.addWidget(self.heat, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([560, 460])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+
+        self.table = pd.DataFrame()
+        self.names: list[str] = []
+        self._rows: list[dict] = []
+        self._space_keys: list[str] = []
+        self._cancel = threading.Event()
+        self.run_button.clicked.connect(lambda: spawn(self.run(), self.show_error))
+        self.cancel_button.clicked.connect(self._cancel.set)
+        self.use_button.clicked.connect(self._use_selected)
+        self.metric_box.currentTextChanged.connect(lambda _: self._redraw())
+        self.x_param.currentTextChanged.connect(lambda _: self._draw_heatmap())
+        self.y_param.currentTextChanged.connect(lambda _: self._draw_heatmap())
+        self.heat.cell_clicked.connect(self._select_cell)
+        self.editor.editor.editor.textChanged.connect(self._source_changed)
+        self.refresh_space()
+
+    # --- the parameter space -----------------------------------------------------------------
+    def _source_changed(self) -> None:
+        declared = self._declared()
+        if declared is not None and list(declared) != self._space_keys:
+            self.refresh_space()
+
+    def _declared(self) -> dict | None:
+        try:
+            return dict(load_strategy(self.editor.source(), self.editor.name()).params)
+        except StrategyError:
+            return None
+
+    def refresh_space(self) -> None:
+        """One row per declared numeric or bool parameter, prefilled with a grid around its default;
+        the first two are ticked."""
+        declared = self._declared() or {}
+        self._space_keys = list(declared)
+        rows = [(k, v) for k, v in declared.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+        rows += [(k, v) for k, v in declared.items() if isinstance(v, bool)]
+        self.space_table.setRowCount(len(rows))
+        for row, (key, value) in enumerate(rows):
+            vary = QTableWidgetItem()
+            vary.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            vary.setCheckState(Qt.CheckState.Checked if row < 2 and value else Qt.CheckState.Unchecked)
+            name = QTableWidgetItem(key)
+            name.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            name.setData(Qt.ItemDataRole.UserRole, value)
+            self.space_table.setItem(row, 0, vary)
+            self.space_table.setItem(row, 1, name)
+            self.space_table.setItem(row, 2, QTableWidgetItem(suggest_values(value)))
+        self.space_table.resizeColumnToContents(0)
+
+    def set_space(self, values: dict[str, str]) -> None:
+        """Tick exactly the given parameters and set their value specs (as a user would type them)."""
+        unknown = set(values) - set(self.space_names())
+        if unknown:
+            raise DomainError(f"{', '.join(sorted(unknown))}: not a numeric or bool parameter of {self.editor.name()}")
+        for row in range(self.space_table.rowCount()):
+            key = self.space_table.item(row, 1).text()
+            self.space_table.item(row, 0).setCheckState(Qt.CheckState.Checked if key in values
+                                                        else Qt.CheckState.Unchecked)
+            if key in values:
+                self.space_table.item(row, 2).setText(values[key])
+
+    def space_names(self) -> list[str]:
+        return [self.space_table.item(r, 1).text() for r in range(self.space_table.rowCount())]
+
+    def space(self) -> dict[str, list]:
+        space = {}
+        for row in range(self.space_table.rowCount()):
+            if self.space_table.item(row, 0).checkState() != Qt.CheckState.Checked:
+                continue
+            name = self.space_table.item(row, 1)
+            try:
+                space[name.text()] = parse_values(self.space_table.item(row, 2).text(),
+                                                  name.data(Qt.ItemDataRole.UserRole))
+            except ValueError as exc:
+                raise DomainError(f"parameter {name.text()}: {exc}") from None
+        if not space:
+            raise DomainError("tick at least one parameter to vary")
+        return space
+
+    # --- running -----------------------------------------------------------------------------
+    async def run(self) -> pd.DataFrame | None:
+        await self.editor._opened()
+        space = self.space()
+        request = await self.editor.request()
+        request = replace(request, params={k: v for k, v in request.params.items() if k not in space})
+        total = len(grid(space))
+        metric = self.metric_box.currentText()
+        loop = asyncio.get_running_loop()
+        self.names = list(space)
+        self.table = pd.DataFrame()
+        self._rows: list[dict] = []
+        self._fill_axes()
+        self.heat.reset()
+        self.results.setRowCount(0)
+        self._cancel.clear()
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        split = self.in_sample.value() / 100 if self.walk_forward.isChecked() else None
+        where = f"the first {self.in_sample.value()} % of " if split else ""
+        self.status.setText(f"{total} runs of {request.strategy_name} on {where}{', '.join(request.frames)} "
+                            f"({request.engine}), {self.workers.value()} worker(s) …")
+
+        def arrived(row: dict) -> None:
+            loop.call_soon_threadsafe(self._row_arrived, row)
+
+        try:
+            if split is not None:
+                outcome = await asyncio.to_thread(walk_forward, request, space, split, metric, self.workers.value(),
+                                                  arrived, self._cancel.is_set)
+                table = outcome.table
+            else:
+                outcome = None
+                table = await asyncio.to_thread(optimize, request, space, self.workers.value(), arrived,
+                                                self._cancel.is_set)
+        except OptimizationCancelled as exc:
+            outcome, table = None, exc.table
+        except ValueError as exc:
+            raise DomainError(str(exc)) from None
+        finally:
+            self.run_button.setEnabled(True)
+            self.cancel_button.setEnabled(False)
+        self.table = table
+        self._redraw()
+        failed = int((table["error"] != "").sum()) if "error" in table else 0
+        done = f"{len(table)} of {total} runs" + (f", {failed} failed (see the error column)" if failed else "")
+        if self._cancel.is_set():
+            self.status.setText(f"cancelled after {done}")
+        elif outcome is not None:
+            self.status.setText(f"{done}. {_walk_forward_text(outcome, metric)}")
+        elif not table.empty and (table["error"] == "").any():
+            best = best_row(table, metric)
+            self.status.setText(f"{done}. Best {metric} {_fmt(metric, best[metric])} at "
+                                + ", ".join(f"{k}={_value(best[k])}" for k in self.names))
+        else:
+            self.status.setText(done)
+        return table
+
+    def _row_arrived(self, row: dict) -> None:
+        self._rows.append(row)
+        self.progress.setValue(len(self._rows))
+        # redraw at a bounded rate: every row for small grids, every ~2 % for large ones
+        if len(self._rows) % max(1, self.progress.maximum() // 50) == 0:
+            self.table = pd.DataFrame(self._rows)
+            self._redraw()
+
+    # --- results -----------------------------------------------------------------------------
+    def _fill_axes(self) -> None:
+        for combo, pick in ((self.x_param, 0), (self.y_param, 1)):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(self.names)
+            combo.setCurrentIndex(min(pick, len(self.names) - 1))
+            combo.blockSignals(False)
+
+    def _redraw(self) -> None:
+        self._fill_results()
+        self._draw_heatmap()
+
+    def _fill_results(self) -> None:
+        table = self.table
+        metric = self.metric_box.currentText()
+        columns = self.names + [c for c in dict.fromkeys((metric, *_TABLE_STATS)) if c in table] + ["error"]
+        self.results.setSortingEnabled(False)
+        self.results.clear()
+        self.results.setColumnCount(len(columns))
+        self.results.setHorizontalHeaderLabels(columns)
+        self.results.setRowCount(len(table))
+        for row, record in enumerate(table.to_dict("records")):
+            for col, key in enumerate(columns):
+                value = record.get(key, "")
+                item = _SortItem()
+                if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+                    number = float(value)
+                    item.setText(_fmt(key, number) if key not in self.names else str(_value(value)))
+                    item.setData(Qt.ItemDataRole.UserRole, number)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                else:
+                    item.setText(str(value))
+                self.results.setItem(row, col, item)
+        self.results.setSortingEnabled(True)
+        if metric in columns and len(table):
+            self.results.sortItems(columns.index(metric), Qt.SortOrder.DescendingOrder)
+        self.results.resizeColumnsToContents()
+
+    def _draw_heatmap(self) -> None:
+        metric = self.metric_box.currentText()
+        x, y = self.x_param.currentText(), self.y_param.currentText()
+        if self.table.empty or metric not in self.table or not x:
+            self.heat.reset()
+            return
+        others = len(set(self.names) - {x, y})
+        title = metric + (f" (best over the other {others} varied parameter(s))" if others else "")
+        if not y or y == x:
+            self.heat.display(heatmap(self.table.assign(_=0), x, "_", metric), x, "", metric, title)
+        else:
+            self.heat.display(heatmap(self.table, x, y, metric), x, y, metric, title)
+
+    def _select_cell(self, x_value: object, y_value: object) -> None:
+        """Select the best row at a heatmap cell (other varied parameters may differ within it)."""
+        x, y = self.x_param.currentText(), self.y_param.currentText()
+        columns = [self.results.horizontalHeaderItem(c).text() for c in range(self.results.columnCount())]
+        metric_col = columns.index(self.metric_box.currentText()) if self.metric_box.currentText() in columns else None
+        best, best_value = None, -math.inf
+        for row in range(self.results.rowCount()):
+            cells = {name: self.results.item(row, columns.index(name)).data(Qt.ItemDataRole.UserRole)
+                     for name in (x, y) if name and name in columns}
+            if cells.get(x) != x_value or (y and y != x and cells.get(y) != y_value):
+                continue
+            value = self.results.item(row, metric_col).data(Qt.ItemDataRole.UserRole) if metric_col is not None else 0
+            value = -math.inf if value is None or not math.isfinite(value) else value
+            if best is None or value > best_value:
+                best, best_value = row, value
+        if best is not None:
+            self.results.selectRow(best)
+            self.results.scrollToItem(self.results.item(best, 0))
+
+    def selected_params(self) -> dict:
+        rows = sorted({i.row() for i in self.results.selectedIndexes()})
+        if not rows:
+            raise DomainError("select a result row first")
+        columns = [self.results.horizontalHeaderItem(c).text() for c in range(self.results.columnCount())]
+        params = {}
+        for name in self.names:
+            item = self.results.item(rows[0], columns.index(name))
+            number = item.data(Qt.ItemDataRole.UserRole)
+            params[name] = _value(number) if number is not None else item.text()
+        return params
+
+    def _use_selected(self) -> None:
+        try:
+            params = self.selected_params()
+        except DomainError as exc:
+            self.show_error(exc)
+            return
+        self.editor.set_param_values(params)
+        self.status.setText("editor parameters set to " + ", ".join(f"{k}={v}" for k, v in params.items()))
+        self.use_params.emit(params)
+
+    def show_error(self, error: Exception) -> None:
+        self.status.setText(str(error))
+        self.session.log.warning("optimizer", str(error))
+
+
+class _SortItem(QTableWidgetItem):
+    """Sorts numbers by value (failed runs last), text as text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
+        if a is None and b is None:
+            return self.text() < other.text()
+        a = -math.inf if a is None or not math.isfinite(a) else a
+        b = -math.inf if b is None or not math.isfinite(b) else b
+        return a < b
+
+
+class HeatmapView(pg.GraphicsLayoutWidget):
+    """The metric over two parameters: one cell per pair of values, colour from the theme's down (worst)
+    through neutral to up (best), the value written in each cell while they fit, a colour bar beside it."""
+
+    cell_clicked = Signal(object, object)  # x value, y value
+
+    def __init__(self, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.theme = theme
+        self.setBackground(theme.base)
+        self.plot = self.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.colormap = pg.ColorMap([0.0, 0.5, 1.0], [theme.down, theme.grid, theme.up])
+        self.bar = pg.ColorBarItem(colorMap=self.colormap, interactive=False, width=14)
+        self.bar.setImageItem(self.image, insert_in=self.plot)
+        self.labels: list[pg.TextItem] = []
+        self.x_values: list = []
+        self.y_values: list = []
+        self.values = np.empty((0, 0))
+        self.image.mouseClickEvent = self._clicked
+
+    def reset(self) -> None:
+        self.image.clear()
+        for label in self.labels:
+            self.plot.removeItem(label)
+        self.labels = []
+        self.values = np.empty((0, 0))
+        self.plot.setTitle("")
+
+    def display(self, pivot: pd.DataFrame, x: str, y: str, metric: str, title: str = "") -> None:
+        self.reset()
+        values = pivot.to_numpy(dtype=float)
+        if values.size == 0:
+            return
+        self.values = values
+        self.x_values = list(pivot.columns)
+        self.y_values = list(pivot.index)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            low, high = float(finite.min()), float(finite.max())
+            if low < 0 < high:  # centre the neutral colour on zero when the sign matters
+                bound = max(-low, high)
+                low, high = -bound, bound
+            elif low == high:
+                low, high = low - 1, high + 1
+        else:
+            low, high = -1.0, 1.0
+        self.image.setImage(values, autoLevels=False)
+        self.image.setRect(0, 0, values.shape[1], values.shape[0])
+        self.bar.setLevels((low, high))
+        bottom, left = self.plot.getAxis("bottom"), self.plot.getAxis("left")
+        bottom.setTicks([[(i + 0.5, str(_value(v))) for i, v in enumerate(self.x_values)]])
+        left.setTicks([[(j + 0.5, str(_value(v))) for j, v in enumerate(self.y_values)]] if y else [[]])
+        self.plot.setLabel("bottom", x)
+        self.plot.setLabel("left", y)
+        self.plot.setTitle(title, color=self.theme.text)
+        if values.shape[0] * values.shape[1] <= 150:
+            for j in range(values.shape[0]):
+                for i in range(values.shape[1]):
+                    if np.isfinite(values[j, i]):
+                        label = pg.TextItem(_fmt(metric, values[j, i]), color=self.theme.text, anchor=(0.5, 0.5))
+                        label.setPos(i + 0.5, j + 0.5)
+                        self.plot.addItem(label)
+                        self.labels.append(label)
+        self.plot.setRange(xRange=(0, values.shape[1]), yRange=(0, values.shape[0]), padding=0)
+
+    def cell_at(self, i: int, j: int) -> tuple[object, object]:
+        return self.x_values[i], self.y_values[j]
+
+    def _clicked(self, event) -> None:  # type: ignore[no-untyped-def]
+        pos = event.pos()
+        i, j = int(pos.x()), int(pos.y())
+        if 0 <= j < self.values.shape[0] and 0 <= i < self.values.shape[1]:
+            self.cell_clicked.emit(*self.cell_at(i, j))
+            event.accept()
+
+
+def _walk_forward_text(outcome, metric: str) -> str:  # type: ignore[no-untyped-def]
+    chosen = ", ".join(f"{k}={_value(v)}" for k, v in outcome.best_params.items())
+    inside = outcome.in_sample.get(metric, math.nan)
+    outside = outcome.out_of_sample.get(metric, math.nan)
+    return (f"Walk-forward: best in-sample {chosen}; {metric} in-sample {_fmt(metric, inside)} → out-of-sample "
+            f"{_fmt(metric, outside)} (from {outcome.split_time:%Y-%m-%d}); return out-of-sample "
+            f"{_fmt('total_return', outcome.out_of_sample.get('total_return', math.nan))}")
+
+
+def _fmt(key: str, value: float) -> str:
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    if key == "trades":
+        return f"{value:.0f}"
+    return f"{value * 100:.1f}%" if key in _PERCENT else f"{value:,.2f}"
+
+
+def _value(value: object) -> object:
+    """A parameter value as the user typed it: 10 not 10.0 for a whole number."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
