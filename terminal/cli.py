@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bars": cli_commands.run_bars,
         "config": cli_commands.run_config,
         "backtest": cli_commands.run_backtest,
+        "optimize": cli_commands.run_optimize,
     }[command]
     try:
         return handler(args, settings)

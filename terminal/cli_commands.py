@@ -155,3 +155,9 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.cli_backtest import run_backtest_command
 
     return run_backtest_command(args, settings)
+
+
+def run_optimize(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.cli_backtest import run_optimize_command
+
+    return run_optimize_command(args, settings)

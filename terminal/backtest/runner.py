@@ -155,18 +155,22 @@ def run_in_worker(request: BacktestRequest, progress: Callable[[float], None] | 
         process.join(timeout=5)
 
 
+def plain_json(value: Any) -> Any:
+    """NaN and infinities become null, numpy scalars plain numbers: what ``json.dumps`` writes is standard JSON."""
+    if hasattr(value, "item") and not isinstance(value, dict | list):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: plain_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_json(v) for v in value]
+    return value
+
+
 def result_to_json(result: BacktestResult) -> dict[str, Any]:
-    """Plain JSON (NaN/inf become null) for ``quant-terminal backtest --json`` and the store."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
+    """Plain JSON for ``quant-terminal backtest --json`` and the store."""
+    clean = plain_json
     payload = {k: v for k, v in asdict(result).items() if k not in ("equity", "benchmark")}
     payload["equity"] = [[t.isoformat(), float(v)] for t, v in result.equity.items()]
     payload["benchmark"] = [[t.isoformat(), float(v)] for t, v in result.benchmark.items()]

@@ -102,3 +102,29 @@ def test_backtest_command_prints_statistics_and_json(db, real_csv_dir, capsys):
     assert "parameter fast='x' is not a valid int" in capsys.readouterr().err
     assert main(["--db", db, "backtest", "nope", "--symbol", "GOOG"]) == 1
     assert "no strategy 'nope'" in capsys.readouterr().err
+
+
+def test_optimize_command_ranks_the_grid_and_walks_forward(db, real_csv_dir, capsys):
+    import json
+
+    assert main(["--db", db, "import", "csv", str(real_csv_dir / "GOOG.csv"), "--symbol", "GOOG"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "optimize", "sma_cross", "--symbol", "GOOG", "--grid", "fast=5:15:5",
+                 "--grid", "slow=30,60", "--workers", "2", "--walk-forward", "0.7", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    rows = payload["rows"]
+    assert len(rows) == 6 and {(r["fast"], r["slow"]) for r in rows} == {(f, s) for f in (5, 10, 15) for s in (30, 60)}
+    sharpes = [r["sharpe"] for r in rows]
+    assert sharpes == sorted(sharpes, reverse=True)
+    best = payload["walk_forward"]["best_params"]
+    assert (best["fast"], best["slow"]) == (rows[0]["fast"], rows[0]["slow"])
+    assert "sharpe" in payload["walk_forward"]["out_of_sample"]
+    # bad grids say what is wrong
+    assert main(["--db", db, "optimize", "sma_cross", "--symbol", "GOOG", "--grid", "fats=5:15:5"]) == 1
+    assert "declares no such parameter" in capsys.readouterr().err
+    assert main(["--db", db, "optimize", "sma_cross", "--symbol", "GOOG", "--grid", "fast=5:1:1"]) == 1
+    assert "step must be > 0" in capsys.readouterr().err
+    # the table form
+    assert main(["--db", db, "optimize", "sma_cross", "--symbol", "GOOG", "--grid", "fast=5,10", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:2] == ["fast", "sharpe"] and len(out.splitlines()) == 3
