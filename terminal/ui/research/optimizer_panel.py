@@ -61,6 +61,8 @@ class OptimizerPanel(QWidget):
         self.space_table.setHorizontalHeaderLabels(["Vary", "Parameter", "Values (start:stop:step or a,b,c)"])
         self.space_table.verticalHeader().setVisible(False)
         self.space_table.horizontalHeader().setStretchLastSection(True)
+        # not "self.metric": an instance attribute named like a C++ virtual (QWidget::metric) is taken by
+        # shiboken as its Python override, and grab() then segfaults calling a QComboBox as a function
         self.metric_box = QComboBox()
         self.metric_box.addItems(METRICS)
         self.workers = QSpinBox()
