@@ -109,12 +109,19 @@ def test_html_report_export(window_with_goog, qloop, tmp_path):
     assert "<svg" in text and "sharpe" in text and text.count("<tr>") > 20
 
 
-def test_optimizer_grid_fills_table_and_heatmap_and_hands_params_back(window_with_goog, qloop):
+@pytest.fixture
+def optimizer_on_goog(window_with_goog, qloop):
+    """The optimizer dock with the SMA crossover on stored GOOG daily bars in the editor."""
     window, _ = window_with_goog
     editor, optimizer = window.editor, window.optimizer
     editor.strategies.setCurrentText("sma_cross")
     editor.symbols.setText("GOOG")
     wait_until(qloop, lambda: "fast" in optimizer.space_names(), message="sma_cross parameters in the optimizer")
+    return editor, optimizer
+
+
+def test_optimizer_grid_fills_table_and_heatmap_and_hands_params_back(optimizer_on_goog, qloop):
+    editor, optimizer = optimizer_on_goog
     optimizer.set_space({"fast": "5:15:5", "slow": "30,50"})
     optimizer.walk_forward.setChecked(False)
     optimizer.workers.setValue(2)
@@ -133,12 +140,8 @@ def test_optimizer_grid_fills_table_and_heatmap_and_hands_params_back(window_wit
     assert values["fast"] == "10" and values["slow"] == "50"
 
 
-def test_optimizer_walk_forward_and_bad_ranges(window_with_goog, qloop):
-    window, _ = window_with_goog
-    editor, optimizer = window.editor, window.optimizer
-    editor.strategies.setCurrentText("sma_cross")
-    editor.symbols.setText("GOOG")
-    wait_until(qloop, lambda: "fast" in optimizer.space_names(), message="sma_cross parameters in the optimizer")
+def test_optimizer_walk_forward_and_bad_ranges(optimizer_on_goog, qloop):
+    _, optimizer = optimizer_on_goog
     optimizer.set_space({"fast": "5:1:1", "slow": "30"})
     with pytest.raises(DomainError, match="parameter fast: range '5:1:1'"):
         qloop.run_until_complete(optimizer.run())

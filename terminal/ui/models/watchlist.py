@@ -15,6 +15,10 @@ from terminal.ui.theme import DARK, Theme
 COLUMNS = ("Symbol", "Bid", "Ask", "Last", "Chg", "Chg %", "Volume", "Bid size", "Ask size")
 FLASH_SECONDS = 0.6
 _Index = QModelIndex | QPersistentModelIndex
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole,
+                    Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole})
+_ALIGN_LEFT = int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft)
+_ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight)
 
 
 @dataclass
@@ -23,6 +27,7 @@ class _Row:
     quote: Quote
     flash_until: float = 0.0
     flash_up: bool = True
+    cells: tuple[str, ...] | None = None  # formatted texts, made once per quote when the view asks
 
 
 class WatchlistModel(QAbstractTableModel):
@@ -75,6 +80,7 @@ class WatchlistModel(QAbstractTableModel):
             entry.flash_until = time.monotonic() + FLASH_SECONDS
             entry.flash_up = quote.last > old
         entry.quote = quote
+        entry.cells = None
         self._dirty.add(row)
 
     def flush(self) -> None:
@@ -113,20 +119,22 @@ class WatchlistModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # A repaint asks for a dozen roles per cell: answer the unused ones first and format a row once.
+        if role not in _ROLES or not index.isValid():
             return None
         entry = self._rows[index.row()]
         q, col = entry.quote, index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            nd = entry.instrument.price_decimals()
-            values = (
-                entry.instrument.display_name, fmt.price(q.bid, nd), fmt.price(q.ask, nd), fmt.price(q.last, nd),
-                fmt.signed(q.change, nd), fmt.percent(q.change_percent), fmt.size(q.volume),
-                fmt.size(q.bid_size), fmt.size(q.ask_size),
-            )
-            return values[col]
+            if entry.cells is None:
+                nd = entry.instrument.price_decimals()
+                entry.cells = (
+                    entry.instrument.display_name, fmt.price(q.bid, nd), fmt.price(q.ask, nd), fmt.price(q.last, nd),
+                    fmt.signed(q.change, nd), fmt.percent(q.change_percent), fmt.size(q.volume),
+                    fmt.size(q.bid_size), fmt.size(q.ask_size),
+                )
+            return entry.cells[col]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignVCenter | (Qt.AlignmentFlag.AlignLeft if col == 0 else Qt.AlignmentFlag.AlignRight))
+            return _ALIGN_LEFT if col == 0 else _ALIGN_RIGHT
         if role == Qt.ItemDataRole.ForegroundRole and col in (4, 5):
             change = q.change
             if math.isfinite(change) and change != 0:
