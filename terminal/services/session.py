@@ -65,6 +65,11 @@ class TradingSession:
             endpoint = ("127.0.0.1", self.simulator.port, self.settings.client_id)
             self.log.info("session", f"built-in simulator listening on 127.0.0.1:{self.simulator.port}")
         host, port, client_id = endpoint
+        await self._connect(host, port, client_id)
+        await self.refresh_portfolio()
+
+    async def _connect(self, host: str, port: int, client_id: int) -> None:
+        """Connect the broker, with the status bar and the log saying what happens (and why it failed)."""
         self._set_status(ConnectionStatus("CONNECTING", f"{host}:{port}"))
         try:
             await self.broker.connect(host, port, client_id)
@@ -72,7 +77,6 @@ class TradingSession:
             self._set_status(ConnectionStatus("DISCONNECTED", f"{host}:{port}", str(exc)))
             self.log.error("connection", f"cannot connect to {host}:{port} (client id {client_id}): {exc}")
             raise
-        await self.refresh_portfolio()
 
     async def switch_to(self, host: str, port: int, client_id: int) -> None:
         """Leave the current broker (and the built-in simulator) and trade on TWS / Gateway at host:port.
@@ -87,13 +91,7 @@ class TradingSession:
         if self.simulator is not None:
             await self.simulator.stop()
             self.simulator = None
-        self._set_status(ConnectionStatus("CONNECTING", f"{host}:{port}"))
-        try:
-            await self.broker.connect(host, port, client_id)
-        except Exception as exc:
-            self._set_status(ConnectionStatus("DISCONNECTED", f"{host}:{port}", str(exc)))
-            self.log.error("connection", f"cannot connect to {host}:{port} (client id {client_id}): {exc}")
-            raise
+        await self._connect(host, port, client_id)
         self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}"))
         self.log.info("session", f"switched to {host}:{port} client {client_id}")
         for old in wanted:

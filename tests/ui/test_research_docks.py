@@ -150,3 +150,17 @@ def test_optimizer_walk_forward_and_bad_ranges(optimizer_on_goog, qloop):
     qloop.run_until_complete(optimizer.run())
     text = optimizer.status.text()
     assert "Walk-forward: best in-sample" in text and "out-of-sample" in text, text
+
+
+def test_optimizer_cancel_keeps_the_finished_runs(optimizer_on_goog, qloop):
+    _, optimizer = optimizer_on_goog
+    optimizer.set_space({"fast": "5:30:1", "slow": "40:120:10"})
+    optimizer.walk_forward.setChecked(False)
+    task = qloop.create_task(optimizer.run())
+    wait_until(qloop, lambda: optimizer.progress.value() >= 2, timeout=60, message="the first runs")
+    assert not optimizer.run_button.isEnabled()
+    optimizer.cancel_button.click()
+    table = qloop.run_until_complete(task)
+    assert 2 <= len(table) < 234 and (table["error"] == "").all()
+    assert optimizer.status.text().startswith(f"cancelled after {len(table)} of 234 runs")
+    assert optimizer.results.rowCount() == len(table) and optimizer.run_button.isEnabled()

@@ -146,7 +146,7 @@ class StrategyEditorPanel(QWidget):
     def _open_later(self, name: str) -> None:
         self._opening = spawn(self.open_strategy(name), self.show_error)
 
-    async def _opened(self) -> None:
+    async def wait_opened(self) -> None:
         """Save and run must see the source of the strategy just picked, not the previous one."""
         if self._opening is not None and not self._opening.done():
             await asyncio.wait([self._opening])
@@ -166,7 +166,7 @@ class StrategyEditorPanel(QWidget):
         return self.editor.editor.toPlainText()
 
     async def save(self) -> bool:
-        await self._opened()
+        await self.wait_opened()
         problems = check_strategy_source(self.source(), self.name())
         if problems:
             self.messages.setPlainText("\n".join(str(p) for p in problems))

@@ -8,6 +8,7 @@ import asyncio
 import math
 import os
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -45,6 +46,7 @@ from terminal.ui.panels.common import spawn
 
 METRICS = ("sharpe", "sortino", "calmar", "total_return", "annualised_return", "max_drawdown", "profit_factor",
            "expectancy", "sqn", "win_rate")
+MAX_ROWS_SHOWN = 1_000
 _TABLE_STATS = ("sharpe", "total_return", "max_drawdown", "trades", "win_rate", "profit_factor")
 _PERCENT = {"total_return", "annualised_return", "max_drawdown", "win_rate"}
 
@@ -135,6 +137,7 @@ class OptimizerPanel(QWidget):
         self.names: list[str] = []
         self._rows: list[dict] = []
         self._space_keys: list[str] = []
+        self._drawn_at = 0.0
         self._cancel = threading.Event()
         self.run_button.clicked.connect(lambda: spawn(self.run(), self.show_error))
         self.cancel_button.clicked.connect(self._cancel.set)
@@ -210,7 +213,7 @@ class OptimizerPanel(QWidget):
 
     # --- running -----------------------------------------------------------------------------
     async def run(self) -> pd.DataFrame | None:
-        await self.editor._opened()
+        await self.editor.wait_opened()
         space = self.space()
         request = await self.editor.request()
         request = replace(request, params={k: v for k, v in request.params.items() if k not in space})
@@ -247,7 +250,9 @@ class OptimizerPanel(QWidget):
                                                 self._cancel.is_set)
         except OptimizationCancelled as exc:
             outcome, table = None, exc.table
-        except ValueError as exc:
+        except ValueError as exc:  # e.g. every in-sample run failed: show their errors
+            self.table = pd.DataFrame(self._rows)
+            self._redraw()
             raise DomainError(str(exc)) from None
         finally:
             self.run_button.setEnabled(True)
@@ -256,6 +261,8 @@ class OptimizerPanel(QWidget):
         self._redraw()
         failed = int((table["error"] != "").sum()) if "error" in table else 0
         done = f"{len(table)} of {total} runs" + (f", {failed} failed (see the error column)" if failed else "")
+        if len(table) > MAX_ROWS_SHOWN:
+            done += f" (the table lists the best {MAX_ROWS_SHOWN:,})"
         if self._cancel.is_set():
             self.status.setText(f"cancelled after {done}")
         elif outcome is not None:
@@ -271,8 +278,9 @@ class OptimizerPanel(QWidget):
     def _row_arrived(self, row: dict) -> None:
         self._rows.append(row)
         self.progress.setValue(len(self._rows))
-        # redraw at a bounded rate: every row for small grids, every ~2 % for large ones
-        if len(self._rows) % max(1, self.progress.maximum() // 50) == 0:
+        now = time.monotonic()
+        if now - self._drawn_at >= 0.5:  # results appear as they come, redrawn at most twice a second
+            self._drawn_at = now
             self.table = pd.DataFrame(self._rows)
             self._redraw()
 
@@ -290,8 +298,10 @@ class OptimizerPanel(QWidget):
         self._draw_heatmap()
 
     def _fill_results(self) -> None:
-        table = self.table
         metric = self.metric_box.currentText()
+        table = self.table
+        if len(table) > MAX_ROWS_SHOWN and metric in table:  # the heatmap still uses every run
+            table = table.sort_values(metric, ascending=False, na_position="last").head(MAX_ROWS_SHOWN)
         columns = self.names + [c for c in dict.fromkeys((metric, *_TABLE_STATS)) if c in table] + ["error"]
         self.results.setSortingEnabled(False)
         self.results.clear()
