@@ -132,14 +132,13 @@ def run_backtest_command(args: argparse.Namespace, settings) -> int:  # type: ig
 
 
 def run_optimize_command(args: argparse.Namespace, settings) -> int:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
     from terminal.backtest.loader import StrategyError, load_strategy
     from terminal.backtest.optimize import (
         OptimizationCancelled,
         grid,
         optimize,
         parse_values,
+        rank,
         walk_forward,
     )
     from terminal.backtest.runner import plain_json
@@ -161,7 +160,6 @@ def run_optimize_command(args: argparse.Namespace, settings) -> int:  # type: ig
     except (DomainError, StrategyError, StoreError, ValueError) as exc:
         print(f"quant-terminal: {exc}", file=sys.stderr)
         return 1
-    request = replace(request, params={k: v for k, v in request.params.items() if k not in space})
     done = [0]
 
     def progress(_row: dict) -> None:
@@ -184,7 +182,7 @@ def run_optimize_command(args: argparse.Namespace, settings) -> int:  # type: ig
     if args.metric not in table:
         print(f"quant-terminal: no statistic {args.metric!r}; runs failed or the name is wrong", file=sys.stderr)
         return 1
-    ranked = table.sort_values(args.metric, ascending=False, na_position="last")
+    ranked = rank(table, args.metric)
     if args.json:
         payload = {"rows": ranked.to_dict("records")}
         if outcome is not None:

@@ -108,17 +108,26 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         process.kill()
 
 
+def _succeeded(results: pd.DataFrame) -> pd.DataFrame:
+    return results[results["error"] == ""] if "error" in results else results
+
+
 def heatmap(results: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -> pd.DataFrame:
     """Pivot of ``metric`` over two parameters (the best value where other parameters vary), for the 2-D heatmap."""
-    ok = results[results["error"] == ""] if "error" in results else results
-    return ok.pivot_table(index=y, columns=x, values=metric, aggfunc="max").sort_index().sort_index(axis=1)
+    return _succeeded(results).pivot_table(index=y, columns=x, values=metric, aggfunc="max").sort_index().sort_index(
+        axis=1)
+
+
+def rank(results: pd.DataFrame, metric: str = "sharpe") -> pd.DataFrame:
+    """Every row, best ``metric`` first; runs without a value (failed, or NaN) last."""
+    return results.sort_values(metric, ascending=False, na_position="last")
 
 
 def best_row(results: pd.DataFrame, metric: str = "sharpe") -> pd.Series:
-    ok = results[results["error"] == ""] if "error" in results else results
+    ok = _succeeded(results)
     if ok.empty or metric not in ok:
         raise ValueError("every run failed; see the 'error' column")
-    return ok.sort_values(metric, ascending=False, key=lambda s: s.fillna(-math.inf)).iloc[0]
+    return rank(ok, metric).iloc[0]
 
 
 class OptimizationCancelled(Exception):

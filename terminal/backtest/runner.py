@@ -170,8 +170,7 @@ def plain_json(value: Any) -> Any:
 
 def result_to_json(result: BacktestResult) -> dict[str, Any]:
     """Plain JSON for ``quant-terminal backtest --json`` and the store."""
-    clean = plain_json
     payload = {k: v for k, v in asdict(result).items() if k not in ("equity", "benchmark")}
     payload["equity"] = [[t.isoformat(), float(v)] for t, v in result.equity.items()]
     payload["benchmark"] = [[t.isoformat(), float(v)] for t, v in result.benchmark.items()]
-    return clean(payload)
+    return plain_json(payload)

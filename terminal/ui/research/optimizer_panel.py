@@ -9,7 +9,6 @@ import math
 import os
 import threading
 import time
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -38,6 +37,7 @@ from terminal.backtest.optimize import (
     heatmap,
     optimize,
     parse_values,
+    rank,
     suggest_values,
     walk_forward,
 )
@@ -216,7 +216,6 @@ class OptimizerPanel(QWidget):
         await self.editor.wait_opened()
         space = self.space()
         request = await self.editor.request()
-        request = replace(request, params={k: v for k, v in request.params.items() if k not in space})
         total = len(grid(space))
         metric = self.metric_box.currentText()
         loop = asyncio.get_running_loop()
@@ -301,7 +300,7 @@ class OptimizerPanel(QWidget):
         metric = self.metric_box.currentText()
         table = self.table
         if len(table) > MAX_ROWS_SHOWN and metric in table:  # the heatmap still uses every run
-            table = table.sort_values(metric, ascending=False, na_position="last").head(MAX_ROWS_SHOWN)
+            table = rank(table, metric).head(MAX_ROWS_SHOWN)
         columns = self.names + [c for c in dict.fromkeys((metric, *_TABLE_STATS)) if c in table] + ["error"]
         self.results.setSortingEnabled(False)
         self.results.clear()
