@@ -51,6 +51,7 @@ class PlacedOrder:
     outside_rth: bool
     trail_stop_price: float
     trailing_percent: float
+    what_if: bool = False
 
     def to_order(self, instrument: Instrument) -> Order:
         """The domain order; raises ValueError/DomainError for values IB would reject."""
@@ -104,4 +105,27 @@ def place_order(fields: list[str], server_version: int) -> PlacedOrder:
         order_type=order_type, limit_price=as_float(limit), aux_price=as_float(aux), tif=tif, oca_group=oca,
         account=account, order_ref=order_ref, transmit=transmit != "0", parent_id=as_int(parent_id),
         outside_rth=outside_rth == "1", trail_stop_price=as_float(trail_stop), trailing_percent=as_float(trailing_percent),
+        what_if=_what_if(fields, j),
     )
+
+
+def _what_if(fields: list[str], j: int) -> bool:
+    """The whatIf flag: after the scale, hedge, clearing, delta-neutral and algo blocks that precede it."""
+    k = j + 4 + 2  # continuousUpdate … trailingPercent, scaleInitLevelSize, scaleSubsLevelSize
+    increment = as_float(fields[k]) if len(fields) > k else float("nan")
+    k += 1
+    if 0 < increment < 1.7976931348623157e308:
+        k += 7  # scalePriceAdjustValue … scaleRandomPercent
+    k += 3  # scaleTable, activeStartTime, activeStopTime
+    hedge_type = fields[k] if len(fields) > k else ""
+    k += 2 if hedge_type else 1
+    k += 4  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
+    if len(fields) <= k:
+        return False
+    k += 4 if fields[k] == "1" else 1  # delta-neutral contract
+    algo = fields[k] if len(fields) > k else ""
+    k += 1
+    if algo:
+        k += 1 + 2 * as_int(fields[k], 0)
+    k += 1  # algoId
+    return len(fields) > k and fields[k] == "1"

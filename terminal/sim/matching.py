@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -41,17 +42,13 @@ from terminal.domain import (
     Position,
     TimeInForce,
 )
+from terminal.domain.commission import commission_estimate
 from terminal.sim.events import BookSnapshot, EngineEvent, Execution, OrderUpdate, Rejection
 
 
 def commission(instrument: Instrument, quantity: float, price: float) -> float:
-    kind = instrument.sec_type.value
-    if kind == "FUT":
-        return round(0.85 * quantity, 2)
-    value = quantity * price * instrument.multiplier
-    if kind == "CASH":
-        return round(max(2.0, 0.00002 * value), 2)
-    return round(min(max(0.35, 0.0035 * quantity), 0.01 * value), 2)
+    """The simulator's commission schedule (``terminal.domain.commission``)."""
+    return commission_estimate(instrument, quantity, price)
 
 
 class Accounts:
@@ -127,6 +124,22 @@ class Accounts:
         }
         return [AccountValue(account, tag, f"{value:.2f}", "USD") for tag, value in numbers.items()]
 
+    def what_if(self, account: str, instrument: Instrument, signed_quantity: float, price: float,
+                fee: float) -> dict[str, float]:
+        """Margin and equity before, change and after a hypothetical fill (a what-if order; nothing changes)."""
+        net = self.net_liquidation(account)
+        _, _, gross, _ = self._totals(account)
+        current = self.positions.get(account, {}).get(instrument.contract_id)
+        held = current.quantity if current is not None else 0.0
+        mark = self.marks.get(instrument.contract_id, price)
+        gross_after = gross - abs(held * mark * instrument.multiplier) + abs(
+            (held + signed_quantity) * mark * instrument.multiplier)
+        margin_before, margin_after = 0.25 * gross, 0.25 * gross_after
+        return {"init_before": margin_before, "maint_before": margin_before, "equity_before": net,
+                "init_change": margin_after - margin_before, "maint_change": margin_after - margin_before,
+                "equity_change": -fee, "init_after": margin_after, "maint_after": margin_after,
+                "equity_after": net - fee, "commission": fee}
+
     def reset_day(self) -> None:
         for account in self.cash:
             self.day_start[account] = self.net_liquidation(account)
@@ -146,10 +159,13 @@ class _Working:
 class MatchingEngine:
     """Per-contract order books of working orders, matched against each new BookSnapshot."""
 
-    def __init__(self, accounts: Accounts, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, accounts: Accounts, clock: Callable[[], datetime] | None = None,
+                 perm_id_base: int | None = None) -> None:
         self.accounts = accounts
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._perm_ids = itertools.count(1_000_001)
+        # Permanent ids (and the execution ids made from them) stay unique across restarts, as IB's
+        # do; order ids are per client and start again after a restart, as a restarted Gateway's may.
+        self._perm_ids = itertools.count(perm_id_base if perm_id_base is not None else time.time_ns() // 1000)
         self._exec_ids = itertools.count(1)
         self.orders: dict[tuple[int, int], _Working] = {}
         self.books: dict[int, BookSnapshot] = {}

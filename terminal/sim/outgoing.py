@@ -67,7 +67,8 @@ def order_status(update: OrderUpdate) -> list[object]:
             o.parent_id, update.last_fill_price, update.client_id, update.why_held, 0.0]
 
 
-def open_order(update: OrderUpdate) -> list[object]:
+def open_order(update: OrderUpdate, preview: dict[str, float] | None = None) -> list[object]:
+    """openOrder (id 5); with ``preview`` it is the answer to a what-if order (whatIf set, margins filled in)."""
     o: Order = update.order
     ins = o.instrument
     aux = o.stop_price if o.stop_price is not None else (o.trail_amount if o.order_type is OrderType.TRAIL else None)
@@ -89,13 +90,53 @@ def open_order(update: OrderUpdate) -> list[object]:
         "",  # hedge type
         False, "", "", False, False,  # optOutSmartRouting, clearing, notHeld, no delta-neutral contract
         "",  # algo strategy
-        False, False, o.status.value, "", "", "", "", "", "", "", "", "", None, None, None, "", "", False, False,
+        False, preview is not None, o.status.value, *_order_state(preview), False, False,
         0,  # conditions
         "None", None, trail_stop, None, None, None, None, 0, "", "", "", None, False, False, False, None,
         None, False, False,  # duration, postToAts, autoCancelParent
         None, None, None, None, None,  # minTradeQty … midOffsetAtHalf
     ]
     return fields
+
+
+_MARGINS = ("init_before", "maint_before", "equity_before", "init_change", "maint_change", "equity_change",
+            "init_after", "maint_after", "equity_after")
+
+
+def _order_state(preview: dict[str, float] | None) -> list[object]:
+    """OrderState's margin, commission and warning fields; empty unless answering a what-if."""
+    if preview is None:
+        return ["", "", "", "", "", "", "", "", "", None, None, None, "", ""]
+    commission = preview["commission"]
+    return [f"{preview[name]:.2f}" for name in _MARGINS] + [commission, commission, commission, "USD", ""]
+
+
+def completed_order(update: OrderUpdate, completed_time: datetime) -> list[object]:
+    """completedOrder (id 101), field for field as the decoders read it at server version 176."""
+    o: Order = update.order
+    ins = o.instrument
+    aux = o.stop_price if o.stop_price is not None else (o.trail_amount if o.order_type is OrderType.TRAIL else None)
+    status = o.status.value
+    return [
+        101, *_contract_fields(ins), o.side.value, o.quantity, o.order_type.value, o.limit_price, aux,
+        o.time_in_force.value, o.oca_group, o.account, "O", 0, o.client_order_id, update.perm_id,
+        o.outside_rth, False, 0.0, "", "", "", "", "",  # hidden … faPercentage, faProfile
+        # modelCode … exemptCode, startingPrice … displaySize, sweepToFill, allOrNone, minQty, ocaType,
+        # triggerMethod, volatility, volatilityType, deltaNeutralOrderType, deltaNeutralAuxPrice
+        "", "", "", None, "", 0, "", -1, None, None, None, None, None, 0, False, False, None,
+        1 if o.oca_group else 0, 0, None, 0, "", None,
+        False, 0, None, o.trail_percent, "",  # continuousUpdate … comboLegsDescrip
+        0, 0, 0,  # combo legs, order combo legs, smart combo params
+        None, None, "",  # scale
+        "",  # hedge type
+        "", "", False, False,  # clearing, notHeld, no delta-neutral contract
+        "",  # algo strategy
+        False, status, False, False,
+        0,  # conditions
+        None, None, None, False, False, "", o.filled_quantity, 0, False, "", False, False, 0,
+        completed_time.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC"), status,
+        None, None, None, None, None,  # minTradeQty … midOffsetAtHalf
+    ]
 
 
 def exec_details(req_id: int, execution: Execution) -> list[object]:

@@ -13,16 +13,17 @@ import logging
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from terminal.domain import DomainError
+from terminal.domain import DomainError, Order, OrderStatus
 from terminal.sim import outgoing as out
 from terminal.sim.contracts import Listing, Universe
 from terminal.sim.events import EngineEvent, Execution, OrderUpdate, Rejection
 from terminal.sim.incoming import ContractRef, contract_at, place_order
-from terminal.sim.matching import Accounts, MatchingEngine
+from terminal.sim.matching import Accounts, MatchingEngine, commission
 from terminal.sim.prices import Market
 from terminal.sim.session import ClientSession
 from terminal.sim.wire import ProtocolError, as_int
@@ -42,12 +43,17 @@ class SimServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int | None = 7, symbols: list[str] | None = None,
                  replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 0.25,
-                 starting_cash: float = 1_000_000.0) -> None:
+                 starting_cash: float = 1_000_000.0, accounts: Accounts | None = None,
+                 executions_first: bool = False) -> None:
+        """``accounts`` carries positions and cash over from a previous instance (as IB keeps them when
+        a Gateway restarts; its orders are gone). ``executions_first`` sends each fill's execDetails
+        before the order's openOrder/orderStatus, an ordering TWS also produces."""
         self.host = host
         self.port = port
         self.universe = Universe(symbols)
         self.market = Market(self.universe, seed if seed is not None else 7, replay)
-        self.accounts = Accounts(starting_cash)
+        self.accounts = accounts or Accounts(starting_cash)
+        self.executions_first = executions_first
         self.engine = MatchingEngine(self.accounts)
         self.tick_interval = tick_interval
         self.sessions: list[ClientSession] = []
@@ -55,6 +61,7 @@ class SimServer:
         self._ticker: asyncio.Task | None = None
         self._order_ids: dict[int, int] = {}
         self._tick_count = 0
+        self.frozen = False
         self.handlers: dict[int, Callable[[ClientSession, list[str]], None]] = {
             71: lambda s, f: s.start_api(f), 1: self._req_mkt_data, 2: self._cancel_mkt_data, 3: self._place_order,
             4: self._cancel_order, 5: self._req_open_orders, 6: self._req_account_updates, 7: self._req_executions,
@@ -165,10 +172,14 @@ class SimServer:
         if listing is None:
             return
         con_id = listing.instrument.contract_id
-        session.subs.quotes[req_id] = con_id
+        snapshot = len(fields) > 17 and fields[17] == "1"
+        if not snapshot:
+            session.subs.quotes[req_id] = con_id
         session.send(58, 1, req_id, 1)
         state = self.market.state(con_id)
         self._send_quote(session, req_id, self.market.book(con_id), full=True, close=state.close)
+        if snapshot:
+            session.send(57, 1, req_id)  # tickSnapshotEnd: one quote, no subscription
 
     def _cancel_mkt_data(self, session: ClientSession, fields: list[str]) -> None:
         session.subs.quotes.pop(as_int(fields[2]), None)
@@ -274,6 +285,10 @@ class SimServer:
     # --- orders -------------------------------------------------------------------------------
     def _place_order(self, session: ClientSession, fields: list[str]) -> None:
         placed = place_order(fields, session.version)
+        if placed.contract.sec_type in ("STK", "") and not placed.contract.exchange:
+            session.send(*out.error(placed.order_id, 321, "Error validating request.-'bN' : cause - "
+                                                          "Missing order exchange"))
+            return
         listing = self._resolve(session, placed.order_id, placed.contract)
         if listing is None:
             return
@@ -282,8 +297,27 @@ class SimServer:
         except (ValueError, DomainError) as exc:
             session.send(*out.error(placed.order_id, 201, f"Order rejected - reason:{exc}"))
             return
+        if placed.what_if:
+            self._preview(session, order)
+            return
         self._route(self.engine.submit(session.client_id, order))
         self._ensure_book(listing.instrument.contract_id)
+
+    def _preview(self, session: ClientSession, order: Order) -> None:
+        """Answer a what-if order as TWS does: one openOrder with margins and commission; nothing is kept."""
+        try:
+            order.validate()
+        except DomainError as exc:
+            session.send(*out.error(order.order_id, 201, f"Order rejected - reason:{exc}"))
+            return
+        book = self.market.book(order.instrument.contract_id)
+        price = order.limit_price if order.limit_price is not None else (
+            book.ask if order.side.value == "BUY" else book.bid)
+        account = order.account or self.accounts.ids()[0]
+        preview = self.accounts.what_if(account, order.instrument, order.signed_quantity, price,
+                                        commission(order.instrument, order.quantity, price))
+        update = OrderUpdate(session.client_id, replace(order, account=account, status=OrderStatus.PRE_SUBMITTED), 0)
+        session.send(*out.open_order(update, preview))
 
     def _ensure_book(self, con_id: int) -> None:
         if con_id not in self.engine.books:
@@ -303,6 +337,8 @@ class SimServer:
         session.send(53, 1)
 
     def _req_completed_orders(self, session: ClientSession, fields: list[str]) -> None:
+        for update in self.engine.completed_orders(session.client_id):
+            session.send(*out.completed_order(update, update.order.updated or datetime.now(UTC)))
         session.send(102)
 
     def _req_executions(self, session: ClientSession, fields: list[str]) -> None:
@@ -314,6 +350,8 @@ class SimServer:
 
     def _route(self, events: list[EngineEvent]) -> None:
         """Send each engine event to the session of the client that owns the order."""
+        if self.executions_first:
+            events = sorted(events, key=lambda e: not isinstance(e, Execution))
         touched_accounts: set[str] = set()
         for event in events:
             for session in self.sessions:
@@ -404,10 +442,18 @@ class SimServer:
             self._push_pnl(session)
 
     # --- the clock ----------------------------------------------------------------------------
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop (or restart) the market clock: no new prices, so resting orders wait; requests are still served.
+
+        Tests and drills use it to compare the terminal's state with the simulator's at one moment."""
+        self.frozen = frozen
+
     async def _tick_loop(self) -> None:
         last_bar = {}
         while True:
             await asyncio.sleep(self.tick_interval)
+            if self.frozen:
+                continue
             try:
                 self._tick(last_bar)
             except Exception:  # a bug in one tick must not stop the market

@@ -204,3 +204,79 @@ def test_garbage_from_one_client_disconnects_only_that_client(run, server, ib):
 
     assert run(garbage()) == b""
     assert run(ib.reqCurrentTimeAsync()).year >= 2024
+
+
+def test_what_if_order_is_answered_and_nothing_is_executed_or_kept(run, ib, ib_lib, server):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    state = run(asyncio.wait_for(ib.whatIfOrderAsync(contract, ib_lib.MarketOrder("BUY", 100)), 5))
+    assert state.status == "PreSubmitted" and state.commission == pytest.approx(0.35)
+    assert float(state.initMarginChange) > 0 and float(state.equityWithLoanAfter) > 0
+    run(asyncio.sleep(0.3))
+    assert server.engine.submitted_count == 0 and not server.engine.orders
+    assert ib.positions() == [] and ib.openTrades() == []
+
+
+def test_stock_order_without_an_exchange_gets_error_321(run, ib, ib_lib, server):
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, *rest: errors.append((code, message))
+    nowhere = ib_lib.Stock("AAPL", "", "USD")
+    nowhere.conId = 265598
+    ib.placeOrder(nowhere, ib_lib.MarketOrder("BUY", 1))
+    run(asyncio.sleep(0.3))
+    assert (321, "Error validating request.-'bN' : cause - Missing order exchange") in errors
+    assert server.engine.submitted_count == 0
+
+
+def test_completed_orders_carry_reference_status_and_filled_quantity(run, ib, ib_lib):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib)))
+    ib.placeOrder(contract, ib_lib.MarketOrder("BUY", 10, orderRef="qt-filled"))
+    resting = ib.placeOrder(contract, ib_lib.LimitOrder("BUY", 5, 50.0, orderRef="qt-cancelled"))
+    run(asyncio.sleep(0.3))
+    ib.cancelOrder(resting.order)
+    run(asyncio.sleep(0.3))
+    done = {t.order.orderRef: t for t in run(ib.reqCompletedOrdersAsync(False))}
+    assert done["qt-filled"].orderStatus.status == "Filled" and done["qt-filled"].order.filledQuantity == 10
+    assert done["qt-cancelled"].orderStatus.status == "Cancelled" and done["qt-cancelled"].order.permId > 0
+
+
+def test_snapshot_quote_ends_without_a_subscription(run, ib, ib_lib, server):
+    [contract] = run(ib.qualifyContractsAsync(stock(ib_lib, "MSFT")))
+    [ticker] = run(asyncio.wait_for(ib.reqTickersAsync(contract), 3))
+    assert ticker.bid < ticker.ask
+    assert not any(session.subs.quotes for session in server.sessions)
+
+
+def test_orders_and_executions_survive_a_client_reconnect_with_the_same_id(run, server, ib_lib):
+    first = ib_lib.IB()
+    run(first.connectAsync("127.0.0.1", server.port, clientId=4, timeout=5))
+    [contract] = run(first.qualifyContractsAsync(stock(ib_lib)))
+    first.placeOrder(contract, ib_lib.LimitOrder("BUY", 5, 50.0, orderRef="qt-rests"))
+    first.placeOrder(contract, ib_lib.MarketOrder("BUY", 3, orderRef="qt-fills"))
+    run(asyncio.sleep(0.3))
+    first.disconnect()
+    again = ib_lib.IB()
+    run(again.connectAsync("127.0.0.1", server.port, clientId=4, timeout=5))
+    try:
+        assert [t.order.orderRef for t in again.openTrades()] == ["qt-rests"]
+        assert [f.execution.orderRef for f in again.fills()] == ["qt-fills"]
+    finally:
+        again.disconnect()
+
+
+def test_permanent_and_execution_ids_are_new_after_a_restart(run, ib_lib):
+    from terminal.sim.tws_server import SimServer
+
+    seen = []
+    for _ in range(2):
+        sim = SimServer(port=0, seed=5, tick_interval=0.05)
+        run(sim.start())
+        client = ib_lib.IB()
+        run(client.connectAsync("127.0.0.1", sim.port, clientId=1, timeout=5))
+        [contract] = run(client.qualifyContractsAsync(stock(ib_lib)))
+        trade = client.placeOrder(contract, ib_lib.MarketOrder("BUY", 1))
+        run(asyncio.sleep(0.3))
+        seen.append((trade.order.orderId, trade.order.permId, trade.fills[0].execution.execId))
+        client.disconnect()
+        run(sim.stop())
+    assert seen[0][0] == seen[1][0]  # order ids start again, as a restarted Gateway's may
+    assert seen[0][1] != seen[1][1] and seen[0][2] != seen[1][2]
