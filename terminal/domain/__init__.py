@@ -6,10 +6,12 @@ from terminal.domain.market import Bar, BarSize, Quote
 from terminal.domain.order import (
     Fill,
     Order,
+    OrderPreview,
     OrderSide,
     OrderStatus,
     OrderType,
     TimeInForce,
+    can_transition,
     check_transition,
 )
 from terminal.domain.portfolio import Account, AccountValue, Position
@@ -24,6 +26,7 @@ __all__ = [
     "Instrument",
     "InvalidInstrument",
     "Order",
+    "OrderPreview",
     "OrderRejected",
     "OrderSide",
     "OrderStatus",
@@ -33,5 +36,6 @@ __all__ = [
     "SecType",
     "TimeInForce",
     "ValidationError",
+    "can_transition",
     "check_transition",
 ]

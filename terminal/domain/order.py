@@ -85,13 +85,19 @@ _LEGAL: dict[OrderStatus, frozenset[OrderStatus]] = {
          OrderStatus.INACTIVE, OrderStatus.API_CANCELLED}
     ),
     OrderStatus.PENDING_CANCEL: frozenset(
-        {OrderStatus.CANCELLED, OrderStatus.FILLED, OrderStatus.SUBMITTED, OrderStatus.API_CANCELLED}
+        {OrderStatus.CANCELLED, OrderStatus.FILLED, OrderStatus.SUBMITTED, OrderStatus.PRE_SUBMITTED,
+         OrderStatus.INACTIVE, OrderStatus.API_CANCELLED}
     ),
     OrderStatus.FILLED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
     OrderStatus.INACTIVE: frozenset(),
     OrderStatus.API_CANCELLED: frozenset(),
 }
+
+
+def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
+    """True if an order may move from ``old`` to ``new`` (staying put is always allowed)."""
+    return old == new or new in _LEGAL[old]
 
 
 def check_transition(old: OrderStatus, new: OrderStatus) -> None:
@@ -107,8 +113,12 @@ def check_transition(old: OrderStatus, new: OrderStatus) -> None:
 class Order:
     """An order as the user or a strategy intends it, plus its broker-side state.
 
-    ``order_id`` is the IB order id (0 until sent); ``client_order_id`` is ours and
-    never changes, so the store and reconnect logic can recognise an order.
+    ``client_order_id`` is ours (IB ``orderRef``): set before the order is sent and never
+    changed, it is how every event is matched to the order. ``order_id`` is the IB order id
+    of the connection that sent it (0 until sent) and ``perm_id`` IB's permanent id (0 until
+    the broker acknowledges the order); neither alone identifies an order, because a
+    restarted TWS / Gateway reuses order ids. ``parent_ref`` is the parent's client order id
+    for bracket children.
     """
 
     instrument: Instrument
@@ -133,7 +143,14 @@ class Order:
     created: datetime | None = None
     updated: datetime | None = None
     reason: str = ""  # why rejected / cancelled
-    source: str = "manual"  # manual | strategy name | chart
+    source: str = "manual"  # ticket | hotkey | ladder | chart | close position | strategy name | external
+    perm_id: int = 0
+    parent_ref: str = ""
+
+    @property
+    def is_external(self) -> bool:
+        """Placed outside this terminal (TWS, another API client): shown, never sent by us."""
+        return self.source == "external"
 
     def validate(self) -> None:
         """Raise OrderRejected naming the first field that is wrong."""
@@ -151,14 +168,13 @@ class Order:
                     raise ValidationError(f"{self.order_type.value} order needs a stop price")
                 ins.check_price(self.stop_price, "stop price")
             if self.order_type is OrderType.TRAIL:
-                has_amount = self.trail_amount is not None
-                has_percent = self.trail_percent is not None
-                if has_amount == has_percent:
+                amount, percent = self.trail_amount, self.trail_percent
+                if (amount is None) == (percent is None):
                     raise ValidationError("TRAIL order needs exactly one of trail amount or trail percent")
-                if has_amount:
-                    ins.check_price(self.trail_amount, "trail amount")  # type: ignore[arg-type]
-                elif not (0 < self.trail_percent < 100):  # type: ignore[operator]
-                    raise ValidationError(f"trail percent {self.trail_percent} must be between 0 and 100")
+                if amount is not None:
+                    ins.check_price(amount, "trail amount")
+                elif percent is not None and not (0 < percent < 100):
+                    raise ValidationError(f"trail percent {percent} must be between 0 and 100")
             if self.filled_quantity < 0 or self.filled_quantity > self.quantity + 1e-9:
                 raise ValidationError(
                     f"filled quantity {self.filled_quantity:g} outside 0 .. {self.quantity:g}"
@@ -184,7 +200,7 @@ class Order:
     def with_status(self, status: OrderStatus, **changes: object) -> Order:
         """A copy in ``status``; raises if the transition is illegal."""
         check_transition(self.status, status)
-        return replace(self, status=status, **changes)  # type: ignore[arg-type]
+        return replace(self, status=status, **changes)  # type: ignore[arg-type]  # the fields' types vary
 
     def describe(self) -> str:
         """One-line human description: ``BUY 100 AAPL LMT 187.50 DAY``."""
@@ -217,6 +233,7 @@ class Fill:
     account: str = ""
     client_order_id: str = ""
     realized_pnl: float = 0.0
+    perm_id: int = 0
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -234,3 +251,24 @@ class Fill:
     @property
     def notional(self) -> float:
         return self.quantity * self.price * self.instrument.multiplier
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPreview:
+    """What an order would cost, as the broker answers a what-if order (nothing is executed).
+
+    ``source`` is ``"broker"`` for the broker's own answer and ``"estimate"`` for a local
+    estimate made when the broker gave none (``note`` then says why). Unknown values are NaN.
+    """
+
+    commission: float = math.nan
+    min_commission: float = math.nan
+    max_commission: float = math.nan
+    commission_currency: str = ""
+    initial_margin_change: float = math.nan
+    maintenance_margin_change: float = math.nan
+    initial_margin_after: float = math.nan
+    equity_with_loan_after: float = math.nan
+    warning: str = ""
+    source: str = "broker"
+    note: str = ""

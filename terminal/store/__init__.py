@@ -10,18 +10,18 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from terminal.store.bars import BarRepository, rows_to_frame
 from terminal.store.migrations import CURRENT_VERSION, SchemaTooNew, current_version, migrate
-from terminal.store.records import (
-    FillRepository,
-    InstrumentRepository,
-    KeyValueRepository,
-    OrderRepository,
-    WatchlistRepository,
-)
+from terminal.store.records import InstrumentRepository, KeyValueRepository, WatchlistRepository
 from terminal.store.research import (
     BacktestRunRepository,
     StoredRun,
     StoredStrategy,
     StrategyRepository,
+)
+from terminal.store.trading import (
+    FillRepository,
+    OrderRepository,
+    PositionBookRepository,
+    TradingRecords,
 )
 
 __all__ = [
@@ -81,6 +81,8 @@ class Store:
         self.watchlists = WatchlistRepository(engine)
         self.orders = OrderRepository(engine, self.instruments)
         self.fills = FillRepository(engine, self.instruments)
+        self.position_book = PositionBookRepository(engine)
+        self.trading = TradingRecords(engine, self.instruments)
         self.key_values = KeyValueRepository(engine)
         self.strategies = StrategyRepository(engine)
         self.backtest_runs = BacktestRunRepository(engine)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
-from terminal.store.schema import metadata, schema_version
+from terminal.store.schema import metadata, position_book, schema_version
 
 
 class SchemaTooNew(RuntimeError):
@@ -25,7 +25,22 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
+    """ALTER TABLE … ADD COLUMN unless the column exists (a database created at v2 has it from v1's create_all)."""
+    if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
+def _v2_order_identity(conn: Connection) -> None:
+    """IB permanent ids on orders and fills, the parent's client order id on bracket children,
+    and the position book that reconciliation compares with the broker."""
+    _add_column(conn, "orders", "perm_id", "BIGINT NOT NULL DEFAULT 0")
+    _add_column(conn, "orders", "parent_ref", "VARCHAR(64) NOT NULL DEFAULT ''")
+    _add_column(conn, "fills", "perm_id", "BIGINT NOT NULL DEFAULT 0")
+    metadata.create_all(conn, tables=[position_book])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -1,40 +1,15 @@
-"""Repositories for instruments, watchlists, orders, fills and small key/value state."""
+"""Repositories for instruments, watchlists and small key/value state (orders and fills: ``trading.py``)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
-from terminal.domain import (
-    Fill,
-    Instrument,
-    Order,
-    OrderSide,
-    OrderStatus,
-    OrderType,
-    SecType,
-    TimeInForce,
-)
-from terminal.store.schema import (
-    fills,
-    instruments,
-    key_values,
-    orders,
-    watchlist_items,
-    watchlists,
-)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _parse_time(text: str) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+from terminal.domain import Instrument, SecType
+from terminal.store.schema import instruments, key_values, watchlist_items, watchlists
 
 
 class InstrumentRepository:
@@ -171,155 +146,6 @@ class WatchlistRepository:
                     insert(watchlist_items),
                     [{"watchlist_id": wid, "instrument_key": k, "position": i} for i, k in enumerate(unique)],
                 )
-
-
-def _order_row(order: Order) -> dict[str, Any]:
-    return {
-        "client_order_id": order.client_order_id,
-        "order_id": order.order_id,
-        "instrument_key": order.instrument.key,
-        "side": order.side.value,
-        "quantity": order.quantity,
-        "order_type": order.order_type.value,
-        "limit_price": order.limit_price,
-        "stop_price": order.stop_price,
-        "trail_amount": order.trail_amount,
-        "trail_percent": order.trail_percent,
-        "time_in_force": order.time_in_force.value,
-        "outside_rth": order.outside_rth,
-        "parent_id": order.parent_id,
-        "oca_group": order.oca_group,
-        "account": order.account,
-        "status": order.status.value,
-        "filled_quantity": order.filled_quantity,
-        "average_fill_price": order.average_fill_price,
-        "created": (order.created.isoformat() if order.created else _now()),
-        "updated": (order.updated.isoformat() if order.updated else _now()),
-        "reason": order.reason[:500],
-        "source": order.source[:64],
-    }
-
-
-class OrderRepository:
-    """Orders by our client order id, so the blotter survives a restart."""
-
-    def __init__(self, engine: Engine, instruments_repo: InstrumentRepository) -> None:
-        self._engine = engine
-        self._instruments = instruments_repo
-
-    def save(self, order: Order) -> None:
-        if not order.client_order_id:
-            raise ValueError("order has no client_order_id; the order service assigns one before saving")
-        self._instruments.id_for(order.instrument)
-        row = _order_row(order)
-        with self._engine.begin() as conn:
-            exists = conn.execute(
-                select(orders.c.client_order_id).where(orders.c.client_order_id == order.client_order_id)
-            ).first()
-            if exists:
-                row.pop("created")
-                conn.execute(update(orders).where(orders.c.client_order_id == order.client_order_id).values(**row))
-            else:
-                conn.execute(insert(orders).values(**row))
-
-    def get(self, client_order_id: str) -> Order | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(orders).where(orders.c.client_order_id == client_order_id)).mappings().first()
-        return self._order(row) if row else None
-
-    def list(self, working_only: bool = False, limit: int = 1000) -> list[Order]:
-        query = select(orders).order_by(orders.c.created.desc()).limit(limit)
-        if working_only:
-            done = [s.value for s in OrderStatus if s.is_done]
-            query = query.where(orders.c.status.not_in(done))
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [o for o in (self._order(r) for r in rows) if o is not None]
-
-    def _order(self, row: Any) -> Order | None:
-        instrument = self._instruments.get(row["instrument_key"])
-        if instrument is None:
-            return None
-        return Order(
-            instrument=instrument,
-            side=OrderSide(row["side"]),
-            quantity=row["quantity"],
-            order_type=OrderType(row["order_type"]),
-            limit_price=row["limit_price"],
-            stop_price=row["stop_price"],
-            trail_amount=row["trail_amount"],
-            trail_percent=row["trail_percent"],
-            time_in_force=TimeInForce(row["time_in_force"]),
-            outside_rth=bool(row["outside_rth"]),
-            parent_id=int(row["parent_id"]),
-            oca_group=row["oca_group"],
-            client_order_id=row["client_order_id"],
-            order_id=int(row["order_id"]),
-            account=row["account"],
-            status=OrderStatus(row["status"]),
-            filled_quantity=row["filled_quantity"],
-            average_fill_price=row["average_fill_price"],
-            created=_parse_time(row["created"]),
-            updated=_parse_time(row["updated"]),
-            reason=row["reason"],
-            source=row["source"],
-        )
-
-
-class FillRepository:
-    """Executions; saving the same execution id twice is a no-op (reconnects replay executions)."""
-
-    def __init__(self, engine: Engine, instruments_repo: InstrumentRepository) -> None:
-        self._engine = engine
-        self._instruments = instruments_repo
-
-    def save(self, fill: Fill) -> bool:
-        """Store the fill; False if it was already stored."""
-        self._instruments.id_for(fill.instrument)
-        with self._engine.begin() as conn:
-            if conn.execute(select(fills.c.execution_id).where(fills.c.execution_id == fill.execution_id)).first():
-                return False
-            conn.execute(
-                insert(fills).values(
-                    execution_id=fill.execution_id,
-                    order_id=fill.order_id,
-                    client_order_id=fill.client_order_id,
-                    instrument_key=fill.instrument.key,
-                    side=fill.side.value,
-                    quantity=fill.quantity,
-                    price=fill.price,
-                    commission=fill.commission,
-                    realized_pnl=fill.realized_pnl,
-                    time=fill.time.isoformat(),
-                    account=fill.account,
-                )
-            )
-        return True
-
-    def list(self, limit: int = 1000) -> list[Fill]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(select(fills).order_by(fills.c.time.desc()).limit(limit)).mappings().all()
-        result = []
-        for r in rows:
-            instrument = self._instruments.get(r["instrument_key"])
-            if instrument is None:
-                continue
-            result.append(
-                Fill(
-                    execution_id=r["execution_id"],
-                    order_id=int(r["order_id"]),
-                    instrument=instrument,
-                    side=OrderSide(r["side"]),
-                    quantity=r["quantity"],
-                    price=r["price"],
-                    time=datetime.fromisoformat(r["time"]),
-                    commission=r["commission"],
-                    account=r["account"],
-                    client_order_id=r["client_order_id"],
-                    realized_pnl=r["realized_pnl"],
-                )
-            )
-        return result
 
 
 class KeyValueRepository:

@@ -109,6 +109,8 @@ orders = Table(
     Column("updated", String(32), nullable=False),
     Column("reason", String(500), nullable=False, default=""),
     Column("source", String(64), nullable=False, default="manual"),
+    Column("perm_id", BigInteger, nullable=False, default=0),  # schema v2
+    Column("parent_ref", String(64), nullable=False, default=""),  # schema v2
     Index("ix_orders_status", "status"),
 )
 
@@ -126,7 +128,20 @@ fills = Table(
     Column("realized_pnl", Double, nullable=False, default=0.0),
     Column("time", String(32), nullable=False),
     Column("account", String(32), nullable=False, default=""),
+    Column("perm_id", BigInteger, nullable=False, default=0),  # schema v2
     Index("ix_fills_time", "time"),
+)
+
+# What our applied fills say each position should be (schema v2), compared with the broker's
+# positions at every connect; written in the same transaction as the fill that moves it.
+position_book = Table(
+    "position_book",
+    metadata,
+    Column("account", String(32), nullable=False),
+    Column("instrument_key", String(96), nullable=False),
+    Column("quantity", Double, nullable=False),
+    Column("updated", String(32), nullable=False),
+    PrimaryKeyConstraint("account", "instrument_key", name="pk_position_book"),
 )
 
 strategies = Table(
