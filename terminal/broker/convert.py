@@ -11,6 +11,7 @@ from terminal.domain import (
     Fill,
     Instrument,
     Order,
+    OrderPreview,
     OrderSide,
     OrderStatus,
     OrderType,
@@ -26,8 +27,29 @@ _STATUS = {
     "PendingSubmit": OrderStatus.PENDING_SUBMIT, "ApiPending": OrderStatus.PENDING_SUBMIT,
     "PreSubmitted": OrderStatus.PRE_SUBMITTED, "Submitted": OrderStatus.SUBMITTED,
     "PendingCancel": OrderStatus.PENDING_CANCEL, "Filled": OrderStatus.FILLED, "Cancelled": OrderStatus.CANCELLED,
-    "ApiCancelled": OrderStatus.API_CANCELLED, "Inactive": OrderStatus.INACTIVE, "ValidationError": OrderStatus.INACTIVE,
+    "ApiCancelled": OrderStatus.API_CANCELLED, "Inactive": OrderStatus.INACTIVE,
 }
+# Error codes with which IB rejects a new order outright (the client library marks it Cancelled).
+_REJECTION_CODES = frozenset({201, 203, 10147})
+
+
+def _status(trade: Any) -> tuple[OrderStatus, str]:
+    """The order's status and the broker's last word on it.
+
+    ib_async / ib_insync write "ValidationError" over the status when IB answers a request with a
+    warning (321 and the like) — for a modify the order is still live — so the status is then the
+    last real one from the trade log. A Cancelled caused by a rejection code is Inactive (rejected).
+    """
+    log = list(getattr(trade, "log", []))
+    text = trade.orderStatus.status
+    reason = next((entry.message for entry in reversed(log) if getattr(entry, "errorCode", 0)), "")
+    if text == "ValidationError":
+        text = next((e.status for e in reversed(log) if e.status not in ("ValidationError", "")), "PendingSubmit")
+    status = _STATUS.get(text, OrderStatus.PENDING_SUBMIT)
+    if status is OrderStatus.CANCELLED and log and getattr(log[-1], "errorCode", 0) in _REJECTION_CODES:
+        status = OrderStatus.INACTIVE
+    return status, reason
+
 
 
 def number(value: Any) -> float:
@@ -90,17 +112,23 @@ def order_from_trade(trade: Any, instrument: Instrument) -> Order:
     tif = TimeInForce(o.tif) if o.tif in {t.value for t in TimeInForce} else TimeInForce.DAY
     filled = number(status.filled)
     average = number(status.avgFillPrice)
+    completed = number(getattr(o, "filledQuantity", None))
+    if not filled and math.isfinite(completed) and completed > 0:  # a completed order carries it in the order
+        filled = completed
     log_times = [entry.time for entry in getattr(trade, "log", []) if getattr(entry, "time", None)]
-    reason = next((entry.message for entry in reversed(getattr(trade, "log", [])) if entry.errorCode), "")
+    state, reason = _status(trade)
+    perm_id = int(o.permId or 0) or int(getattr(status, "permId", 0) or 0)
     return Order(
         instrument=instrument, side=OrderSide(o.action), quantity=float(o.totalQuantity), order_type=order_type,
         limit_price=limit, stop_price=aux if order_type.needs_stop_price else None,
         trail_amount=aux if order_type is OrderType.TRAIL and trail_percent is None else None,
         trail_percent=trail_percent, time_in_force=tif, outside_rth=bool(o.outsideRth), parent_id=int(o.parentId or 0),
         oca_group=o.ocaGroup or "", transmit=bool(o.transmit), client_order_id=o.orderRef or "", order_id=int(o.orderId),
-        account=o.account or "", status=_STATUS.get(status.status, OrderStatus.PENDING_SUBMIT),
-        filled_quantity=0.0 if math.isnan(filled) else filled, average_fill_price=0.0 if math.isnan(average) else average,
+        account=o.account or "", status=state,
+        filled_quantity=0.0 if math.isnan(filled) else min(filled, float(o.totalQuantity)),
+        average_fill_price=0.0 if math.isnan(average) else average,
         created=log_times[0] if log_times else None, updated=log_times[-1] if log_times else None, reason=reason,
+        perm_id=perm_id,
     )
 
 
@@ -115,6 +143,18 @@ def fill_from_ib(fill: Any, instrument: Instrument) -> Fill:
         price=float(e.price), time=e.time.astimezone(UTC) if e.time.tzinfo else e.time.replace(tzinfo=UTC),
         commission=0.0 if math.isnan(commission) else commission, account=e.acctNumber,
         client_order_id=e.orderRef or "", realized_pnl=0.0 if math.isnan(realized) else realized,
+        perm_id=int(e.permId or 0),
+    )
+
+
+def preview_from_state(state: Any) -> OrderPreview:
+    """A what-if answer (IB OrderState) as a domain preview; IB's unset values become NaN."""
+    return OrderPreview(
+        commission=number(state.commission), min_commission=number(state.minCommission),
+        max_commission=number(state.maxCommission), commission_currency=state.commissionCurrency or "",
+        initial_margin_change=number(state.initMarginChange), maintenance_margin_change=number(state.maintMarginChange),
+        initial_margin_after=number(state.initMarginAfter), equity_with_loan_after=number(state.equityWithLoanAfter),
+        warning=state.warningText or "", source="broker",
     )
 
 

@@ -60,10 +60,13 @@ class AccountEvent:
 
 @dataclass(frozen=True)
 class ErrorEvent:
+    """An IB error or notice; for an order of this connection ``client_order_id`` names it."""
+
     code: int
     message: str
     request_id: int = -1
     order_id: int = 0
+    client_order_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,25 +23,13 @@ from terminal.broker.events import (
     ConnectionEvent,
     ConnectionState,
     DepthEvent,
-    ErrorEvent,
     EventBus,
-    FillEvent,
-    OrderEvent,
     PositionEvent,
     QuoteEvent,
 )
+from terminal.broker.ib_orders import IBOrders
 from terminal.broker.pacing import PacingLimiter
-from terminal.domain import (
-    Account,
-    AccountValue,
-    Bar,
-    BarSize,
-    Fill,
-    Instrument,
-    Order,
-    OrderType,
-    Position,
-)
+from terminal.domain import Account, AccountValue, Bar, BarSize, Instrument, Position
 
 if os.environ.get("QT_IB_CLIENT") == "ib_insync":
     import ib_insync as ibapi
@@ -60,8 +47,6 @@ _CHUNK = {
     BarSize.SEC_5: timedelta(hours=1), BarSize.MIN_1: timedelta(days=7), BarSize.MIN_5: timedelta(days=30),
     BarSize.MIN_15: timedelta(days=30), BarSize.HOUR_1: timedelta(days=30), BarSize.DAY_1: timedelta(days=365),
 }
-_INFO_CODES = {2104, 2106, 2107, 2108, 2119, 2158, 2100, 2150}
-
 
 def _duration(span: timedelta, bar_size: BarSize) -> str:
     seconds = max(1, int(span.total_seconds()))
@@ -72,13 +57,15 @@ def _duration(span: timedelta, bar_size: BarSize) -> str:
     return f"{math.ceil(seconds / 86400)} D"
 
 
-class IBBroker:
-    """Broker over one IB connection; events are published on ``events``."""
+class IBBroker(IBOrders):
+    """Broker over one IB connection; events are published on ``events`` (orders: ``ib_orders.py``)."""
 
     def __init__(self, reconnect_initial: float = 0.5, reconnect_max: float = 30.0,
                  pacing: PacingLimiter | None = None) -> None:
         self.events = EventBus()
+        self.ibapi = ibapi
         self.ib = ibapi.IB()
+        self._init_orders()
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
         self.pacing = pacing or PacingLimiter()
@@ -92,7 +79,6 @@ class IBBroker:
         self._values: dict[str, str] = {}
         self._daily_pnl = math.nan
         self._pnl = None
-        self._published_fills: set[str] = set()
         ib = self.ib
         ib.pendingTickersEvent += self._on_tickers
         ib.orderStatusEvent += self._on_trade
@@ -166,8 +152,7 @@ class IBBroker:
                 delay = min(self.reconnect_max, delay * 2)
                 continue
             await self._resubscribe()
-            await self._after_connect()
-            self._republish_orders()
+            await self._after_connect()  # the session reconciles orders, fills and positions on CONNECTED
             return
 
     async def _resubscribe(self) -> None:
@@ -183,12 +168,6 @@ class IBBroker:
         for con_id in bars:
             await self.subscribe_bars(self._instruments[con_id])
 
-    def _republish_orders(self) -> None:
-        for trade in self.ib.trades():
-            self._on_trade(trade)
-        for fill in self.ib.fills():
-            self._publish_fill(fill)
-
     def _require(self) -> None:
         if not self.ib.isConnected():
             raise NotConnected("not connected to the broker; the order was not sent")
@@ -201,15 +180,25 @@ class IBBroker:
         self._instruments[instrument.contract_id] = instrument
         return instrument
 
+    def remember(self, instrument: Instrument) -> None:
+        """Know a qualified instrument by contract id (the session preloads the stored ones), so orders,
+        fills and positions of it carry the same instrument (and key) as the rest of the terminal."""
+        if instrument.contract_id:
+            self._instruments.setdefault(instrument.contract_id, instrument)
+
     def _instrument_of(self, contract: Any) -> Instrument:
         known = self._instruments.get(contract.conId)
         if known is not None:
             return known
+        kind = contract.secType if contract.secType in ("STK", "FUT", "CASH", "IND") else "STK"
+        # Positions and executions name a stock's primary exchange; the terminal trades stocks on SMART.
+        exchange = "SMART" if kind == "STK" else (contract.exchange or "SMART")
         return self._remember(Instrument(
-            symbol=contract.symbol, sec_type=convert.SecType(contract.secType) if contract.secType in ("STK", "FUT", "CASH", "IND") else convert.SecType.STOCK,
-            exchange=contract.exchange or "SMART", currency=contract.currency or "USD", contract_id=contract.conId,
+            symbol=contract.symbol, sec_type=convert.SecType(kind), exchange=exchange,
+            currency=contract.currency or "USD", contract_id=contract.conId,
+            primary_exchange=(getattr(contract, "primaryExchange", "") or contract.exchange or "") if kind == "STK" else "",
             local_symbol=contract.localSymbol or "", multiplier=float(contract.multiplier or 1) or 1.0,
-            tick_size=0.00005 if contract.secType == "CASH" else (0.25 if contract.secType == "FUT" else 0.01)))
+            tick_size=0.00005 if kind == "CASH" else (0.25 if kind == "FUT" else 0.01)))
 
     async def qualify(self, instrument: Instrument) -> Instrument:
         self._require()
@@ -315,97 +304,6 @@ class IBBroker:
                 break
         return [collected[t] for t in sorted(collected)]
 
-    # --- orders ------------------------------------------------------------------------------
-    def _ib_order(self, order: Order) -> Any:
-        kwargs: dict[str, Any] = {
-            "action": order.side.value, "totalQuantity": order.quantity, "orderType": order.order_type.value,
-            "tif": order.time_in_force.value, "outsideRth": order.outside_rth, "orderRef": order.client_order_id,
-            "transmit": order.transmit,
-        }
-        if order.limit_price is not None:
-            kwargs["lmtPrice"] = order.limit_price
-        if order.order_type is OrderType.TRAIL:
-            if order.trail_percent is not None:
-                kwargs["trailingPercent"] = order.trail_percent
-            else:
-                kwargs["auxPrice"] = order.trail_amount
-        elif order.stop_price is not None:
-            kwargs["auxPrice"] = order.stop_price
-        if order.parent_id:
-            kwargs["parentId"] = order.parent_id
-        if order.oca_group:
-            kwargs.update(ocaGroup=order.oca_group, ocaType=1)
-        if order.account:
-            kwargs["account"] = order.account
-        return ibapi.Order(**kwargs)
-
-    async def place(self, order: Order) -> Order:
-        self._require()
-        trade = self.ib.placeOrder(self._contract(order.instrument), self._ib_order(order))
-        return replace(order, order_id=int(trade.order.orderId))
-
-    async def place_bracket(self, parent: Order, *children: Order) -> list[Order]:
-        """Parent and exits as one bracket: only the last order transmits, so none works alone."""
-        self._require()
-        contract = self._contract(parent.instrument)
-        parent_ib = self._ib_order(replace(parent, transmit=not children))
-        parent_trade = self.ib.placeOrder(contract, parent_ib)
-        parent_id = int(parent_trade.order.orderId)
-        placed = [replace(parent, order_id=parent_id)]
-        for n, child in enumerate(children):
-            last = n == len(children) - 1
-            child_ib = self._ib_order(replace(child, parent_id=parent_id, transmit=last))
-            trade = self.ib.placeOrder(contract, child_ib)
-            placed.append(replace(child, parent_id=parent_id, order_id=int(trade.order.orderId), transmit=last))
-        return placed
-
-    def _trade(self, order_id: int) -> Any:
-        for trade in self.ib.trades():
-            if trade.order.orderId == order_id:
-                return trade
-        raise BrokerError(f"order {order_id} is not known to this connection")
-
-    async def modify(self, order: Order) -> Order:
-        self._require()
-        trade = self._trade(order.order_id)
-        o = trade.order
-        o.totalQuantity = order.quantity
-        if order.limit_price is not None:
-            o.lmtPrice = order.limit_price
-        if order.stop_price is not None:
-            o.auxPrice = order.stop_price
-        o.tif = order.time_in_force.value
-        self.ib.placeOrder(trade.contract, o)
-        return order
-
-    async def cancel(self, order_id: int) -> None:
-        self._require()
-        self.ib.cancelOrder(self._trade(order_id).order)
-
-    async def cancel_all(self) -> None:
-        self._require()
-        self.ib.reqGlobalCancel()
-
-    async def open_orders(self) -> list[Order]:
-        return [convert.order_from_trade(t, self._instrument_of(t.contract)) for t in self.ib.openTrades()]
-
-    async def executions(self) -> list[Fill]:
-        return [convert.fill_from_ib(f, self._instrument_of(f.contract)) for f in self.ib.fills()]
-
-    def _on_trade(self, trade: Any) -> None:
-        self.events.publish(OrderEvent(convert.order_from_trade(trade, self._instrument_of(trade.contract))))
-
-    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
-        self._publish_fill(fill)
-
-    def _publish_fill(self, fill: Any) -> None:
-        if fill.commissionReport is None or not fill.commissionReport.execId:
-            return
-        if fill.execution.execId in self._published_fills:
-            return
-        self._published_fills.add(fill.execution.execId)
-        self.events.publish(FillEvent(convert.fill_from_ib(fill, self._instrument_of(fill.contract))))
-
     # --- portfolio ---------------------------------------------------------------------------
     async def positions(self) -> list[Position]:
         items = self.ib.portfolio()
@@ -444,9 +342,3 @@ class IBBroker:
         if math.isfinite(daily):
             self._daily_pnl = daily
             self.events.publish(AccountEvent(convert.account_from_values(pnl.account, self._values, daily)))
-
-    def _on_error(self, req_id: int, code: int, message: str, contract: Any = None, *args: Any) -> None:
-        order_id = req_id if any(t.order.orderId == req_id for t in self.ib.trades()) else 0
-        if code in _INFO_CODES:
-            log.info("IB %d: %s", code, message)
-        self.events.publish(ErrorEvent(code, message, req_id, order_id))

@@ -118,10 +118,10 @@ def test_orders_place_modify_cancel_and_fill(loop, broker):
     wait(loop, lambda: any(isinstance(e, OrderEvent) and e.order.status is OrderStatus.SUBMITTED
                            and e.order.client_order_id == "qt-a" for e in broker.seen), what="submitted")
     loop.run_until_complete(broker.modify(Order(aapl, OrderSide.BUY, 20, OrderType.LIMIT, limit_price=101.0,
-                                                order_id=resting.order_id)))
+                                                client_order_id="qt-a")))
     wait(loop, lambda: any(isinstance(e, OrderEvent) and e.order.quantity == 20 and e.order.limit_price == 101.0
                            for e in broker.seen), what="modified")
-    loop.run_until_complete(broker.cancel(resting.order_id))
+    loop.run_until_complete(broker.cancel(resting))
     wait(loop, lambda: any(isinstance(e, OrderEvent) and e.order.status is OrderStatus.CANCELLED for e in broker.seen),
          what="cancelled")
     loop.run_until_complete(broker.place(Order(aapl, OrderSide.BUY, 50, client_order_id="qt-b")))
@@ -136,9 +136,9 @@ def test_orders_place_modify_cancel_and_fill(loop, broker):
 
 def test_bracket_children_wait_for_the_parent(loop, broker):
     aapl = loop.run_until_complete(broker.qualify(Instrument("AAPL")))
-    parent = Order(aapl, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=50.0)  # far below: never fills
-    take = Order(aapl, OrderSide.SELL, 10, OrderType.LIMIT, limit_price=60.0)
-    stop = Order(aapl, OrderSide.SELL, 10, OrderType.STOP, stop_price=45.0)
+    parent = Order(aapl, OrderSide.BUY, 10, OrderType.LIMIT, limit_price=50.0, client_order_id="qt-p")  # never fills
+    take = Order(aapl, OrderSide.SELL, 10, OrderType.LIMIT, limit_price=60.0, client_order_id="qt-p-tp")
+    stop = Order(aapl, OrderSide.SELL, 10, OrderType.STOP, stop_price=45.0, client_order_id="qt-p-sl")
     placed = loop.run_until_complete(broker.place_bracket(parent, take, stop))
     assert [o.parent_id for o in placed] == [0, placed[0].order_id, placed[0].order_id]
     wait(loop, lambda: len(broker.ib.openTrades()) == 3, what="3 open")
@@ -158,7 +158,7 @@ def test_restart_of_the_simulator_reconnects_resubscribes_and_never_resends(loop
     wait(loop, lambda: any(isinstance(e, ConnectionEvent) and e.state is ConnectionState.RECONNECTING
                            for e in broker.seen), what="reconnecting")
     with pytest.raises(NotConnected):
-        loop.run_until_complete(broker.place(Order(aapl, OrderSide.BUY, 5)))
+        loop.run_until_complete(broker.place(Order(aapl, OrderSide.BUY, 5, client_order_id="qt-later")))
     restarted = SimServer(port=port, seed=9, tick_interval=0.05)
     loop.run_until_complete(restarted.start())
     try:
