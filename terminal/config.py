@@ -43,6 +43,8 @@ class Settings:
     sim_port: int = 0  # 0 = free loopback port
     theme: str = "dark"
     confirm_orders: bool = True
+    daily_reset_time: str = "09:30"  # when the daily-loss limit starts a new day ...
+    daily_reset_timezone: str = "America/New_York"  # ... in this zone (default: the US equity session's open)
     log_level: str = "INFO"
     quandl_api_base: str = ""
     quandl_api_key: str = ""
@@ -168,9 +170,27 @@ def load_settings(
     settings = replace(Settings(), **values)
     if settings.ib:
         parse_ib_endpoint(settings.ib, settings.client_id)
+    _check_daily_reset(settings, sources)
     if settings.theme not in ("dark", "light"):
         raise ConfigError(f"theme {settings.theme!r} from {sources['theme']} must be 'dark' or 'light'")
     return replace(settings, sources=sources)
+
+
+def _check_daily_reset(settings: Settings, sources: dict[str, str]) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        hours, minutes = (int(part) for part in settings.daily_reset_time.split(":"))
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"daily_reset_time {settings.daily_reset_time!r} from {sources['daily_reset_time']} "
+                          "must be HH:MM, e.g. 09:30") from None
+    try:
+        ZoneInfo(settings.daily_reset_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"daily_reset_timezone {settings.daily_reset_timezone!r} from "
+                          f"{sources['daily_reset_timezone']} is not a time zone name, e.g. America/New_York") from None
 
 
 def _quandl_key_from_elsewhere(environ: dict[str, str]) -> tuple[str, str]:

@@ -11,6 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_NO_KEYRING", "1")
 
 IN_CI = bool(os.environ.get("CI"))
+pytest_plugins = ["tests.support.trading"]  # loop, sims, sessions
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from terminal.broker.base import Broker
 from terminal.data.aggregate import resample_bars
 from terminal.domain import BarSize, Instrument
+from terminal.store import Store
 from terminal.store.bars import rows_to_frame
 
 _DEFAULT_SPAN = {
@@ -23,7 +25,7 @@ _DEFAULT_SPAN = {
 
 
 class HistoryService:
-    def __init__(self, broker, store) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, broker: Broker | None, store: Store | None) -> None:
         self._broker = broker
         self._store = store
 
@@ -53,11 +55,14 @@ class HistoryService:
 
     async def stored_or_aggregated(self, instrument: Instrument, bar_size: BarSize) -> pd.DataFrame:
         """Stored bars of ``bar_size``, else aggregated from the finest stored size below it."""
-        frame = await asyncio.to_thread(self._store.bars.load_frame, instrument, bar_size)
+        store = self._store
+        if store is None:
+            return rows_to_frame([])
+        frame = await asyncio.to_thread(store.bars.load_frame, instrument, bar_size)
         if not frame.empty:
             return frame
         for finer in sorted((b for b in BarSize if b.seconds < bar_size.seconds), key=lambda b: -b.seconds):
-            base = await asyncio.to_thread(self._store.bars.load_frame, instrument, finer)
+            base = await asyncio.to_thread(store.bars.load_frame, instrument, finer)
             if not base.empty:
                 return resample_bars(base, finer, bar_size)
         return frame

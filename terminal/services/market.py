@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from terminal.broker.base import Broker
 from terminal.domain import Instrument, Quote, SecType, ValidationError
 from terminal.services.signal import Signal
+from terminal.store import Store
 
 _FX = re.compile(r"^([A-Z]{3})[./]([A-Z]{3})$")
+SNAPSHOT_SECONDS = 10.0  # how long a snapshot quote serves as the reference price of an unsubscribed instrument
 _TYPED = re.compile(r"^([A-Z0-9.]+)[\s:]+(STK|FUT|CASH|IND)$")
 
 
@@ -47,7 +52,7 @@ def parse_symbol(text: str) -> Instrument:
 class MarketService:
     """One subscription per instrument however many views want it; quotes are published as they come."""
 
-    def __init__(self, broker, store=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, broker: Broker, store: Store | None = None) -> None:
         self._broker = broker
         self._store = store
         self.instruments: dict[str, Instrument] = {}
@@ -56,6 +61,7 @@ class MarketService:
         self._quote_refs: Counter[str] = Counter()
         self._depth_refs: Counter[str] = Counter()
         self._by_symbol: dict[str, str] = {}
+        self._snapshots: dict[str, tuple[Quote, float]] = {}
         self.quote_updated: Signal[tuple[Instrument, Quote]] = Signal("market.quote_updated")
         self.depth_updated: Signal[DepthBook] = Signal("market.depth_updated")
 
@@ -118,15 +124,36 @@ class MarketService:
         return self.instruments.get(key) if key else None
 
     def reference_price(self, instrument: Instrument) -> float:
+        """Last (or mid, or close) of the streaming quote, else of a snapshot taken in the last 10 s; NaN if none."""
         quote = self.quotes.get(instrument.key)
-        return quote.reference_price if quote else math.nan
+        if quote is not None and math.isfinite(quote.reference_price):
+            return quote.reference_price
+        taken = self._snapshots.get(instrument.key)
+        if taken is not None and time.monotonic() - taken[1] < SNAPSHOT_SECONDS:
+            return taken[0].reference_price
+        return math.nan
+
+    async def reference_price_now(self, instrument: Instrument, timeout: float = 3.0) -> tuple[float, str]:
+        """The reference price, asking the broker for a snapshot when no quote streams; (NaN, why) if none."""
+        price = self.reference_price(instrument)
+        if math.isfinite(price):
+            return price, ""
+        from terminal.broker.base import BrokerError
+
+        try:
+            quote = await self._broker.snapshot(instrument, timeout)
+        except BrokerError as exc:
+            return math.nan, str(exc)
+        self._snapshots[instrument.key] = (quote, time.monotonic())
+        return quote.reference_price, ""
 
     # --- from the broker ---------------------------------------------------------------
     def on_quote(self, instrument: Instrument, quote: Quote) -> None:
         self.quotes[instrument.key] = quote
         self.quote_updated.emit((instrument, quote))
 
-    def on_depth(self, instrument: Instrument, bids, asks) -> None:  # type: ignore[no-untyped-def]
+    def on_depth(self, instrument: Instrument, bids: Iterable[tuple[float, float]],
+                 asks: Iterable[tuple[float, float]]) -> None:
         book = DepthBook(instrument, tuple(bids), tuple(asks))
         self.depth[instrument.key] = book
         self.depth_updated.emit(book)

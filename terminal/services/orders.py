@@ -1,147 +1,245 @@
-"""Order service: every order, manual or from a strategy or the chart, is validated, risk-checked, routed and recorded here."""
+"""Order service: every order — ticket, ladder, hotkey, chart, close position, strategy — is checked, confirmed, recorded and routed here.
+
+One path for every order: the instrument is qualified at the broker; the order gets our
+client order id (and bracket children theirs) before anything leaves the process; the
+pre-trade risk rules run on it (children and modifies too) with a reference price from
+the quote or a broker snapshot; the confirmation policy decides whether the user must
+say yes; the order is committed to the store (write-ahead) and only then sent.
+The state it keeps in step with the broker is in ``order_book.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import math
+import secrets
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from terminal.domain import Fill, Order, OrderRejected, OrderSide, OrderStatus, OrderType
+from terminal.broker.base import Broker, BrokerError
+from terminal.domain import (
+    Instrument,
+    Order,
+    OrderPreview,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
+from terminal.domain.commission import commission_estimate
+from terminal.services.confirmation import ConfirmationPolicy
 from terminal.services.log import LogService
-from terminal.services.market import MarketService
+from terminal.services.market import MarketService, UnknownSymbol
+from terminal.services.order_book import OrderBook
 from terminal.services.portfolio import PortfolioService
+from terminal.services.reconcile import PositionBook
+from terminal.services.records import RecordError, RecordWriter
 from terminal.services.risk import RiskChecker, RiskContext
-from terminal.services.signal import Signal
 
 
-class OrderService:
-    """Owns the order book of this terminal: ``orders`` by client order id, ``fills`` newest last."""
+class OrderService(OrderBook):
+    """Intents (place, bracket, modify, cancel, close, kill switch, preview) over the order book."""
 
-    def __init__(self, broker, store, risk: RiskChecker, market: MarketService, portfolio: PortfolioService,
-                 log: LogService) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, broker: Broker, records: RecordWriter | None, risk: RiskChecker, market: MarketService,
+                 portfolio: PortfolioService, log: LogService, positions: PositionBook | None = None,
+                 confirmation: ConfirmationPolicy | None = None) -> None:
+        super().__init__(records, positions or PositionBook(), log)
         self._broker = broker
-        self._store = store
         self.risk = risk
         self._market = market
         self._portfolio = portfolio
-        self._log = log
-        self.orders: dict[str, Order] = {}
-        self.fills: list[Fill] = []
-        self._fill_ids: set[str] = set()
+        self.confirmation = confirmation or ConfirmationPolicy(confirm_orders=False)
         self._sequence = itertools.count(1)
-        self._prefix = f"qt{int(time.time()):x}"
-        self.order_changed: Signal[Order] = Signal("orders.order_changed")
-        self.fill_added: Signal[Fill] = Signal("orders.fill_added")
-        self.rejected: Signal[tuple[Order, OrderRejected]] = Signal("orders.rejected")
+        # Unique across runs and terminals: seconds since the epoch plus a random tag, then a counter.
+        self._prefix = f"qt{int(time.time()):x}{secrets.token_hex(2)}"
 
-    async def load_history(self) -> None:
-        """Orders and fills from the store, so the blotter survives a restart."""
-        if self._store is None:
-            return
-        orders, fills = await asyncio.to_thread(lambda: (self._store.orders.list(), self._store.fills.list()))
-        for order in reversed(orders):
-            self.orders[order.client_order_id] = order
-            self.order_changed.emit(order)
-        for fill in reversed(fills):
-            self.fills.append(fill)
-            self._fill_ids.add(fill.execution_id)
-            self.fill_added.emit(fill)
-
-    def _new_id(self) -> str:
+    def new_client_order_id(self) -> str:
         return f"{self._prefix}-{next(self._sequence)}"
 
-    def working(self) -> list[Order]:
-        return [o for o in self.orders.values() if o.status.is_working]
-
-    def _context(self, order: Order, exclude: str = "") -> RiskContext:
+    # --- checks --------------------------------------------------------------------------------
+    def _context(self, order: Order, reference: float, exclude: str = "", extra_working: float = 0.0) -> RiskContext:
         key = order.instrument.key
         working = sum(
-            o.side.sign * o.remaining
-            for o in self.orders.values()
+            o.side.sign * o.remaining for o in self.orders.values()
             if o.status.is_working and o.instrument.key == key and o.client_order_id != exclude and o.parent_id == 0
+            and not o.parent_ref
         )
-        return RiskContext(
-            reference_price=self._market.reference_price(order.instrument),
-            position=self._portfolio.position_quantity(order.instrument),
-            working_quantity=working,
-            daily_pnl=self._portfolio.daily_pnl(),
-        )
+        return RiskContext(reference_price=reference, position=self._portfolio.position_quantity(order.instrument),
+                           working_quantity=working + extra_working, daily_pnl=self._portfolio.daily_pnl())
+
+    def _risk(self, order: Order, context: RiskContext, why_no_price: str = "") -> None:
+        try:
+            self.risk.check(order, context)
+        except OrderRejected as exc:
+            if exc.rule == "no_reference_price" and why_no_price:
+                raise OrderRejected(f"{exc} ({why_no_price})", rule=exc.rule) from None
+            raise
 
     def check(self, order: Order) -> None:
-        """Raise OrderRejected if ``order`` breaks validation or a risk rule (used for previews too)."""
-        self.risk.check(order, self._context(order))
+        """Raise OrderRejected if ``order`` breaks validation or a risk rule, with what is known now (no snapshot)."""
+        reference = self._market.reference_price(order.instrument)
+        if not math.isfinite(reference) and order.order_type in (OrderType.MARKET, OrderType.TRAIL):
+            order.validate()
+            return  # sending it takes a snapshot first
+        self._risk(order, self._context(order, reference))
 
-    async def place(self, order: Order) -> Order:
-        """Validate, risk-check, send. Raises OrderRejected (and publishes it) if it may not go out."""
-        order = replace(order, client_order_id=order.client_order_id or self._new_id(),
-                        created=order.created or datetime.now(UTC), status=OrderStatus.PENDING_SUBMIT)
+    async def _qualified(self, order: Order) -> Order:
+        """The order on a qualified instrument (contract id, tick size from the broker), validated."""
+        if not order.instrument.contract_id:
+            try:
+                instrument = await self._market.qualify(order.instrument)
+            except (UnknownSymbol, BrokerError) as exc:
+                raise OrderRejected(f"{order.instrument.display_name} is not known at the broker: {exc}",
+                                    rule="instrument") from exc
+            order = replace(order, instrument=instrument)
+        order.validate()
+        return order
+
+    def _identify(self, order: Order) -> Order:
+        if order.client_order_id and order.client_order_id in self.orders:
+            raise OrderRejected(f"client order id {order.client_order_id} is already used by "
+                                f"{self.orders[order.client_order_id].describe()}")
+        return replace(order, client_order_id=order.client_order_id or self.new_client_order_id(),
+                       created=order.created or datetime.now(UTC), status=OrderStatus.PENDING_SUBMIT,
+                       order_id=0, perm_id=0, filled_quantity=0.0, average_fill_price=0.0)
+
+    def _reject(self, order: Order, error: OrderRejected) -> None:
+        self._log.error("risk" if error.rule not in ("validation", "broker", "store") else "orders",
+                        f"rejected ({error.rule}): {order.describe()}: {error}")
+        self.rejected.emit((order, error))
+
+    # --- new orders ----------------------------------------------------------------------------
+    async def place(self, order: Order, confirmed: bool = False) -> Order:
+        """Check, confirm, record and send one order. Raises OrderRejected (published too) or ConfirmationRequired."""
+        order = self._identify(order)
         try:
-            self.risk.check(order, self._context(order))
+            order = await self._qualified(order)
+            reference, why = await self._market.reference_price_now(order.instrument)
+            self._risk(order, self._context(order, reference), why)
         except OrderRejected as exc:
             self._reject(order, exc)
             raise
-        return await self._send(order)
+        self.confirmation.check_new([order], confirmed)
+        self.confirmation.sent(order)
+        return (await self._send([order]))[0]
 
-    async def place_bracket(self, parent: Order, take_profit_offset: float | None,
-                            stop_loss_offset: float | None) -> list[Order]:
-        """Parent plus take-profit (limit) and stop-loss (stop) children at offsets from the entry price."""
-        entry = parent.limit_price if parent.limit_price is not None else self._market.reference_price(parent.instrument)
-        if not math.isfinite(entry):
-            raise OrderRejected("bracket needs an entry price: give a limit price or wait for a quote", rule="validation")
-        parent = replace(parent, client_order_id=parent.client_order_id or self._new_id(),
-                         created=parent.created or datetime.now(UTC))
-        ins, exit_side = parent.instrument, parent.side.opposite
-        sign = parent.side.sign
-        children: list[Order] = []
-        oca = f"oca-{parent.client_order_id}"
-        if take_profit_offset:
-            children.append(Order(ins, exit_side, parent.quantity, OrderType.LIMIT,
-                                  limit_price=ins.round_to_tick(entry + sign * take_profit_offset),
-                                  time_in_force=parent.time_in_force, oca_group=oca, source=parent.source))
-        if stop_loss_offset:
-            children.append(Order(ins, exit_side, parent.quantity, OrderType.STOP,
-                                  stop_price=ins.round_to_tick(entry - sign * stop_loss_offset),
-                                  time_in_force=parent.time_in_force, oca_group=oca, source=parent.source))
+    async def place_bracket(self, parent: Order, take_profit_offset: float | None, stop_loss_offset: float | None,
+                            confirmed: bool = False) -> list[Order]:
+        """Parent plus take-profit (limit) and stop-loss (stop) exits at offsets from the entry price.
+
+        Offsets are positive distances of at least one tick; every order of the bracket carries its
+        client order id before it is sent and passes the risk rules (exits with the parent counted)."""
+        parent = self._identify(parent)
         try:
-            self.risk.check(parent, self._context(parent))
+            parent = await self._qualified(parent)
+            reference, why = await self._market.reference_price_now(parent.instrument)
+            entry = next((p for p in (parent.limit_price, parent.stop_price, reference)
+                          if p is not None and math.isfinite(p)), math.nan)
+            if not math.isfinite(entry):
+                raise OrderRejected(f"bracket needs an entry price: give a limit price or wait for a quote "
+                                    f"of {parent.instrument.display_name}{f' ({why})' if why else ''}")
+            children = self._bracket_children(parent, entry, take_profit_offset, stop_loss_offset)
+            context = self._context(parent, reference)
+            self._risk(parent, context, why)
+            with_parent = replace(context, working_quantity=context.working_quantity + parent.signed_quantity)
             for child in children:
-                child.validate()
+                self._risk(child, with_parent, why)
         except OrderRejected as exc:
             self._reject(parent, exc)
             raise
-        sent = await self._broker.place_bracket(parent, *children) if children else [await self._broker.place(parent)]
-        placed = []
-        for original, result in zip([parent, *children], sent, strict=False):
-            result = replace(result, client_order_id=result.client_order_id or original.client_order_id or self._new_id(),
-                             created=original.created or datetime.now(UTC), source=original.source)
-            self._record(result)
-            placed.append(result)
+        self.confirmation.check_new([parent, *children], confirmed)
+        self.confirmation.sent(parent)
+        placed = await self._send([parent, *children])
         self._log.info("orders", f"bracket sent: {parent.describe()} with {len(children)} exit order(s)")
         return placed
 
-    async def _send(self, order: Order) -> Order:
-        from terminal.broker.base import BrokerError
+    def _bracket_children(self, parent: Order, entry: float, take_profit: float | None,
+                          stop_loss: float | None) -> list[Order]:
+        ins, sign = parent.instrument, parent.side.sign
+        nd = ins.price_decimals()
+        children = []
+        for label, offset, order_type in (("take-profit", take_profit, OrderType.LIMIT),
+                                          ("stop-loss", stop_loss, OrderType.STOP)):
+            if offset is None:
+                continue
+            if not (math.isfinite(offset) and offset > 0):
+                raise OrderRejected(f"{label} offset {offset:g} must be a positive distance from the entry price "
+                                    f"{entry:.{nd}f}")
+            if offset < ins.tick_size - 1e-12:
+                raise OrderRejected(f"{label} offset {offset:g} is less than one tick ({ins.tick_size:g}) of "
+                                    f"{ins.display_name}")
+            direction = sign if order_type is OrderType.LIMIT else -sign
+            price = ins.round_to_tick(entry + direction * offset)
+            if (price - entry) * direction <= 0:
+                raise OrderRejected(f"{label} price {price:.{nd}f} is not beyond the entry price {entry:.{nd}f}")
+            is_limit = order_type is OrderType.LIMIT
+            suffix = "tp" if is_limit else "sl"
+            children.append(Order(ins, parent.side.opposite, parent.quantity, order_type,
+                                  limit_price=price if is_limit else None, stop_price=None if is_limit else price,
+                                  time_in_force=parent.time_in_force, oca_group=f"oca-{parent.client_order_id}",
+                                  source=parent.source, client_order_id=f"{parent.client_order_id}-{suffix}",
+                                  parent_ref=parent.client_order_id, created=parent.created))
+        if not children:
+            raise OrderRejected("bracket needs a take-profit or stop-loss offset")
+        for child in children:
+            child.validate()
+        return children
 
+    async def _send(self, orders: list[Order]) -> list[Order]:
+        """Write ahead, then send (as a bracket when there are children); every failure leaves a final state."""
+        keys = [o.client_order_id for o in orders]
+        if not self._broker.is_connected:  # said at once, and nothing is recorded for an order never sent
+            error = OrderRejected("not sent: not connected to the broker (reconnecting); try again when the status "
+                                  "bar says connected", rule="broker")
+            self._reject(orders[0], error)
+            raise error
+        self._in_flight.update(keys)
         try:
-            sent = await self._broker.place(order)
-        except BrokerError as exc:
-            rejected = OrderRejected(f"not sent: {exc}", rule="broker")
-            self._reject(order, rejected)
-            raise rejected from exc
-        sent = replace(sent, client_order_id=order.client_order_id, created=order.created, source=order.source)
-        self._record(sent)
-        self._log.info("orders", f"sent #{sent.order_id}: {sent.describe()}")
-        return sent
+            for order in orders:
+                self._remember(order)
+                self.order_changed.emit(order)
+            try:
+                if self.records is not None:
+                    for order in orders:
+                        await self.records.write_ahead(order)
+            except RecordError as exc:
+                self._fail(keys, f"not sent: {exc}", "store")
+            try:
+                if len(orders) > 1:
+                    sent = await self._broker.place_bracket(orders[0], *orders[1:])
+                else:
+                    sent = [await self._broker.place(orders[0])]
+            except BrokerError as exc:
+                self._fail(keys, f"not sent: {exc}", "broker")
+        finally:
+            self._in_flight.difference_update(keys)
+        result = []
+        for order in sent:
+            current = self.orders[order.client_order_id]
+            current = replace(current, order_id=order.order_id, parent_id=order.parent_id, transmit=order.transmit)
+            self._record(current)
+            result.append(current)
+        self._log.info("orders", f"sent #{result[0].order_id} {result[0].client_order_id}: {result[0].describe()}")
+        return result
 
+    def _fail(self, keys: list[str], reason: str, rule: str) -> None:
+        for key in keys:
+            order = self.orders[key]
+            if order.status.is_working:
+                self._record(order.with_status(OrderStatus.INACTIVE, reason=reason, updated=datetime.now(UTC)))
+        error = OrderRejected(reason, rule=rule)
+        self._reject(self.orders[keys[0]], error)
+        raise error
+
+    # --- changes to working orders -------------------------------------------------------------
     async def modify(self, client_order_id: str, quantity: float | None = None, limit_price: float | None = None,
-                     stop_price: float | None = None) -> Order:
-        """Change a working order in place; the new version passes the same checks as a new order."""
+                     stop_price: float | None = None, confirmed: bool = False) -> Order:
+        """Change a working order in place; what remains after the change passes the same checks as a new order."""
         current = self.orders.get(client_order_id)
         if current is None or not current.status.is_working:
-            raise OrderRejected(f"order {client_order_id} is not working and cannot be modified", rule="validation")
+            raise OrderRejected(f"order {client_order_id} is not working and cannot be modified")
         changes: dict = {}
         if quantity is not None:
             changes["quantity"] = quantity
@@ -150,107 +248,87 @@ class OrderService:
         if stop_price is not None:
             changes["stop_price"] = stop_price
         wanted = replace(current, **changes)
-        if wanted.quantity < current.filled_quantity:
-            raise OrderRejected(f"quantity {wanted.quantity:g} is below the filled {current.filled_quantity:g}")
         try:
-            self.risk.check(wanted, self._context(wanted, exclude=client_order_id))
+            if wanted.quantity <= current.filled_quantity + 1e-9:
+                raise OrderRejected(f"quantity {wanted.quantity:g} must be above the {current.filled_quantity:g} "
+                                    f"already filled of order {client_order_id}; cancel it to stop the rest")
+            remaining = replace(wanted, quantity=wanted.quantity - current.filled_quantity, filled_quantity=0.0)
+            reference, why = await self._market.reference_price_now(current.instrument)
+            parent = self.orders.get(current.parent_ref) if current.parent_ref else None
+            extra = parent.side.sign * parent.remaining if parent is not None and parent.status.is_working else 0.0
+            self._risk(remaining, self._context(remaining, reference, exclude=client_order_id, extra_working=extra),
+                       why)
         except OrderRejected as exc:
             self._reject(wanted, exc)
             raise
-        sent = await self._broker.modify(wanted)
-        sent = replace(sent, client_order_id=client_order_id, created=current.created, source=current.source)
-        self._record(sent)
-        self._log.info("orders", f"modified #{sent.order_id}: {sent.describe()}")
-        return sent
+        self.confirmation.check_modify(current, wanted, confirmed)
+        try:
+            sent = await self._broker.modify(wanted)
+        except BrokerError as exc:
+            rejected = OrderRejected(f"not modified: {exc}", rule="broker")
+            self._reject(wanted, rejected)
+            raise rejected from exc
+        latest = self.orders[client_order_id]
+        updated = replace(latest, quantity=wanted.quantity, limit_price=wanted.limit_price,
+                          stop_price=wanted.stop_price, order_id=sent.order_id or latest.order_id)
+        self._record(updated)
+        self._log.info("orders", f"modified #{updated.order_id} {client_order_id}: {updated.describe()}")
+        return updated
 
     async def cancel(self, client_order_id: str) -> None:
+        """Cancel one working order at the broker (found by its client order id, never by IB id alone)."""
         order = self.orders.get(client_order_id)
         if order is None or not order.status.is_working:
             self._log.warning("orders", f"order {client_order_id} is not working; nothing to cancel")
             return
-        await self._broker.cancel(order.order_id)
+        if client_order_id in self._in_flight:
+            raise OrderRejected(f"order {client_order_id} is being sent; cancel it once the broker has it")
+        try:
+            await self._broker.cancel(order)
+        except BrokerError as exc:
+            self._log.warning("orders", f"cancel of {client_order_id} not sent: {exc}")
+            raise OrderRejected(f"not cancelled: {exc}", rule="broker") from exc
 
-    async def cancel_all(self) -> int:
+    async def cancel_all(self, confirmed: bool = False) -> int:
+        """Global cancel at the broker (every open order of the account, ours and external)."""
         working = self.working()
+        self.confirmation.check_cancel_all(len(working), confirmed)
         await self._broker.cancel_all()
         self._log.warning("orders", f"cancel all: {len(working)} working order(s)")
         return len(working)
 
     def set_kill_switch(self, on: bool) -> asyncio.Task | None:
-        """On: block new orders at once and cancel every working order (the returned task); off: allow again."""
+        """On: block new orders at once and cancel every working order (the returned task); off: allow again.
+
+        The state is kept in the store, so a restart keeps orders blocked."""
+        if on == self.risk.kill_switch and not on:
+            return None
         self.risk.kill_switch = on
+        if self.records is not None:
+            self.records.save_value("kill_switch", {"on": on, "since": datetime.now(UTC).isoformat()})
         if not on:
             self._log.warning("risk", "kill switch off: orders allowed again")
             return None
         self._log.error("risk", "KILL SWITCH ON: cancelling all orders, new orders blocked")
-        return asyncio.ensure_future(self.cancel_all())
+        return asyncio.ensure_future(self.cancel_all(confirmed=True))
 
-    async def close_position(self, instrument) -> Order | None:  # type: ignore[no-untyped-def]
+    async def close_position(self, instrument: Instrument, confirmed: bool = False) -> Order | None:
         quantity = self._portfolio.position_quantity(instrument)
         if quantity == 0:
             return None
         side = OrderSide.SELL if quantity > 0 else OrderSide.BUY
-        return await self.place(Order(instrument, side, abs(quantity), OrderType.MARKET, source="close position"))
+        return await self.place(Order(instrument, side, abs(quantity), OrderType.MARKET, source="close position"),
+                                confirmed=confirmed)
 
-    # --- from the broker -----------------------------------------------------------------
-    def _reject(self, order: Order, error: OrderRejected) -> None:
-        self._log.error("risk" if error.rule != "validation" else "orders",
-                        f"rejected ({error.rule}): {order.describe()}: {error}")
-        self.rejected.emit((order, error))
-
-    def _record(self, order: Order) -> None:
-        self.orders[order.client_order_id] = order
-        if self._store is not None:
-            self._store_write(self._store.orders.save, order)
-        self.order_changed.emit(order)
-
-    def on_order(self, order: Order) -> None:
-        """An order update from the broker (status, fills); matched to ours by client order id or IB id."""
-        key = order.client_order_id
-        if not key:
-            key = next((k for k, o in self.orders.items() if o.order_id == order.order_id and o.order_id), "")
-        previous = self.orders.get(key) if key else None
-        if previous is not None:
-            order = replace(order, client_order_id=key, created=previous.created, source=previous.source)
-        elif not key:
-            order = replace(order, client_order_id=f"ib-{order.order_id}", created=order.created or datetime.now(UTC),
-                            source="external")
-        if previous is not None and previous.status != order.status and order.status in (
-            OrderStatus.CANCELLED, OrderStatus.INACTIVE, OrderStatus.API_CANCELLED
-        ):
-            self._log.warning("orders", f"#{order.order_id} {order.status.value}: {order.describe()} {order.reason}".strip())
-        self._record(order)
-
-    def on_fill(self, fill: Fill) -> None:
-        if fill.execution_id in self._fill_ids:
-            return  # executions are replayed after a reconnect
-        self._fill_ids.add(fill.execution_id)
-        self.fills.append(fill)
-        if self._store is not None:
-            self._store_write(self._store.fills.save, fill)
-        self._log.info("fills", f"filled {fill.side.value} {fill.quantity:g} {fill.instrument.display_name} "
-                                f"@ {fill.price:.{fill.instrument.price_decimals()}f} (commission {fill.commission:.2f})")
-        self.fill_added.emit(fill)
-
-    def _store_write(self, function, value) -> None:  # type: ignore[no-untyped-def]
-        """Write to the store off the loop, in order, logging (not raising) a failure."""
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(_store_executor(), function, value)
-        future.add_done_callback(self._store_done)
-
-    def _store_done(self, future) -> None:  # type: ignore[no-untyped-def]
-        if future.exception() is not None:
-            self._log.error("store", f"could not save to the store: {future.exception()}")
-
-
-_EXECUTOR = None
-
-
-def _store_executor():  # type: ignore[no-untyped-def]
-    """One writer thread: store writes keep their order and never block the event loop."""
-    global _EXECUTOR
-    if _EXECUTOR is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
-    return _EXECUTOR
+    # --- previews ------------------------------------------------------------------------------
+    async def preview(self, order: Order, timeout: float = 3.0) -> OrderPreview:
+        """The broker's what-if answer for ``order``; a local estimate, labelled so, when it gives none."""
+        try:
+            order = await self._qualified(order)
+            return await self._broker.what_if(replace(order, client_order_id="preview"), timeout)
+        except (BrokerError, OrderRejected) as exc:
+            price = order.price_for_notional
+            if not math.isfinite(price):
+                price = self._market.reference_price(order.instrument)
+            return OrderPreview(commission=commission_estimate(order.instrument, order.quantity, price),
+                                source="estimate", note=f"the broker gave no preview: {exc}")

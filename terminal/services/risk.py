@@ -22,11 +22,13 @@ class RiskContext:
 class RiskChecker:
     """Applies RiskLimits; holds the kill switch. Pure: no I/O, callable from any service."""
 
-    RULES = ("kill_switch", "max_order_quantity", "max_notional", "price_band", "max_position", "daily_loss_limit")
+    RULES = ("kill_switch", "position_mismatch", "max_order_quantity", "no_reference_price", "max_notional",
+             "price_band", "max_position", "daily_loss_limit")
 
     def __init__(self, limits: RiskLimits) -> None:
         self.limits = limits
         self.kill_switch = False
+        self.blocked: dict[str, str] = {}  # instrument key -> why orders in it wait (a position mismatch)
 
     def set_limits(self, limits: RiskLimits) -> None:
         for name in ("max_order_quantity", "max_notional", "price_band_percent", "max_position", "daily_loss_limit"):
@@ -46,6 +48,8 @@ class RiskChecker:
         name = order.instrument.display_name
         if self.kill_switch:
             raise OrderRejected("kill switch is on: all new orders are blocked until it is reset", rule="kill_switch")
+        if order.instrument.key in self.blocked:
+            raise OrderRejected(self.blocked[order.instrument.key], rule="position_mismatch")
         if order.quantity > limits.max_order_quantity:
             raise OrderRejected(
                 f"quantity {order.quantity:g} exceeds the max order quantity {limits.max_order_quantity:g}",
@@ -54,6 +58,12 @@ class RiskChecker:
         price = order.price_for_notional
         if not math.isfinite(price):
             price = context.reference_price
+        if not math.isfinite(price):  # MKT and TRAIL: nothing to value the order with
+            raise OrderRejected(
+                f"no price for {name}: the broker sent no quote, so the notional and price-band checks of "
+                f"this {order.order_type.value} order cannot be made; subscribe to {name} or use a limit order",
+                rule="no_reference_price",
+            )
         if math.isfinite(price):
             notional = order.quantity * price * order.instrument.multiplier
             if notional > limits.max_notional:

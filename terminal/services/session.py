@@ -1,22 +1,47 @@
-"""The trading session: broker connection (simulator or TWS), store and every service, wired together."""
+"""The trading session: broker connection (simulator or TWS), store and every service, wired together.
+
+At start the session loads the trading state from the store (orders, fills, position book,
+kill switch, confirmation preference, the trading day's starting equity); after every
+connect and reconnect it reconciles orders, fills and positions with the broker before the
+user's next order can rely on them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from terminal.broker import events as ev
+from terminal.broker.base import Broker
 from terminal.config import Settings
+from terminal.domain import Fill, Instrument, Order
 from terminal.services.alerts import AlertService
+from terminal.services.confirmation import ConfirmationPolicy
 from terminal.services.history import HistoryService
 from terminal.services.log import LogService
 from terminal.services.market import MarketService
 from terminal.services.orders import OrderService
 from terminal.services.portfolio import PortfolioService
+from terminal.services.reconcile import PositionBook, PositionMismatch, ReconcileReport
+from terminal.services.records import RecordWriter
 from terminal.services.risk import RiskChecker
 from terminal.services.signal import Signal
+from terminal.services.trading_day import TradingDay
+from terminal.store import Store
+
+if TYPE_CHECKING:
+    from terminal.sim.tws_server import SimServer
 
 log = logging.getLogger(__name__)
+
+# Brokers report executions of the current day (TWS at most 7 days back): ids older than this are never replayed.
+EXECUTION_MEMORY = timedelta(days=8)
+# A broker position read and the fills that move it are separate messages: re-read after this before
+# calling a difference a mismatch.
+POSITION_SETTLE_SECONDS = 1.5
 
 
 @dataclass(frozen=True)
@@ -28,34 +53,83 @@ class ConnectionStatus:
     account: str = ""
 
 
+@dataclass(frozen=True)
+class _Saved:
+    orders: list[Order]
+    fills: list[Fill]
+    executions: set[str]
+    book: dict[tuple[str, str], float]
+    instruments: list[Instrument]
+    kill_switch: dict[str, Any]
+    preferences: dict[str, Any]
+    trading_day: dict[str, Any]
+
+
 class TradingSession:
     """Owns the services; the UI and the CLI talk to these, never to the broker."""
 
-    def __init__(self, settings: Settings, store, broker) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings: Settings, store: Store, broker: Broker) -> None:
         self.settings = settings
         self.store = store
         self.broker = broker
         self.log = LogService()
+        self.records = RecordWriter(store, self.log)
         self.market = MarketService(broker, store)
-        self.portfolio = PortfolioService()
+        self.portfolio = PortfolioService(TradingDay(settings.daily_reset_time, settings.daily_reset_timezone))
         self.risk = RiskChecker(settings.risk_limits)
-        self.orders = OrderService(broker, store, self.risk, self.market, self.portfolio, self.log)
+        self.positions = PositionBook()
+        self.confirmation = ConfirmationPolicy(settings.confirm_orders)
+        self.orders = OrderService(broker, self.records, self.risk, self.market, self.portfolio, self.log,
+                                   self.positions, self.confirmation)
         self.history = HistoryService(broker, store)
         self.alerts = AlertService(self.log)
         self.status = ConnectionStatus("DISCONNECTED", "")
         self.status_changed: Signal[ConnectionStatus] = Signal("session.status_changed")
-        self.simulator = None
+        self.mismatches_changed: Signal[list[PositionMismatch]] = Signal("session.mismatches_changed")
+        self.simulator: SimServer | None = None
+        self.last_reconcile: ReconcileReport | None = None
+        self._reconcile_lock = asyncio.Lock()
+        self._reconcile_task: asyncio.Task | None = None
         self.market.quote_updated.connect(self._quote_side_effects)
+        self.portfolio.day_started.connect(lambda day: self.records.save_value("trading_day", day.saved()))
         broker.events.subscribe(self._on_broker_event)
 
-    def _quote_side_effects(self, item) -> None:  # type: ignore[no-untyped-def]
+    def _quote_side_effects(self, item: tuple[Instrument, Any]) -> None:
         instrument, quote = item
         self.portfolio.on_quote(instrument, quote)
         self.alerts.on_quote(instrument.key, quote)
 
+    # --- start and stop ------------------------------------------------------------------------
+    async def load_state(self) -> None:
+        """Trading state from the store: what the terminal knew when it last ran."""
+        store = self.store
+
+        def read() -> _Saved:
+            since = datetime.now(UTC) - EXECUTION_MEMORY
+            working = store.orders.list(working_only=True)
+            recent = store.orders.list(limit=2000)
+            orders = {o.client_order_id: o for o in [*recent, *working]}
+            return _Saved(sorted(orders.values(), key=lambda o: o.created or since), list(reversed(store.fills.list())),
+                          store.fills.execution_ids_since(since), store.position_book.all(), store.instruments.all(),
+                          store.key_values.get("kill_switch", {}) or {}, store.key_values.get("trading", {}) or {},
+                          store.key_values.get("trading_day", {}) or {})
+
+        saved = await asyncio.to_thread(read)
+        for instrument in saved.instruments:
+            self.broker.remember(instrument)
+        self.positions.load(saved.book)
+        self.orders.load(saved.orders, saved.fills, saved.executions)
+        self.portfolio.trading_day.load(saved.trading_day)
+        if "confirm_orders" in saved.preferences:
+            self.confirmation.confirm_orders = bool(saved.preferences["confirm_orders"])
+        if saved.kill_switch.get("on"):
+            self.risk.kill_switch = True
+            self.log.error("risk", f"KILL SWITCH is on (since {saved.kill_switch.get('since', '?')}): new orders "
+                                   "are blocked until it is reset (Trading → Kill switch)")
+
     async def start(self) -> None:
-        """Start the in-process simulator (unless --ib), connect, load order history."""
-        await self.orders.load_history()
+        """Load the trading state, start the in-process simulator (unless --ib), connect and reconcile."""
+        await self.load_state()
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
             from terminal.sim.tws_server import SimServer
@@ -66,7 +140,7 @@ class TradingSession:
             self.log.info("session", f"built-in simulator listening on 127.0.0.1:{self.simulator.port}")
         host, port, client_id = endpoint
         await self._connect(host, port, client_id)
-        await self.refresh_portfolio()
+        await self.reconciled()
 
     async def _connect(self, host: str, port: int, client_id: int) -> None:
         """Connect the broker, with the status bar and the log saying what happens (and why it failed)."""
@@ -82,9 +156,8 @@ class TradingSession:
         """Leave the current broker (and the built-in simulator) and trade on TWS / Gateway at host:port.
 
         Quote subscriptions move along: every subscribed instrument is qualified again on the new
-        connection (contract ids may differ) and re-subscribed. Orders stay with the old connection."""
-        from terminal.domain import Instrument
-
+        connection (contract ids may differ) and re-subscribed. Orders of the old connection that the
+        new broker does not know become Inactive at the reconciliation that follows."""
         wanted = self.market.subscribed()
         await self.broker.disconnect()
         self.broker.forget_streams()
@@ -103,32 +176,103 @@ class TradingSession:
                 continue
             self.market.remember(fresh)
             await self.broker.subscribe_quotes(fresh)
-        await self.refresh_portfolio()
-
-    async def refresh_portfolio(self) -> None:
-        for position in await self.broker.positions():
-            self.portfolio.on_position(position)
-        self.portfolio.on_account(await self.broker.account())
-        for order in await self.broker.open_orders():
-            self.orders.on_order(order)
-        for fill in await self.broker.executions():
-            self.orders.on_fill(fill)
+        await self.reconciled()
 
     async def stop(self) -> None:
+        """Write what is left in the outbox, disconnect, stop the simulator."""
         try:
+            await self.records.flush(timeout=10.0)
             await self.broker.disconnect()
         finally:
             if self.simulator is not None:
                 await self.simulator.stop()
                 self.simulator = None
+            await self.records.close()
 
+    # --- reconciliation ------------------------------------------------------------------------
+    def _schedule_reconcile(self) -> None:
+        self._reconcile_task = asyncio.ensure_future(self.reconcile())
+
+    async def reconciled(self) -> ReconcileReport | None:
+        """Wait for the reconciliation the last connect started (or run one)."""
+        task = self._reconcile_task
+        if task is None:
+            return await self.reconcile()
+        try:
+            return await asyncio.shield(task)
+        except Exception as exc:
+            self.log.error("reconcile", f"reconciliation with the broker failed: {exc}")
+            return None
+
+    async def reconcile(self) -> ReconcileReport:
+        """Orders, fills and positions against what the broker reports now; the result goes to the log."""
+        async with self._reconcile_lock:
+            positions = await self.broker.positions()
+            self.portfolio.replace_positions(positions)
+            self.portfolio.on_account(await self.broker.account())
+            report = self.orders.reconcile(await self.broker.open_orders(), await self.broker.completed_orders(),
+                                           await self.broker.executions())
+            mismatches = await self.check_positions()
+            report = replace(report, mismatches=tuple(mismatches))
+            self.last_reconcile = report
+            (self.log.error if mismatches else self.log.warning if report.inactivated else self.log.info)(
+                "reconcile", report.describe())
+            self.orders.reconciled.emit(report)
+            return report
+
+    async def check_positions(self, settle: float = POSITION_SETTLE_SECONDS) -> list[PositionMismatch]:
+        """Compare the broker's positions with the position book; a lasting difference blocks the instrument."""
+        found = self._compare_positions()
+        if found and settle > 0:
+            await asyncio.sleep(settle)
+            self.portfolio.replace_positions(await self.broker.positions())
+            found = self._compare_positions()
+        self.positions.mismatches = {m.instrument.key: m for m in found}
+        self.risk.blocked = {
+            m.instrument.key: f"position mismatch in {m.describe()}; new orders in "
+                              f"{m.instrument.display_name} wait until you acknowledge it (Positions dock)"
+            for m in found}
+        for mismatch in found:
+            self.log.error("reconcile", f"POSITION MISMATCH {mismatch.describe()}: orders in "
+                                        f"{mismatch.instrument.display_name} are blocked until acknowledged")
+        self.mismatches_changed.emit(found)
+        return found
+
+    def _compare_positions(self) -> list[PositionMismatch]:
+        held = list(self.portfolio.positions.values())
+        accounts = {p.account for p in held} | {self.portfolio.account.account}
+        found: list[PositionMismatch] = []
+        for account in sorted(a for a in accounts if a):
+            if self.positions.tracks(account):
+                found += self.positions.compare(account, held)
+            else:
+                rows = self.positions.adopt(account, held)
+                self.records.replace_positions(account, rows)
+                self.log.info("reconcile", f"position book of {account} starts from the broker's "
+                                           f"{len(rows) - 1} position(s)")
+        return found
+
+    def acknowledge_position(self, instrument_key: str) -> PositionMismatch | None:
+        """Accept the broker's quantity for a mismatched position; orders in it are allowed again."""
+        mismatch = self.positions.acknowledge(instrument_key)
+        self.risk.blocked.pop(instrument_key, None)
+        if mismatch is not None:
+            self.records.set_position(mismatch.account, instrument_key, mismatch.broker)
+            self.log.warning("reconcile", f"position mismatch acknowledged: {mismatch.describe()}; the book now "
+                                          f"follows the broker ({mismatch.broker:+g})")
+            self.mismatches_changed.emit(list(self.positions.mismatches.values()))
+        return mismatch
+
+    def set_confirm_orders(self, on: bool) -> None:
+        self.confirmation.confirm_orders = on
+        self.records.save_value("trading", {"confirm_orders": on})
+
+    # --- broker events -------------------------------------------------------------------------
     def _set_status(self, status: ConnectionStatus) -> None:
         self.status = status
         self.status_changed.emit(status)
 
-    def _on_broker_event(self, event) -> None:  # type: ignore[no-untyped-def]
-        from terminal.broker import events as ev
-
+    def _on_broker_event(self, event: ev.BrokerEvent) -> None:
         if isinstance(event, ev.QuoteEvent):
             instrument = self.market.instrument_for_symbol(event.quote.symbol) if event.instrument is None else event.instrument
             if instrument is not None:
@@ -145,13 +289,14 @@ class TradingSession:
             self.portfolio.on_account(event.account)
         elif isinstance(event, ev.ErrorEvent):
             informational = event.code in (2104, 2106, 2107, 2108, 2158, 2119)
-            text = f"IB {event.code}: {event.message}" + (f" (order {event.order_id})" if event.order_id else "")
-            (self.log.info if informational else self.log.error)("broker", text)
+            order = f" (order {event.client_order_id or event.order_id})" if event.order_id else ""
+            (self.log.info if informational else self.log.error)("broker", f"IB {event.code}: {event.message}{order}")
+            self.orders.on_error(event)
         elif isinstance(event, ev.ConnectionEvent):
-            state = event.state.name if hasattr(event.state, "name") else str(event.state)
+            state = event.state.name
             self._set_status(ConnectionStatus(state, self.status.endpoint, event.message,
                                               event.next_retry_seconds or 0.0, self.portfolio.account.account))
             (self.log.info if state in ("CONNECTED", "CONNECTING") else self.log.warning)(
                 "connection", f"{state.lower()}: {event.message}")
             if state == "CONNECTED":
-                asyncio.ensure_future(self.refresh_portfolio())
+                self._schedule_reconcile()

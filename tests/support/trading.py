@@ -1,0 +1,89 @@
+"""Trading fixtures (a plugin of tests/conftest.py): the simulator on a loopback port, real IB client, sessions on a temp store."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from terminal.config import load_settings
+from terminal.sim.tws_server import SimServer
+
+
+@pytest.fixture
+def loop():
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def wait(loop, predicate, timeout: float = 8.0, what: str = "condition") -> None:
+    """Run the loop until ``predicate()`` holds; fail naming ``what`` after ``timeout`` seconds."""
+
+    async def poll() -> None:
+        deadline = loop.time() + timeout
+        while not predicate():
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            await asyncio.sleep(0.02)
+
+    loop.run_until_complete(poll())
+
+
+@pytest.fixture
+def sims(loop):
+    """``sims(port=0, **options)`` starts a simulator (port 0: a free one); all are stopped after the test."""
+    started: list[SimServer] = []
+
+    def start(port: int = 0, **options) -> SimServer:
+        options.setdefault("seed", 9)
+        options.setdefault("tick_interval", 0.05)
+        server = SimServer(port=port, **options)
+        loop.run_until_complete(server.start())
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        loop.run_until_complete(server.stop())
+
+
+@pytest.fixture
+def sessions(loop, tmp_path):
+    """``sessions(port, client_id=1, db="a", **settings)``: a started TradingSession against 127.0.0.1:port.
+
+    Sessions with the same ``db`` share one SQLite file, as a restarted terminal does."""
+    from terminal.broker.ib import IBBroker
+    from terminal.services.session import TradingSession
+    from terminal.store import Store
+
+    opened: list[TradingSession] = []
+
+    def open_(port: int, client_id: int = 1, db: str = "a", start: bool = True, **overrides) -> TradingSession:
+        values = {"db_url": f"sqlite:///{tmp_path / db}.sqlite", "ib": f"127.0.0.1:{port}:{client_id}",
+                  "confirm_orders": False}
+        values.update(overrides)
+        settings = load_settings(config_path=tmp_path / "none.toml", environ={"QT_NO_KEYRING": "1"}, overrides=values)
+        session = TradingSession(settings, Store.open(settings.resolved_db_url),
+                                 IBBroker(reconnect_initial=0.2, reconnect_max=0.5))
+        opened.append(session)
+        if start:
+            loop.run_until_complete(session.start())
+        return session
+
+    yield open_
+    for session in opened:
+        loop.run_until_complete(session.stop())
+        session.store.close()
+
+
+def close(loop, session) -> None:
+    """Stop a session as the terminal does at exit (the fixture's own cleanup then does nothing more)."""
+    loop.run_until_complete(session.stop())
