@@ -42,8 +42,10 @@ async def open_window(session, theme: str | None = None):  # type: ignore[no-unt
     try:
         await session.start()
     except Exception as exc:  # the window stays up and says why; the user can fix settings
+        window.sync_trading_state()
         window.statusBar().showMessage(f"not connected: {exc}")
         return window
+    window.sync_trading_state()
     await window.watchlist.load(preferred=saved.get("watchlist", ""))
     await window.results.load_saved()
     current = saved.get("instrument") or ""

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from terminal.domain import Instrument, Order, OrderSide, OrderType
 from terminal.ui.dialogs import ConnectDialog, RiskDialog
+from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.blotter import BlotterPanel
 from terminal.ui.panels.common import spawn
 from terminal.ui.panels.depth import DepthPanel
@@ -43,11 +44,12 @@ class MainWindow(QMainWindow):
         self.resize(1600, 960)
         self.docks: dict[str, QDockWidget] = {}
 
+        self.entry = OrderEntry(session, self)  # every order action of every panel goes through it
         self.watchlist = WatchlistPanel(session, self.theme)
-        self.ticket = OrderTicket(session, confirm=session.settings.confirm_orders)
-        self.depth = DepthPanel(session, self.theme)
-        self.blotter = BlotterPanel(session, self.theme)
-        self.positions = PositionsPanel(session, self.theme)
+        self.ticket = OrderTicket(session, self.entry)
+        self.depth = DepthPanel(session, self.theme, self.entry)
+        self.blotter = BlotterPanel(session, self.theme, self.entry)
+        self.positions = PositionsPanel(session, self.theme, self.entry)
         self.log_panel = LogPanel(session, self.theme)
         self.chart = self._make_chart()
         self.setCentralWidget(self.chart)
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         session.log.added.connect(self._on_log)
         session.status_changed.connect(lambda _: self._update_status())
         session.alerts.fired.connect(lambda alert: self.statusBar().showMessage(f"ALERT {alert.describe()}", 15000))
+        session.orders.reconciled.connect(self._on_reconciled)
         self.current: Instrument | None = None
         self._workspace_saved = False
 
@@ -81,7 +84,7 @@ class MainWindow(QMainWindow):
     def _make_chart(self) -> QWidget:
         from terminal.ui.panels.chart import ChartPanel
 
-        return ChartPanel(self.session, self.theme)
+        return ChartPanel(self.session, self.theme, self.entry)
 
     def _add_research_docks(self) -> None:
         from terminal.ui.research.analytics_panel import AnalyticsPanel
@@ -166,13 +169,14 @@ class MainWindow(QMainWindow):
         self.kill_action.setShortcut(QKeySequence("Ctrl+K"))
         self.kill_action.toggled.connect(self.session.orders.set_kill_switch)
         trade.addAction(self.kill_action)
-        trade.addAction("Cancel all orders", lambda: spawn(self.session.orders.cancel_all(), self._show_error),
+        trade.addAction("Cancel all orders", lambda: self.entry.cancel_all(self._show_error),
                         QKeySequence("Ctrl+Shift+X"))
         trade.addAction("Risk limits…", self.risk_dialog)
+        trade.addAction("Reconcile with the broker", lambda: spawn(self.session.reconcile(), self._show_error))
         self.confirm_action = QAction("Confirm orders", self, checkable=True)
-        self.confirm_action.setChecked(self.ticket.confirm)
-        self.confirm_action.toggled.connect(lambda on: setattr(self.ticket, "confirm", on))
+        self.confirm_action.toggled.connect(self.session.set_confirm_orders)
         trade.addAction(self.confirm_action)
+        self.sync_trading_state()
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
@@ -197,8 +201,25 @@ class MainWindow(QMainWindow):
         self._lag_timer.start()
 
     def _hotkeys(self) -> None:
-        QShortcut(QKeySequence("Ctrl+B"), self, activated=lambda: self.hit(OrderSide.BUY))
-        QShortcut(QKeySequence("Ctrl+S"), self, activated=lambda: self.hit(OrderSide.SELL))
+        """Buy/sell hotkeys live in the trading docks only: in the strategy editor Ctrl+S saves."""
+        self.hotkeys: list[QShortcut] = []
+        for widget in (self.watchlist, self.ticket, self.depth, self.blotter, self.positions, self.chart):
+            for keys, side in (("Ctrl+B", OrderSide.BUY), ("Ctrl+S", OrderSide.SELL)):
+                shortcut = QShortcut(QKeySequence(keys), widget)
+                shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                shortcut.activated.connect(lambda side=side: self.hit(side))
+                self.hotkeys.append(shortcut)
+
+    def sync_trading_state(self) -> None:
+        """Menu checkmarks from the session (kill switch and confirm preference are restored from the store)."""
+        for action, on in ((self.kill_action, self.session.risk.kill_switch),
+                           (self.confirm_action, self.session.confirmation.confirm_orders)):
+            action.blockSignals(True)
+            action.setChecked(on)
+            action.blockSignals(False)
+
+    def _on_reconciled(self, report) -> None:  # type: ignore[no-untyped-def]
+        self.statusBar().showMessage(report.describe(), 20000)
 
     # --- actions -------------------------------------------------------------------------
     def show_instrument(self, instrument: Instrument) -> None:
@@ -226,7 +247,7 @@ class MainWindow(QMainWindow):
             return
         order = Order(instrument, side, float(self.ticket.quantity.value()), OrderType.LIMIT,
                       limit_price=instrument.round_to_tick(price), source="hotkey")
-        spawn(self.session.orders.place(order), self._show_error)
+        self.entry.place(order, self._show_error)
 
     def risk_dialog(self) -> None:
         dialog = RiskDialog(self.session.risk.limits, self)

@@ -76,3 +76,18 @@ def terminal_window(qloop, qapp, settings_factory):
         qloop.run_until_complete(session.stop())
         window.close()
         session.store.close()
+
+
+def answer_confirmation(loop, qtbot, window, yes: bool = True) -> str:
+    """Wait for the order confirmation box, click Yes or No on it with the mouse; returns its question."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    wait_until(loop, lambda: window.entry.dialog is not None and window.entry.dialog.isVisible(),
+               message="the confirmation box")
+    box = window.entry.dialog
+    question = box.text()
+    button = box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    wait_until(loop, lambda: window.entry.dialog is None, message="the confirmation box to close")
+    return question

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from terminal.domain import OrderSide, OrderStatus, OrderType
-from tests.ui.conftest import wait_until
+from tests.ui.conftest import answer_confirmation, wait_until
 
 pytestmark = pytest.mark.gui
 
@@ -135,7 +135,8 @@ def test_daily_loss_limit_blocks_new_exposure(terminal_window, qloop):
     window, session, instrument = _open_with_symbol(terminal_window, qloop)
     from dataclasses import replace
 
-    session.portfolio.on_account(replace(session.portfolio.account, daily_pnl=-60_000.0))
+    start = session.portfolio.trading_day.start_equity  # the day's loss: net liquidation below the day's start
+    session.portfolio.on_account(replace(session.portfolio.account, net_liquidation=start - 60_000.0))
     _set_ticket(window, OrderType.MARKET, quantity=1)
     window.ticket.submit(OrderSide.BUY)
     assert window.ticket.error.text().startswith("[daily_loss_limit]")
@@ -158,7 +159,7 @@ def test_bad_ticket_input_is_shown_inline(terminal_window, qloop):
     assert session.orders.orders == {}
 
 
-def test_kill_switch_cancels_working_orders_and_blocks_new_ones(terminal_window, qloop):
+def test_kill_switch_cancels_working_orders_and_blocks_new_ones(terminal_window, qloop, qtbot):
     window, session, instrument = _open_with_symbol(terminal_window, qloop)
     last = session.market.quotes[instrument.key].reference_price
     _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.97):.2f}")
@@ -171,6 +172,8 @@ def test_kill_switch_cancels_working_orders_and_blocks_new_ones(terminal_window,
     assert window.ticket.error.text().startswith("[kill_switch]")
     window.kill_action.setChecked(False)
     window.ticket.submit(OrderSide.BUY)
+    if session.orders.confirmation._duplicate(session.orders.orders[next(iter(session.orders.orders))]):
+        assert "Send it again?" in answer_confirmation(qloop, qtbot, window)  # the same order within 2 s
     wait_until(qloop, lambda: len(session.orders.working()) == 1, message="orders allowed again")
 
 

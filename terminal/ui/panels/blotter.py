@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 
 from terminal.domain import Order
 from terminal.ui.models.records import FILL_COLUMNS, ORDER_COLUMNS, RecordTableModel
-from terminal.ui.panels.common import make_table, source_row, spawn
+from terminal.ui.order_entry import OrderEntry
+from terminal.ui.panels.common import make_table, source_row
 
 
 class ModifyDialog(QDialog):
@@ -50,8 +51,9 @@ class ModifyDialog(QDialog):
 
 
 class BlotterPanel(QWidget):
-    def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, theme, entry: OrderEntry | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
+        self.entry = entry or OrderEntry(session, self)
         self.session = session
         key = lambda o: o.client_order_id  # noqa: E731
         self.working = RecordTableModel(ORDER_COLUMNS, key, theme, newest_first=True)
@@ -80,7 +82,7 @@ class BlotterPanel(QWidget):
 
         self.modify_button.clicked.connect(self.modify_selected)
         self.cancel_button.clicked.connect(self.cancel_selected)
-        self.cancel_all_button.clicked.connect(lambda: spawn(self.session.orders.cancel_all(), self.show_error))
+        self.cancel_all_button.clicked.connect(lambda: self.entry.cancel_all(self.show_error))
         self.working_view.doubleClicked.connect(lambda _: self.modify_selected())
         self.working_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.working_view.customContextMenuRequested.connect(self._menu)
@@ -115,22 +117,22 @@ class BlotterPanel(QWidget):
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         price = dialog.price.value() if dialog.price.isEnabled() else None
-        spawn(self.session.orders.modify(
-            order.client_order_id, quantity=dialog.quantity.value(),
+        self.entry.modify(
+            order.client_order_id, self.show_error, quantity=dialog.quantity.value(),
             limit_price=price if order.limit_price is not None else None,
             stop_price=price if order.limit_price is None and order.stop_price is not None else None,
-        ), self.show_error)
+        )
 
     def cancel_selected(self) -> None:
         order = self.selected_order()
         if order is not None:
-            spawn(self.session.orders.cancel(order.client_order_id), self.show_error)
+            self.entry.cancel(order.client_order_id, self.show_error)
 
     def _menu(self, pos) -> None:  # type: ignore[no-untyped-def]
         menu = QMenu(self)
         menu.addAction("Modify…", self.modify_selected)
         menu.addAction("Cancel", self.cancel_selected)
-        menu.addAction("Cancel all", lambda: spawn(self.session.orders.cancel_all(), self.show_error))
+        menu.addAction("Cancel all", lambda: self.entry.cancel_all(self.show_error))
         menu.popup(self.working_view.viewport().mapToGlobal(pos))
 
     def show_error(self, error: Exception) -> None:

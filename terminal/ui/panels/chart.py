@@ -13,6 +13,7 @@ from terminal.domain import Bar, BarSize, DomainError, Instrument, Quote
 from terminal.ui.chart import DARK as CHART_DARK
 from terminal.ui.chart import LIGHT as CHART_LIGHT
 from terminal.ui.chart import ChartWidget
+from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.common import spawn
 
 BASE_BAR_SIZE = BarSize.MIN_1
@@ -23,8 +24,9 @@ def _drawings_key(instrument: Instrument) -> str:
 
 
 class ChartPanel(QWidget):
-    def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, theme, entry: OrderEntry | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
+        self.entry = entry or OrderEntry(session, self)
         self.session = session
         self.instrument: Instrument | None = None
         self.progress = QProgressBar()
@@ -157,7 +159,7 @@ class ChartPanel(QWidget):
     # --- user actions on the chart -----------------------------------------------------------
     def _order_line_moved(self, order_id: object, price: float) -> None:
         """A dragged order line modifies the order through the same risk checks as the ticket."""
-        order = next((o for o in self.session.orders.working() if o.client_order_id == order_id or o.order_id == order_id), None)
+        order = next((o for o in self.session.orders.working() if o.client_order_id == order_id), None)
         if order is None:
             return
         price = order.instrument.round_to_tick(price)  # the chart may not know the tick size yet
@@ -167,7 +169,7 @@ class ChartPanel(QWidget):
             self._show_error(error)
             self._show_orders()  # the line goes back to where the order really is
 
-        spawn(self.session.orders.modify(order.client_order_id, **changes), failed)
+        self.entry.modify(order.client_order_id, failed, on_declined=self._show_orders, **changes)
 
     def _alert_requested(self, price: float) -> None:
         if self.instrument is None:

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QSpinBox, QVBoxL
 from terminal.domain import Instrument, Order, OrderSide, OrderType
 from terminal.services.market import DepthBook
 from terminal.ui.models import format as fmt
-from terminal.ui.panels.common import make_table, spawn
+from terminal.ui.order_entry import OrderEntry
+from terminal.ui.panels.common import make_table
 
 COLUMNS = ("My bids", "Bid size", "Price", "Ask size", "My asks")
 
@@ -82,9 +83,10 @@ class LadderModel(QAbstractTableModel):
 
 
 class DepthPanel(QWidget):
-    def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, theme, entry: OrderEntry | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.session = session
+        self.entry = entry or OrderEntry(session, self)
         self.model = LadderModel(theme)
         self.title = QLabel("Depth — select a symbol")
         self.quantity = QSpinBox()
@@ -140,14 +142,14 @@ class DepthPanel(QWidget):
         if col in (0, 4):
             side = OrderSide.BUY if col == 0 else OrderSide.SELL
             for order in self.model.orders_at(row, side):
-                spawn(self.session.orders.cancel(order.client_order_id), self.show_error)
+                self.entry.cancel(order.client_order_id, self.show_error)
             return
         if col in (1, 3):
             side = OrderSide.BUY if col == 1 else OrderSide.SELL
             order = Order(self.instrument, side, float(self.quantity.value()), OrderType.LIMIT,
                           limit_price=self.instrument.round_to_tick(price), source="ladder")
             self.message.setText("")
-            spawn(self.session.orders.place(order), self.show_error)
+            self.entry.place(order, self.show_error)
 
     def show_error(self, error: Exception) -> None:
         self.message.setText(str(error))

@@ -1,4 +1,5 @@
-"""Positions with average cost, last, unrealized and realized P&L, a close action; account values above."""
+"""Positions with average cost, last, unrealized and realized P&L, a close action; account values above;
+position mismatches found by reconciliation, each blocking its symbol until acknowledged here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from terminal.domain import Account
 from terminal.ui.models.records import POSITION_COLUMNS, RecordTableModel
-from terminal.ui.panels.common import make_table, source_row, spawn
+from terminal.ui.order_entry import OrderEntry
+from terminal.ui.panels.common import make_table, source_row
 
 _ACCOUNT_FIELDS = (
     ("Net liquidation", "net_liquidation"),
@@ -21,9 +23,10 @@ _ACCOUNT_FIELDS = (
 
 
 class PositionsPanel(QWidget):
-    def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, theme, entry: OrderEntry | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.session = session
+        self.entry = entry or OrderEntry(session, self)
         self.theme = theme
         self.model = RecordTableModel(POSITION_COLUMNS, lambda p: p.instrument.key, theme)
         self.table = make_table(self.model, sortable=True)
@@ -40,6 +43,18 @@ class PositionsPanel(QWidget):
             self.values[attr] = value
             grid.addWidget(caption, 0, n)
             grid.addWidget(value, 1, n)
+        self.mismatch = QLabel("")
+        self.mismatch.setObjectName("error")
+        self.mismatch.setWordWrap(True)
+        self.acknowledge_button = QPushButton("Acknowledge: follow the broker")
+        self.acknowledge_button.setToolTip("Accept the broker's quantity for the mismatched position(s) and allow "
+                                           "orders in them again")
+        mismatch_row = QHBoxLayout()
+        mismatch_row.addWidget(self.mismatch, 1)
+        mismatch_row.addWidget(self.acknowledge_button)
+        self.mismatch_box = QWidget()
+        self.mismatch_box.setLayout(mismatch_row)
+        self.mismatch_box.hide()
         self.close_button = QPushButton("Close position")
         self.message = QLabel("")
         self.message.setObjectName("error")
@@ -50,9 +65,12 @@ class PositionsPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.account_label)
         layout.addLayout(grid)
+        layout.addWidget(self.mismatch_box)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
         self.close_button.clicked.connect(self.close_selected)
+        self.acknowledge_button.clicked.connect(self.acknowledge)
+        session.mismatches_changed.connect(self.show_mismatches)
         session.portfolio.position_changed.connect(self.on_position)
         session.portfolio.account_changed.connect(self.on_account)
         for position in session.portfolio.positions.values():
@@ -79,4 +97,19 @@ class PositionsPanel(QWidget):
         if position is None or position.quantity == 0:
             self.message.setText("select an open position first")
             return
-        spawn(self.session.orders.close_position(position.instrument), lambda e: self.message.setText(str(e)))
+        self.message.setText("")
+        self.entry.close_position(position.instrument, lambda e: self.message.setText(str(e)))
+
+    def show_mismatches(self, mismatches) -> None:  # type: ignore[no-untyped-def]
+        """A banner over the positions: what differs, and that orders in it wait for the acknowledgement."""
+        if not mismatches:
+            self.mismatch_box.hide()
+            return
+        lines = [f"Position mismatch — {m.describe()}. Orders in {m.instrument.display_name} are blocked."
+                 for m in mismatches]
+        self.mismatch.setText("\n".join(lines))
+        self.mismatch_box.show()
+
+    def acknowledge(self) -> None:
+        for key in list(self.session.positions.mismatches):
+            self.session.acknowledge_position(key)

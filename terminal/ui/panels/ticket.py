@@ -1,10 +1,10 @@
-"""Order ticket: side, quantity, type, prices snapped to tick, TIF, bracket, preview; sends intents to the order service."""
+"""Order ticket: side, quantity, type, prices snapped to tick, TIF, bracket, the broker's preview; sends through the order entry."""
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -23,26 +22,15 @@ from terminal.domain import (
     DomainError,
     Instrument,
     Order,
+    OrderPreview,
     OrderRejected,
     OrderSide,
     OrderType,
     Quote,
     TimeInForce,
 )
+from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.common import spawn
-
-# IB-like per-share estimate, shown in the preview only (the broker reports the real commission).
-_PER_SHARE, _MIN, _FUTURE = 0.0035, 0.35, 0.85
-
-
-def estimate_commission(instrument: Instrument, quantity: float, price: float) -> float:
-    if instrument.sec_type.value == "FUT":
-        return _FUTURE * quantity
-    if instrument.sec_type.value == "CASH":
-        return max(2.0, 0.00002 * quantity * price)
-    if not math.isfinite(price):
-        return max(_MIN, _PER_SHARE * quantity)
-    return min(max(_MIN, _PER_SHARE * quantity), 0.01 * quantity * price)
 
 
 class PriceField(QLineEdit):
@@ -73,12 +61,18 @@ class OrderTicket(QWidget):
     """Builds an Order from the fields; every problem is shown inline and nothing is sent."""
 
     order_sent = Signal(object)
+    preview_shown = Signal(object)  # the OrderPreview behind the text, when the broker (or estimate) answered
 
-    def __init__(self, session, confirm: bool = True, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, entry: OrderEntry | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.session = session
-        self.confirm = confirm
+        self.entry = entry or OrderEntry(session, self)
         self.instrument: Instrument | None = None
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(400)  # ask the broker once the user stops typing
+        self._preview_timer.timeout.connect(self._ask_preview)
+        self._preview_task = None
         self.symbol = QLabel("—")
         self.symbol.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.quote_label = QLabel("")
@@ -103,6 +97,7 @@ class OrderTicket(QWidget):
         self.stop_loss = PriceField("stop-loss offset")
         self.preview = QLabel("")
         self.preview.setObjectName("preview")
+        self.preview.setWordWrap(True)
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -230,42 +225,71 @@ class OrderTicket(QWidget):
             self.error.setText(str(exc))
             return
         self.error.setText("")
+        self.preview.setText(f"{self._notional_text(order)}  ·  asking the broker for a preview…")
+        self._pending_preview = order
+        self._preview_timer.start()
+
+    def _notional_text(self, order: Order) -> str:
+        assert self.instrument is not None
         price = order.price_for_notional
         if not math.isfinite(price):
             price = self.session.market.reference_price(self.instrument)
-        notional = order.quantity * price * self.instrument.multiplier if math.isfinite(price) else math.nan
-        commission = estimate_commission(self.instrument, order.quantity, price)
-        self.preview.setText(
-            f"{order.quantity:g} × {self.instrument.display_name} ≈ {notional:,.2f} {self.instrument.currency}"
-            f"  ·  est. commission {commission:.2f}" if math.isfinite(notional) else "waiting for a quote"
-        )
+        if not math.isfinite(price):
+            return "waiting for a quote"
+        notional = order.quantity * price * self.instrument.multiplier
+        return f"{order.quantity:g} × {self.instrument.display_name} ≈ {notional:,.2f} {self.instrument.currency}"
+
+    def _ask_preview(self) -> None:
+        order = getattr(self, "_pending_preview", None)
+        if order is None or not self.session.broker.is_connected:
+            return
+        if self._preview_task is not None and not self._preview_task.done():
+            self._preview_task.cancel()
+
+        async def ask() -> None:
+            preview = await self.session.orders.preview(order)
+            if order is self._pending_preview:
+                self.show_preview(order, preview)
+
+        self._preview_task = spawn(ask(), lambda exc: self.preview.setText(f"no preview: {exc}"))
+
+    def show_preview(self, order: Order, preview: OrderPreview) -> None:
+        """The broker's what-if answer (commission, margin), or the local estimate labelled as one."""
+        parts = [self._notional_text(order)]
+        currency = preview.commission_currency or (self.instrument.currency if self.instrument else "")
+        if preview.source == "broker":
+            if math.isfinite(preview.commission):
+                parts.append(f"commission {preview.commission:.2f} {currency} (broker)")
+            elif math.isfinite(preview.min_commission):
+                parts.append(f"commission {preview.min_commission:.2f}–{preview.max_commission:.2f} {currency} (broker)")
+            if math.isfinite(preview.initial_margin_change):
+                parts.append(f"initial margin {preview.initial_margin_change:+,.0f}")
+            if math.isfinite(preview.equity_with_loan_after):
+                parts.append(f"equity after {preview.equity_with_loan_after:,.0f}")
+            if preview.warning:
+                parts.append(f"broker warning: {preview.warning}")
+        else:
+            parts.append(f"est. commission {preview.commission:.2f} (local estimate: {preview.note})")
+        self.preview.setText("  ·  ".join(parts))
+        self.preview_shown.emit(preview)
 
     def submit(self, side: OrderSide) -> None:
+        """Send the ticket's order (or bracket) through the order entry; problems show inline, nothing is sent."""
         try:
             order = self.build(side)
-            self.session.orders.check(order)
+            self.session.orders.check(order)  # what can be told at once is shown at once; the service checks all
+            tp = sl = None
+            if self.bracket.isChecked():
+                tp = self.take_profit.value("take-profit offset")
+                sl = self.stop_loss.value("stop-loss offset")
         except DomainError as exc:  # includes OrderRejected from the risk rules
             self.show_error(exc)
             return
-        if self.confirm:
-            answer = QMessageBox.question(self, "Send order?", f"{order.describe()}\n\nSend this order?")
-            if answer != QMessageBox.StandardButton.Yes:
-                return
         self.error.setText("")
         if self.bracket.isChecked():
-            try:
-                tp = self.take_profit.value("take-profit offset")
-                sl = self.stop_loss.value("stop-loss offset")
-            except DomainError as exc:
-                self.show_error(exc)
-                return
-            if tp is None and sl is None:
-                self.show_error(DomainError("bracket needs a take-profit or stop-loss offset"))
-                return
-            spawn(self.session.orders.place_bracket(order, tp, sl), self.show_error)
+            self.entry.place_bracket(order, tp, sl, self.show_error, self.order_sent.emit)
         else:
-            task = spawn(self.session.orders.place(order), self.show_error)
-            task.add_done_callback(lambda t: self.order_sent.emit(t.result()) if not t.cancelled() and t.exception() is None else None)
+            self.entry.place(order, self.show_error, self.order_sent.emit)
 
     def show_error(self, error: Exception) -> None:
         rule = f"[{error.rule}] " if isinstance(error, OrderRejected) and error.rule != "validation" else ""

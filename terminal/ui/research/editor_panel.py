@@ -7,7 +7,8 @@ import asyncio
 import threading
 
 import pandas as pd
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -121,6 +122,11 @@ class StrategyEditorPanel(QWidget):
         self._opening: asyncio.Task | None = None
         self.strategies.currentTextChanged.connect(self._open_later)
         self.save_button.clicked.connect(lambda: spawn(self.save(), self.show_error))
+        # Ctrl+S saves here (the buy/sell hotkeys are bound to the trading docks only).
+        save = QShortcut(QKeySequence.StandardKey.Save, self)
+        save.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        save.activated.connect(lambda: spawn(self.save(), self.show_error))
+        self.save_shortcut = save
         self.run_button.clicked.connect(lambda: spawn(self.run(), self.show_error))
         self.cancel_button.clicked.connect(self._cancel.set)
         self.load_source(template_source(template_names()[0]))
