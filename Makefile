@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint sim clean
+.PHONY: run test bench lint drill sim clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,12 @@ sim: $(STAMP)  ## the simulator alone on 127.0.0.1:7497
 bench: $(STAMP)  ## every benchmark in tests/bench
 	for script in tests/bench/*_bench.py; do QT_QPA_PLATFORM=offscreen $(BIN)/python $$script || exit 1; done
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff on everything, mypy on domain and services (settings in pyproject.toml)
 	$(BIN)/ruff check terminal tests
+	$(BIN)/mypy
+
+drill: $(STAMP)  ## the order-safety drill: 10 simulator restarts and 5 kill -9 of the terminal mid-order
+	$(BIN)/python tests/drills/order_drill.py --restarts 10 --kills 5
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
