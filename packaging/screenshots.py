@@ -83,6 +83,27 @@ async def research(window, session, out: Path, theme: str) -> list[Path]:  # typ
     return paths
 
 
+async def mismatch(window, session, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
+    """A trade made outside the terminal (another API client standing in for TWS): the Positions dock shows the
+    mismatch and blocks AAPL until acknowledged."""
+    import ib_async
+
+    outside = ib_async.IB()
+    await outside.connectAsync("127.0.0.1", session.simulator.port, clientId=9, timeout=5)
+    contract = ib_async.Stock("AAPL", "SMART", "USD")
+    await outside.qualifyContractsAsync(contract)
+    outside.placeOrder(contract, ib_async.MarketOrder("BUY", 300))
+    await asyncio.sleep(1.0)
+    outside.disconnect()
+    await session.reconcile()
+    window.docks["Positions"].raise_()
+    window.docks["Orders"].raise_()
+    await asyncio.sleep(0.5)
+    path = out / f"position-mismatch-{theme}.png"
+    window.grab().save(str(path))
+    return path
+
+
 async def shoot(out: Path, theme: str, db_url: str) -> Path:
     from terminal.config import load_settings
     from terminal.ui.main import build_session, open_window
@@ -100,6 +121,7 @@ async def shoot(out: Path, theme: str, db_url: str) -> Path:
     if theme == "dark":
         for extra in await research(window, session, out, theme):
             print(extra)
+        print(await mismatch(window, session, out, theme))
     window.close()
     await session.stop()
     session.store.close()

@@ -16,7 +16,7 @@ from terminal.broker.base import OrderNotAtBroker
 from terminal.broker.events import OrderEvent
 from terminal.domain import Order, OrderSide, OrderStatus, OrderType
 from terminal.services.order_book import NOT_AT_BROKER
-from tests.support.trading import close, wait
+from tests.support.trading import close, fill_order, wait
 
 
 def _aapl(loop, session):
@@ -115,12 +115,11 @@ def test_terminal_restart_with_the_broker_still_running_keeps_working_orders(loo
     session = sessions(sim.port)
     aapl = _aapl(loop, session)
     resting = loop.run_until_complete(session.orders.place(_resting_buy(loop, session, aapl)))
-    filled = loop.run_until_complete(session.orders.place(Order(aapl, OrderSide.BUY, 7)))
-    wait(loop, lambda: session.orders.orders[filled.client_order_id].status is OrderStatus.FILLED, what="a fill")
+    bought = fill_order(loop, session, Order(aapl, OrderSide.BUY, 7))
     close(loop, session)
     restarted = sessions(sim.port)
     assert restarted.orders.orders[resting.client_order_id].status is OrderStatus.SUBMITTED
-    assert restarted.orders.orders[filled.client_order_id].filled_quantity == 7
+    assert restarted.orders.orders[bought.client_order_id].filled_quantity == 7
     assert restarted.last_reconcile.new_fills == 0 and not restarted.last_reconcile.inactivated
     assert not restarted.last_reconcile.mismatches
     loop.run_until_complete(restarted.orders.cancel(resting.client_order_id))
@@ -170,8 +169,7 @@ def test_a_late_event_never_moves_a_filled_order_back(loop, sims, sessions):
     sim = sims()
     session = sessions(sim.port)
     aapl = _aapl(loop, session)
-    order = loop.run_until_complete(session.orders.place(Order(aapl, OrderSide.BUY, 5)))
-    wait(loop, lambda: session.orders.orders[order.client_order_id].status is OrderStatus.FILLED, what="filled")
+    order = fill_order(loop, session, Order(aapl, OrderSide.BUY, 5))
     filled = session.orders.orders[order.client_order_id]
     late = Order(aapl, OrderSide.BUY, 5, client_order_id=order.client_order_id, order_id=order.order_id,
                  perm_id=filled.perm_id, status=OrderStatus.SUBMITTED, filled_quantity=0.0)
@@ -183,8 +181,7 @@ def test_fill_reported_before_its_order_is_kept_and_applied(loop, sims, sessions
     sim = sims(executions_first=True)  # execDetails before openOrder, as TWS may send them
     session = sessions(sim.port)
     aapl = _aapl(loop, session)
-    order = loop.run_until_complete(session.orders.place(Order(aapl, OrderSide.BUY, 12)))
-    wait(loop, lambda: session.orders.orders[order.client_order_id].status is OrderStatus.FILLED, what="filled")
+    order = fill_order(loop, session, Order(aapl, OrderSide.BUY, 12))
     wait(loop, lambda: sum(f.quantity for f in session.orders.fills if f.client_order_id == order.client_order_id) == 12,
          what="its fills")
     assert session.orders.orders[order.client_order_id].filled_quantity == 12

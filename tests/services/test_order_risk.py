@@ -12,7 +12,7 @@ import pytest
 from terminal.broker.base import BrokerError
 from terminal.domain import Instrument, Order, OrderRejected, OrderSide, OrderStatus, OrderType
 from terminal.services.confirmation import ConfirmationPolicy, ConfirmationRequired
-from tests.support.trading import close, wait
+from tests.support.trading import close, fill_order, wait
 
 
 def _qualified(loop, session, symbol="AAPL"):
@@ -276,8 +276,7 @@ def test_position_mismatch_blocks_the_symbol_until_acknowledged(loop, sims, sess
     sim = sims()
     session = sessions(sim.port)
     aapl = _qualified(loop, session)
-    mine = loop.run_until_complete(session.orders.place(Order(aapl, OrderSide.BUY, 100)))
-    wait(loop, lambda: session.orders.orders[mine.client_order_id].status is OrderStatus.FILLED, what="filled")
+    fill_order(loop, session, Order(aapl, OrderSide.BUY, 100))
     # Someone trades 50 more in the same account from another client (TWS, another terminal).
     from ib_async import IB, MarketOrder, Stock
 
@@ -306,8 +305,7 @@ def test_positions_agree_after_a_restart_of_the_terminal(loop, sims, sessions):
     sim = sims()
     session = sessions(sim.port)
     aapl = _qualified(loop, session)
-    order = loop.run_until_complete(session.orders.place(Order(aapl, OrderSide.BUY, 60)))
-    wait(loop, lambda: session.orders.orders[order.client_order_id].status is OrderStatus.FILLED, what="filled")
+    fill_order(loop, session, Order(aapl, OrderSide.BUY, 60))
     close(loop, session)
     restarted = sessions(sim.port)
     assert not restarted.last_reconcile.mismatches and not restarted.risk.blocked

@@ -87,3 +87,13 @@ def sessions(loop, tmp_path):
 def close(loop, session) -> None:
     """Stop a session as the terminal does at exit (the fixture's own cleanup then does nothing more)."""
     loop.run_until_complete(session.stop())
+
+
+def fill_order(loop, session, order, timeout: float = 8.0):
+    """Place ``order`` (confirmed) through the session's order service and wait until it is Filled."""
+    from terminal.domain import OrderStatus
+
+    placed = loop.run_until_complete(session.orders.place(order, confirmed=True))
+    wait(loop, lambda: session.orders.orders[placed.client_order_id].status is OrderStatus.FILLED, timeout,
+         f"{placed.describe()} to fill")
+    return session.orders.orders[placed.client_order_id]
