@@ -66,13 +66,14 @@ def sessions(loop, tmp_path):
 
     opened: list[TradingSession] = []
 
-    def open_(port: int, client_id: int = 1, db: str = "a", start: bool = True, **overrides) -> TradingSession:
+    def open_(port: int, client_id: int = 1, db: str = "a", start: bool = True, broker_class=IBBroker,
+              **overrides) -> TradingSession:
         values = {"db_url": f"sqlite:///{tmp_path / db}.sqlite", "ib": f"127.0.0.1:{port}:{client_id}",
                   "confirm_orders": False}
         values.update(overrides)
         settings = load_settings(config_path=tmp_path / "none.toml", environ={"QT_NO_KEYRING": "1"}, overrides=values)
         session = TradingSession(settings, Store.open(settings.resolved_db_url),
-                                 IBBroker(reconnect_initial=0.2, reconnect_max=0.5))
+                                 broker_class(reconnect_initial=0.2, reconnect_max=0.5))
         opened.append(session)
         if start:
             loop.run_until_complete(session.start())
