@@ -177,20 +177,13 @@ def load_settings(
 
 
 def _check_daily_reset(settings: Settings, sources: dict[str, str]) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from terminal.services.trading_day import TradingDayError, parse_reset
 
     try:
-        hours, minutes = (int(part) for part in settings.daily_reset_time.split(":"))
-        if not (0 <= hours < 24 and 0 <= minutes < 60):
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"daily_reset_time {settings.daily_reset_time!r} from {sources['daily_reset_time']} "
-                          "must be HH:MM, e.g. 09:30") from None
-    try:
-        ZoneInfo(settings.daily_reset_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"daily_reset_timezone {settings.daily_reset_timezone!r} from "
-                          f"{sources['daily_reset_timezone']} is not a time zone name, e.g. America/New_York") from None
+        parse_reset(settings.daily_reset_time, settings.daily_reset_timezone)
+    except TradingDayError as exc:
+        where = f"{sources['daily_reset_time']} / {sources['daily_reset_timezone']}"
+        raise ConfigError(f"{exc} (from {where})") from None
 
 
 def _quandl_key_from_elsewhere(environ: dict[str, str]) -> tuple[str, str]:

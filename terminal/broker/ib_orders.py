@@ -9,6 +9,7 @@ IB order id alone, so a cancel or modify can only reach the order it names.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -199,7 +200,7 @@ class IBOrders:
         if len(fills) < self._fills_seen:  # the client library starts afresh after a reconnect
             self._fills_seen = 0
         if len(fills) > self._fills_seen:
-            for exec_id in list(fills)[self._fills_seen:]:
+            for exec_id in itertools.islice(fills, self._fills_seen, None):  # the new ones only
                 if exec_id not in self._published_fills:
                     self._unpublished.add(exec_id)
             self._fills_seen = len(fills)

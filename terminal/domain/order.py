@@ -102,9 +102,7 @@ def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
 
 def check_transition(old: OrderStatus, new: OrderStatus) -> None:
     """Raise ValidationError if an order may not move from ``old`` to ``new``."""
-    if old == new:
-        return
-    if new not in _LEGAL[old]:
+    if not can_transition(old, new):
         allowed = ", ".join(sorted(s.value for s in _LEGAL[old])) or "nothing (final state)"
         raise ValidationError(f"order status cannot go from {old.value} to {new.value}; allowed: {allowed}")
 

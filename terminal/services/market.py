@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from terminal.broker.base import Broker
+from terminal.broker.base import Broker, BrokerError, UnknownInstrument
 from terminal.domain import Instrument, Quote, SecType, ValidationError
 from terminal.services.signal import Signal
 from terminal.store import Store
@@ -67,8 +67,6 @@ class MarketService:
 
     async def qualify(self, text_or_instrument: str | Instrument) -> Instrument:
         """Resolve to a qualified instrument (contract id, tick size, multiplier) or raise UnknownSymbol."""
-        from terminal.broker.base import UnknownInstrument
-
         wanted = parse_symbol(text_or_instrument) if isinstance(text_or_instrument, str) else text_or_instrument
         if wanted.contract_id and wanted.key in self.instruments:
             return self.instruments[wanted.key]
@@ -138,8 +136,6 @@ class MarketService:
         price = self.reference_price(instrument)
         if math.isfinite(price):
             return price, ""
-        from terminal.broker.base import BrokerError
-
         try:
             quote = await self._broker.snapshot(instrument, timeout)
         except BrokerError as exc:

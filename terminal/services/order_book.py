@@ -268,6 +268,3 @@ class OrderBook:
     def unapplied_fills(self) -> list[Fill]:
         """Fills still waiting for their order."""
         return [f for waiting in self._held.values() for f in waiting]
-
-    def filled_by_fills(self, client_order_id: str) -> float:
-        return self._filled[client_order_id][0] if client_order_id in self._filled else 0.0

@@ -301,7 +301,7 @@ class OrderService(OrderBook):
         """On: block new orders at once and cancel every working order (the returned task); off: allow again.
 
         The state is kept in the store, so a restart keeps orders blocked."""
-        if on == self.risk.kill_switch and not on:
+        if not on and not self.risk.kill_switch:  # already off (switching on again cancels again)
             return None
         self.risk.kill_switch = on
         if self.records is not None:

@@ -222,11 +222,11 @@ class TradingSession:
 
     async def check_positions(self, settle: float = POSITION_SETTLE_SECONDS) -> list[PositionMismatch]:
         """Compare the broker's positions with the position book; a lasting difference blocks the instrument."""
-        found = self._compare_positions()
+        found = self._compare_or_adopt_positions()
         if found and settle > 0:
             await asyncio.sleep(settle)
             self.portfolio.replace_positions(await self.broker.positions())
-            found = self._compare_positions()
+            found = self._compare_or_adopt_positions()
         self.positions.mismatches = {m.instrument.key: m for m in found}
         self.risk.blocked = {
             m.instrument.key: f"position mismatch in {m.describe()}; new orders in "
@@ -238,7 +238,7 @@ class TradingSession:
         self.mismatches_changed.emit(found)
         return found
 
-    def _compare_positions(self) -> list[PositionMismatch]:
+    def _compare_or_adopt_positions(self) -> list[PositionMismatch]:
         held = list(self.portfolio.positions.values())
         accounts = {p.account for p in held} | {self.portfolio.account.account}
         found: list[PositionMismatch] = []

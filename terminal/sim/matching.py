@@ -45,10 +45,7 @@ from terminal.domain import (
 from terminal.domain.commission import commission_estimate
 from terminal.sim.events import BookSnapshot, EngineEvent, Execution, OrderUpdate, Rejection
 
-
-def commission(instrument: Instrument, quantity: float, price: float) -> float:
-    """The simulator's commission schedule (``terminal.domain.commission``)."""
-    return commission_estimate(instrument, quantity, price)
+commission = commission_estimate  # the simulator charges the domain's IB-like schedule
 
 
 class Accounts:
@@ -159,13 +156,12 @@ class _Working:
 class MatchingEngine:
     """Per-contract order books of working orders, matched against each new BookSnapshot."""
 
-    def __init__(self, accounts: Accounts, clock: Callable[[], datetime] | None = None,
-                 perm_id_base: int | None = None) -> None:
+    def __init__(self, accounts: Accounts, clock: Callable[[], datetime] | None = None) -> None:
         self.accounts = accounts
         self._clock = clock or (lambda: datetime.now(UTC))
         # Permanent ids (and the execution ids made from them) stay unique across restarts, as IB's
         # do; order ids are per client and start again after a restart, as a restarted Gateway's may.
-        self._perm_ids = itertools.count(perm_id_base if perm_id_base is not None else time.time_ns() // 1000)
+        self._perm_ids = itertools.count(time.time_ns() // 1000)
         self._exec_ids = itertools.count(1)
         self.orders: dict[tuple[int, int], _Working] = {}
         self.books: dict[int, BookSnapshot] = {}

@@ -67,11 +67,16 @@ def order_status(update: OrderUpdate) -> list[object]:
             o.parent_id, update.last_fill_price, update.client_id, update.why_held, 0.0]
 
 
+def _aux_price(o: Order) -> float | None:
+    """IB's auxPrice: the stop price, or a trailing order's amount."""
+    return o.stop_price if o.stop_price is not None else (o.trail_amount if o.order_type is OrderType.TRAIL else None)
+
+
 def open_order(update: OrderUpdate, preview: dict[str, float] | None = None) -> list[object]:
     """openOrder (id 5); with ``preview`` it is the answer to a what-if order (whatIf set, margins filled in)."""
     o: Order = update.order
     ins = o.instrument
-    aux = o.stop_price if o.stop_price is not None else (o.trail_amount if o.order_type is OrderType.TRAIL else None)
+    aux = _aux_price(o)
     trail_stop = None
     fields: list[object] = [
         5, o.order_id, *_contract_fields(ins), o.side.value, o.quantity, o.order_type.value, o.limit_price, aux,
@@ -115,7 +120,7 @@ def completed_order(update: OrderUpdate, completed_time: datetime) -> list[objec
     """completedOrder (id 101), field for field as the decoders read it at server version 176."""
     o: Order = update.order
     ins = o.instrument
-    aux = o.stop_price if o.stop_price is not None else (o.trail_amount if o.order_type is OrderType.TRAIL else None)
+    aux = _aux_price(o)
     status = o.status.value
     return [
         101, *_contract_fields(ins), o.side.value, o.quantity, o.order_type.value, o.limit_price, aux,

@@ -85,6 +85,14 @@ def _fill_row(fill: Fill) -> dict[str, Any]:
     }
 
 
+def _insert_fill(conn: Connection, fill: Fill) -> bool:
+    """Insert the fill unless its execution id is stored already (then False, nothing written)."""
+    if conn.execute(select(fills.c.execution_id).where(fills.c.execution_id == fill.execution_id)).first():
+        return False
+    conn.execute(insert(fills).values(**_fill_row(fill)))
+    return True
+
+
 class OrderRepository:
     """Orders by our client order id, so the blotter survives a restart."""
 
@@ -158,10 +166,7 @@ class FillRepository:
         """Store the fill; False if it was already stored."""
         self._instruments.id_for(fill.instrument)
         with self._engine.begin() as conn:
-            if conn.execute(select(fills.c.execution_id).where(fills.c.execution_id == fill.execution_id)).first():
-                return False
-            conn.execute(insert(fills).values(**_fill_row(fill)))
-        return True
+            return _insert_fill(conn, fill)
 
     def list(self, limit: int = 1000, client_order_id: str | None = None) -> list[Fill]:
         """Newest first (all fills of one order when ``client_order_id`` is given)."""
@@ -256,9 +261,8 @@ class TradingRecords:
         if order is not None:
             self._instruments.id_for(order.instrument)
         with self._engine.begin() as conn:
-            if conn.execute(select(fills.c.execution_id).where(fills.c.execution_id == fill.execution_id)).first():
+            if not _insert_fill(conn, fill):
                 return False
-            conn.execute(insert(fills).values(**_fill_row(fill)))
             if order is not None:
                 _upsert_order(conn, order)
             if book_account is not None:

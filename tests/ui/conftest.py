@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from terminal.config import load_settings
+from tests.support.trading import wait
 
 
 @pytest.fixture
@@ -44,15 +45,17 @@ def qloop(_session_loop):
 
 def wait_until(loop, predicate, timeout: float = 10.0, message: str = "condition") -> None:
     """Run the loop until ``predicate()`` is true (fails the test with ``message`` after ``timeout``)."""
+    wait(loop, predicate, timeout, message)
 
-    async def poll() -> None:
-        deadline = loop.time() + timeout
-        while not predicate():
-            if loop.time() > deadline:
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
-            await asyncio.sleep(0.02)
 
-    loop.run_until_complete(poll())
+def open_with_symbol(terminal_window, qloop, symbol="AAPL", **overrides):
+    """The window on a fresh session, ``symbol`` in the watchlist and shown, its first quote in; the window active."""
+    window, session = terminal_window(**overrides)
+    instrument = qloop.run_until_complete(window.watchlist.add_symbol(symbol))
+    window.show_instrument(instrument)
+    wait_until(qloop, lambda: instrument.key in session.market.quotes, message=f"a quote of {symbol}")
+    window.activateWindow()
+    return window, session, instrument
 
 
 @pytest.fixture

@@ -7,17 +7,9 @@ import math
 import pytest
 
 from terminal.domain import OrderSide, OrderStatus, OrderType
-from tests.ui.conftest import answer_confirmation, wait_until
+from tests.ui.conftest import answer_confirmation, open_with_symbol, wait_until
 
 pytestmark = pytest.mark.gui
-
-
-def _open_with_symbol(terminal_window, qloop, symbol="AAPL", **overrides):
-    window, session = terminal_window(**overrides)
-    instrument = qloop.run_until_complete(window.watchlist.add_symbol(symbol))
-    window.show_instrument(instrument)
-    wait_until(qloop, lambda: instrument.key in session.market.quotes, message=f"a quote of {symbol}")
-    return window, session, instrument
 
 
 def _set_ticket(window, order_type: OrderType, quantity=10, limit="", stop="", trail=""):
@@ -34,7 +26,7 @@ def _last_order(session):
 
 
 def test_adding_a_symbol_shows_moving_quotes(terminal_window, qloop):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop, "MSFT")
+    window, session, instrument = open_with_symbol(terminal_window, qloop, "MSFT")
     row = window.watchlist.model.row_of(instrument.key)
     assert row >= 0
     first = session.market.quotes[instrument.key]
@@ -56,7 +48,7 @@ def test_unknown_symbol_shows_a_message_and_keeps_the_list(terminal_window, qloo
 
 
 def test_market_order_from_the_ticket_fills_and_shows_a_position(terminal_window, qloop, qtbot):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     _set_ticket(window, OrderType.MARKET, quantity=25)
     window.ticket.buy.click()
     wait_until(qloop, lambda: session.orders.orders and _last_order(session).status is OrderStatus.FILLED,
@@ -70,7 +62,7 @@ def test_market_order_from_the_ticket_fills_and_shows_a_position(terminal_window
 
 @pytest.mark.parametrize("order_type", [OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL])
 def test_resting_order_types_work_and_can_be_cancelled(terminal_window, qloop, qtbot, order_type):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     last = session.market.quotes[instrument.key].reference_price
     below = f"{instrument.round_to_tick(last * 0.97):.2f}"
     above = f"{instrument.round_to_tick(last * 1.03):.2f}"
@@ -96,7 +88,7 @@ def test_resting_order_types_work_and_can_be_cancelled(terminal_window, qloop, q
 
 
 def test_modify_moves_a_working_limit_order(terminal_window, qloop):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     last = session.market.quotes[instrument.key].reference_price
     low = instrument.round_to_tick(last * 0.97)
     _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{low:.2f}")
@@ -121,7 +113,7 @@ def test_modify_moves_a_working_limit_order(terminal_window, qloop):
     ],
 )
 def test_each_risk_rule_rejects_inline_and_sends_nothing(terminal_window, qloop, rule, limits, ticket):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     session.risk.update(**limits)
     if ticket.get("limit") == "far":
         ticket["limit"] = f"{instrument.round_to_tick(session.market.quotes[instrument.key].reference_price * 0.8):.2f}"
@@ -132,7 +124,7 @@ def test_each_risk_rule_rejects_inline_and_sends_nothing(terminal_window, qloop,
 
 
 def test_daily_loss_limit_blocks_new_exposure(terminal_window, qloop):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     from dataclasses import replace
 
     start = session.portfolio.trading_day.start_equity  # the day's loss: net liquidation below the day's start
@@ -143,7 +135,7 @@ def test_daily_loss_limit_blocks_new_exposure(terminal_window, qloop):
 
 
 def test_bad_ticket_input_is_shown_inline(terminal_window, qloop):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     _set_ticket(window, OrderType.LIMIT, quantity=10, limit="abc")
     window.ticket.submit(OrderSide.BUY)
     assert "limit price 'abc' is not a number" in window.ticket.error.text()
@@ -160,7 +152,7 @@ def test_bad_ticket_input_is_shown_inline(terminal_window, qloop):
 
 
 def test_kill_switch_cancels_working_orders_and_blocks_new_ones(terminal_window, qloop, qtbot):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     last = session.market.quotes[instrument.key].reference_price
     _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.97):.2f}")
     window.ticket.submit(OrderSide.BUY)
@@ -178,7 +170,7 @@ def test_kill_switch_cancels_working_orders_and_blocks_new_ones(terminal_window,
 
 
 def test_bracket_from_the_ticket_sends_parent_and_two_exits(terminal_window, qloop):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     _set_ticket(window, OrderType.MARKET, quantity=10)
     window.ticket.bracket.setChecked(True)
     window.ticket.take_profit.setText("2.00")
@@ -193,7 +185,7 @@ def test_bracket_from_the_ticket_sends_parent_and_two_exits(terminal_window, qlo
 
 
 def test_depth_ladder_click_places_a_limit_at_that_level(terminal_window, qloop):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     wait_until(qloop, lambda: window.depth.model.rowCount() >= 6, message="depth levels")
     model = window.depth.model
     bid_row = next(r for r, (_, bid, _) in enumerate(model.rows) if not math.isnan(bid))
@@ -205,7 +197,7 @@ def test_depth_ladder_click_places_a_limit_at_that_level(terminal_window, qloop)
 
 
 def test_restart_brings_back_layout_theme_and_order_history(terminal_window, qloop, settings_factory):
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     _set_ticket(window, OrderType.MARKET, quantity=5)
     window.ticket.submit(OrderSide.BUY)
     wait_until(qloop, lambda: session.orders.fills, message="a fill")
@@ -223,7 +215,7 @@ def test_restart_brings_back_layout_theme_and_order_history(terminal_window, qlo
 
 def _working_order_line(terminal_window, qloop):
     """A buy limit 1 % under the market, and its line on the chart."""
-    window, session, instrument = _open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop)
     last = session.market.quotes[instrument.key].reference_price
     _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.99):.2f}")
     window.ticket.submit(OrderSide.BUY)
@@ -260,7 +252,7 @@ def test_dragging_an_order_line_outside_the_price_band_is_refused_and_snaps_back
 def test_switching_to_another_tws_endpoint_moves_the_quotes_there(terminal_window, qloop):
     from terminal.sim.tws_server import SimServer
 
-    window, session, instrument = _open_with_symbol(terminal_window, qloop, "MSFT")
+    window, session, instrument = open_with_symbol(terminal_window, qloop, "MSFT")
     gateway = SimServer(port=0, seed=99, tick_interval=0.05)  # stands in for TWS / IB Gateway
     qloop.run_until_complete(gateway.start())
     try:

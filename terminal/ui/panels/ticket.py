@@ -61,7 +61,6 @@ class OrderTicket(QWidget):
     """Builds an Order from the fields; every problem is shown inline and nothing is sent."""
 
     order_sent = Signal(object)
-    preview_shown = Signal(object)  # the OrderPreview behind the text, when the broker (or estimate) answered
 
     def __init__(self, session, entry: OrderEntry | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -73,6 +72,7 @@ class OrderTicket(QWidget):
         self._preview_timer.setInterval(400)  # ask the broker once the user stops typing
         self._preview_timer.timeout.connect(self._ask_preview)
         self._preview_task = None
+        self._pending_preview: Order | None = None  # the order the next broker preview is for
         self.symbol = QLabel("—")
         self.symbol.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.quote_label = QLabel("")
@@ -240,8 +240,8 @@ class OrderTicket(QWidget):
         return f"{order.quantity:g} × {self.instrument.display_name} ≈ {notional:,.2f} {self.instrument.currency}"
 
     def _ask_preview(self) -> None:
-        order = getattr(self, "_pending_preview", None)
-        if order is None or not self.session.broker.is_connected:
+        order = self._pending_preview  # disconnected: the service answers with a labelled local estimate
+        if order is None:
             return
         if self._preview_task is not None and not self._preview_task.done():
             self._preview_task.cancel()
@@ -271,7 +271,6 @@ class OrderTicket(QWidget):
         else:
             parts.append(f"est. commission {preview.commission:.2f} (local estimate: {preview.note})")
         self.preview.setText("  ·  ".join(parts))
-        self.preview_shown.emit(preview)
 
     def submit(self, side: OrderSide) -> None:
         """Send the ticket's order (or bracket) through the order entry; problems show inline, nothing is sent."""
