@@ -46,3 +46,22 @@ def test_order_rows_update_in_place_by_client_id(qtbot):
     assert model.data(model.index(0, 2)) == "MSFT"  # newest first
     model.remove("a")
     assert model.rowCount() == 1
+
+
+def test_a_slot_that_fires_after_the_loop_is_gone_starts_nothing_and_raises_nothing():
+    # A QTimer can fire while the window closes, after the asyncio loop stopped (seen in CI teardown).
+    import asyncio
+    import warnings
+
+    from terminal.ui.panels.common import spawn
+
+    ran = []
+
+    async def work():
+        ran.append(True)
+
+    asyncio.set_event_loop(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unawaited coroutine would warn
+        assert spawn(work()) is None
+    assert ran == []

@@ -46,9 +46,20 @@ def source_row(view: QTableView, row: int) -> int:
     return row
 
 
-def spawn(coroutine: Awaitable, on_error: Callable[[Exception], None] | None = None) -> asyncio.Task:
-    """Run a service coroutine from a Qt slot; errors go to ``on_error`` (the panel shows them), never lost."""
-    task = asyncio.ensure_future(coroutine)
+def spawn(coroutine: Awaitable, on_error: Callable[[Exception], None] | None = None) -> asyncio.Task | None:
+    """Run a service coroutine from a Qt slot; errors go to ``on_error`` (the panel shows them), never lost.
+
+    A Qt timer or signal can still fire while the window closes, after the asyncio loop has stopped:
+    then there is nothing to run on, the coroutine is closed unstarted and ``None`` is returned.
+    """
+    try:
+        task = asyncio.ensure_future(coroutine)
+    except RuntimeError as exc:  # no event loop any more: the application is shutting down
+        close = getattr(coroutine, "close", None)
+        if close is not None:
+            close()
+        log.debug("not started, no event loop: %s", exc)
+        return None
     _background.add(task)
 
     def done(t: asyncio.Task) -> None:
