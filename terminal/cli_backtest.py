@@ -4,9 +4,9 @@ once, or over a grid of parameters with an optional walk-forward split."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-from pathlib import Path
 
 import pandas as pd
 
@@ -45,52 +45,21 @@ def _run_options(bt: argparse.ArgumentParser) -> None:
     bt.add_argument("--time-limit", type=float, default=300.0, help="seconds before a run is stopped")
 
 
-def _source(name: str, store) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    from terminal.backtest.loader import template_names, template_source
-
-    path = Path(name)
-    if path.suffix == ".py" and path.exists():
-        return path.stem, path.read_text(encoding="utf-8")
-    if name in template_names():
-        return name, template_source(name)
-    stored = store.strategies.latest(name)
-    if stored is not None:
-        return name, stored.source
-    raise DomainError(f"no strategy {name!r}: not a .py file, a built-in ({', '.join(template_names())}) "
-                      "or a stored strategy")
-
-
-def _prepare(args: argparse.Namespace, settings):  # type: ignore[no-untyped-def]
-    """The store and the request the arguments describe; DomainError etc. on bad input."""
-    from terminal.backtest.api import Sizing
-    from terminal.backtest.loader import coerce_params, load_strategy
-    from terminal.backtest.runner import BacktestRequest
+def _service(settings):  # type: ignore[no-untyped-def]
+    from terminal.services.backtests import BacktestService
     from terminal.store import Store
 
-    store = Store.open(settings.resolved_db_url)
-    name, source = _source(args.strategy, store)
+    return BacktestService(Store.open(settings.resolved_db_url))
+
+
+async def _prepare(args: argparse.Namespace, service):  # type: ignore[no-untyped-def]
+    """The request the arguments describe; DomainError / StrategyError on bad input. Nothing of the strategy
+    runs here: its parameters are read from the source."""
+    name, source = await service.resolve(args.strategy)
     bar_size = BarSize.parse(args.bar_size)
-    frames = {}
-    for symbol in args.symbol:
-        found = store.instruments.find_symbol(symbol)
-        frame = store.bars.load_frame(found[0], bar_size) if found else pd.DataFrame()
-        if args.start:
-            frame = frame[frame.index >= pd.Timestamp(args.start, tz="UTC")]
-        if args.end:
-            frame = frame[frame.index <= pd.Timestamp(args.end, tz="UTC") + pd.Timedelta(days=1)]
-        if frame.empty:
-            raise DomainError(f"no stored {bar_size.short} bars of {symbol.upper()} in that range; "
-                              "import or fetch them first ('quant-terminal bars' lists what is stored)")
-        frames[symbol.upper()] = frame
-    if len(frames) > 1:
-        common = sorted(set.intersection(*(set(f.index) for f in frames.values())))
-        frames = {s: f.loc[common] for s, f in frames.items()}
-    params = coerce_params(load_strategy(source, name), _pairs(args.param, "--param"))
-    periods = 252 if bar_size is BarSize.DAY_1 else 252 * 6.5 * 3600 / bar_size.seconds
-    request = BacktestRequest(source, frames, name, params, args.engine, args.cash, args.commission, args.slippage,
-                              Sizing(units=args.units) if args.units else Sizing(percent=0.95), args.time_limit,
-                              periods_per_year=periods)
-    return store, request
+    frames = await service.frames(args.symbol, bar_size, args.start, args.end)
+    return service.request(source, name, frames, _pairs(args.param, "--param"), args.engine, args.cash,
+                           args.commission, args.slippage, args.units, args.time_limit, bar_size)
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -100,31 +69,35 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return dict(p.split("=", 1) for p in items)
 
 
+def _failed(message: str) -> int:
+    print(f"quant-terminal: {message}", file=sys.stderr)
+    return 1
+
+
 def run_backtest_command(args: argparse.Namespace, settings) -> int:  # type: ignore[no-untyped-def]
-    from terminal.backtest.loader import StrategyError
-    from terminal.backtest.runner import result_to_json, run_in_worker
+    return asyncio.run(_backtest(args, settings))
+
+
+async def _backtest(args: argparse.Namespace, settings) -> int:  # type: ignore[no-untyped-def]
+    from terminal.services.backtests import StrategyError, result_to_json
     from terminal.store import StoreError
 
     try:
-        store, request = _prepare(args, settings)
+        service = _service(settings)
+        request = await _prepare(args, service)
     except (DomainError, StrategyError, StoreError) as exc:
-        print(f"quant-terminal: {exc}", file=sys.stderr)
-        return 1
-    name, source, params, frames = request.strategy_name, request.strategy_source, request.params, request.frames
-    result = run_in_worker(request)
+        return _failed(str(exc))
+    result = await service.run(request)
     if args.save and result.ok:
-        stored = store.strategies.save(name, source, params)
-        run_id = store.backtest_runs.start(name, stored.version, args.engine, list(frames), params)
-        store.backtest_runs.finish(run_id, "done", result_to_json(result)["statistics"], result_to_json(result))
+        await service.record(request, result)
     if args.json:
         print(json.dumps(result_to_json(result), indent=2))
         return 0 if result.ok else 1
     if not result.ok:
-        print(f"quant-terminal: backtest failed: {result.error}", file=sys.stderr)
-        if result.error_line:
-            print(f"  at line {result.error_line} of {name}", file=sys.stderr)
-        return 1
-    print(f"{name} on {', '.join(frames)} ({args.engine}, {len(next(iter(frames.values())))} bars, "
+        where = f" (line {result.error_line} of {request.strategy_name})" if result.error_line else ""
+        return _failed(f"backtest failed: {result.error}{where}")
+    frames = request.frames
+    print(f"{request.strategy_name} on {', '.join(frames)} ({args.engine}, {len(next(iter(frames.values())))} bars, "
           f"{result.seconds:.2f} s)")
     for key, value in result.statistics.items():
         print(f"  {key:<22} {value:>14.4f}" if isinstance(value, float) else f"  {key:<22} {value}")
@@ -132,21 +105,36 @@ def run_backtest_command(args: argparse.Namespace, settings) -> int:  # type: ig
 
 
 def run_optimize_command(args: argparse.Namespace, settings) -> int:  # type: ignore[no-untyped-def]
-    from terminal.backtest.loader import StrategyError, load_strategy
-    from terminal.backtest.optimize import (
+    return asyncio.run(_optimize(args, settings))
+
+
+async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[no-untyped-def]
+    from terminal.backtest.runner import plain_json
+    from terminal.services.backtests import (
+        OptimizationAborted,
         OptimizationCancelled,
+        StrategyError,
         grid,
-        optimize,
         parse_values,
         rank,
-        walk_forward,
     )
-    from terminal.backtest.runner import plain_json
     from terminal.store import StoreError
 
     try:
-        _store, request = _prepare(args, settings)
-        declared = dict(load_strategy(request.strategy_source, request.strategy_name).params)
+        from terminal.analytics.stats import STATISTIC_NAMES
+
+        if args.metric not in STATISTIC_NAMES:
+            raise DomainError(f"--metric {args.metric!r} is not a statistic; use one of {', '.join(STATISTIC_NAMES)}")
+        if args.workers is not None and args.workers < 1:
+            raise DomainError(f"--workers {args.workers} is not valid: give 1 or more")
+        if args.top < 1:
+            raise DomainError(f"--top {args.top} is not valid: give 1 or more")
+        if args.walk_forward is not None and not 0.1 <= args.walk_forward <= 0.9:
+            raise DomainError(f"--walk-forward {args.walk_forward:g} is not valid: give the in-sample share, "
+                              "0.1 to 0.9")
+        service = _service(settings)
+        request = await _prepare(args, service)
+        declared = service.declaration(request.strategy_source, request.strategy_name).params
         space = {}
         for key, spec in _pairs(args.grid, "--grid").items():
             if key not in declared:
@@ -158,8 +146,7 @@ def run_optimize_command(args: argparse.Namespace, settings) -> int:  # type: ig
                 raise DomainError(f"--grid {key}: {exc}") from None
         total = len(grid(space))
     except (DomainError, StrategyError, StoreError, ValueError) as exc:
-        print(f"quant-terminal: {exc}", file=sys.stderr)
-        return 1
+        return _failed(str(exc))
     done = [0]
 
     def progress(_row: dict) -> None:
@@ -169,14 +156,16 @@ def run_optimize_command(args: argparse.Namespace, settings) -> int:  # type: ig
 
     outcome = None
     try:
-        if args.walk_forward:
-            outcome = walk_forward(request, space, args.walk_forward, args.metric, args.workers, progress)
-            table = outcome.table
-        else:
-            table = optimize(request, space, args.workers, progress)
-    except (ValueError, OptimizationCancelled) as exc:
-        print(f"\nquant-terminal: {exc}", file=sys.stderr)
-        return 1
+        result = await service.optimize(request, space, args.workers, progress, walk_forward_split=args.walk_forward,
+                                        metric=args.metric)
+    except (DomainError, StrategyError, ValueError, OptimizationCancelled, OptimizationAborted) as exc:
+        if not args.json and sys.stderr.isatty() and done[0]:
+            print(file=sys.stderr)
+        return _failed(str(exc))
+    if isinstance(result, pd.DataFrame):
+        table = result
+    else:
+        outcome, table = result, result.table
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
     if args.metric not in table:

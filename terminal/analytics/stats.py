@@ -107,6 +107,11 @@ def monthly_returns(equity: pd.Series) -> pd.DataFrame:
     return table.pivot(index="year", columns="month", values="value")
 
 
+STATISTIC_NAMES = ("total_return", "annualised_return", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+                   "max_drawdown_duration", "exposure", "trades", "win_rate", "profit_factor", "expectancy",
+                   "average_win", "average_loss", "sqn", "benchmark_return")
+
+
 def compute_statistics(equity: pd.Series, trade_pnls: Sequence[float] = (), exposure: float = math.nan,
                        periods_per_year: float = 252, benchmark: pd.Series | None = None) -> dict[str, float]:
     """Every statistic above in one dict (keys are stable: the CLI's JSON and the results dock use them)."""

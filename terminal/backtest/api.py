@@ -1,14 +1,17 @@
 """The strategy API users write against; the same class runs on backtrader and on backtesting.py.
 
 A strategy declares ``params`` (name -> default; the default's type is the parameter's
-type), computes indicators vectorized in ``init`` from whole-history arrays, and
-decides per bar in ``next``. Bar ``self.i`` is the current bar; reading arrays past
+type) and, for numeric ones, ``limits`` (name -> (lowest, highest)); both are literals that
+the terminal reads from the source without running it, and every value given for a run is
+checked against them before the run starts. It computes indicators vectorized in ``init``
+from whole-history arrays, and decides per bar in ``next``. Bar ``self.i`` is the current bar; reading arrays past
 ``self.i`` would be look-ahead, so indicators must only use data up to each bar (the
 helpers below do). Orders placed in ``next`` fill at the next bar's open on both
 engines.
 
     class SmaCross(Strategy):
         params = {"fast": 10, "slow": 30}
+        limits = {"fast": (1, 1000), "slow": (2, 5000)}
 
         def init(self):
             self.fast = sma(self.data.close, self.p.fast)

@@ -15,33 +15,45 @@ import math
 import multiprocessing as mp
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
-from terminal.backtest.runner import BacktestRequest, execute
+from terminal.backtest.runner import BacktestRequest, TimeLimitReached, execute, run_in_worker
 
 # Grids larger than this are refused: the table of rows is kept in memory and shown in the UI.
 MAX_COMBINATIONS = 20_000
+# The pool is rebuilt after a strategy ends a worker process (os._exit, a crash) at most this often.
+MAX_BROKEN_POOLS = 3
 
 
-def grid(space: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
-    names = list(space)
-    combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*(list(space[n]) for n in names))]
-    if len(combos) > MAX_COMBINATIONS:
-        raise ValueError(f"{len(combos):,} parameter sets is more than {MAX_COMBINATIONS:,}; use coarser steps")
-    return combos
+class Grid:
+    """Every combination of the parameter values, counted before anything is built and produced one at a
+    time: memory does not depend on the grid's size (larger grids are refused before any run)."""
+
+    def __init__(self, space: dict[str, Iterable[Any]]) -> None:
+        self.axes = {name: list(values) for name, values in space.items()}
+        self.size = math.prod(len(values) for values in self.axes.values()) if self.axes else 0
+        if self.size > MAX_COMBINATIONS:
+            counts = " × ".join(f"{len(v):,} {k}" for k, v in self.axes.items())
+            raise ValueError(f"{counts} = {self.size:,} parameter sets is more than {MAX_COMBINATIONS:,}; "
+                             "use coarser steps or fewer values")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names = list(self.axes)
+        for values in itertools.product(*self.axes.values()):
+            yield dict(zip(names, values, strict=True))
 
 
-class _TimeLimit(BaseException):  # not an Exception: execute() must not turn it into a strategy error
-    pass
-
-
-def _alarm(_signum: int, _frame: Any) -> None:
-    raise _TimeLimit
+def grid(space: dict[str, Iterable[Any]]) -> Grid:
+    return Grid(space)
 
 
 def _run_one(request: BacktestRequest) -> tuple[dict[str, Any], dict[str, float], str]:
@@ -52,12 +64,33 @@ def _run_one(request: BacktestRequest) -> tuple[dict[str, Any], dict[str, float]
         signal.setitimer(signal.ITIMER_REAL, request.time_limit)
     try:
         result = execute(request)
-    except _TimeLimit:
+    except TimeLimitReached:
         return request.params, {}, f"stopped after the time limit of {request.time_limit:g} s"
     finally:
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
     return request.params, result.statistics, result.error
+
+
+def _alarm(_signum: int, _frame: Any) -> None:
+    raise TimeLimitReached
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_quiet_worker)
+
+
+def _quiet_worker() -> None:
+    """A strategy's prints go to stderr: the CLI's stdout may be JSON."""
+    import os
+    import sys
+
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        pass
+    sys.stdout = sys.stderr
 
 
 def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers: int | None = None,
@@ -68,26 +101,50 @@ def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers:
     combos = grid(space)
     workers = max(1, min(workers or os.cpu_count() or 1, len(combos) or 1))
     rows: list[dict[str, Any]] = []
-    pending: set[Future] = set()
+    pending: dict[Future, dict[str, Any]] = {}
     todo = iter(combos)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    pool = _new_pool(workers)
+    broken = 0
     stopped = False
+
+    def add(row: dict[str, Any]) -> None:
+        rows.append(row)
+        if on_result is not None:
+            on_result(row)
+
     try:
         while True:
             while len(pending) < 2 * workers and not cancelled():
                 params = next(todo, None)
                 if params is None:
                     break
-                pending.add(pool.submit(_run_one, replace(request, params={**request.params, **params})))
+                pending[pool.submit(_run_one, replace(request, params={**request.params, **params}))] = params
             if not pending:
                 break
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            done, _ = wait(set(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+            pool_broke = False
             for future in done:
-                params, statistics, error = future.result()
-                row = {**params, **statistics, "error": error}
-                rows.append(row)
-                if on_result is not None:
-                    on_result(row)
+                params = pending.pop(future)
+                try:
+                    _params, statistics, error = future.result()
+                except BrokenProcessPool:
+                    pool_broke = True
+                    add({**params, "error": "a worker process ended while this ran (does the strategy call "
+                                            "os._exit or crash the interpreter?)"})
+                    continue
+                add({**params, **statistics, "error": error})
+            if pool_broke:
+                broken += 1
+                for params in pending.values():  # every run in flight went down with the pool
+                    add({**params, "error": "a worker process ended while this ran (does the strategy call "
+                                            "os._exit or crash the interpreter?)"})
+                pending.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                if broken >= MAX_BROKEN_POOLS:
+                    raise OptimizationAborted(
+                        f"stopped: the strategy ended its worker processes {broken} times (os._exit or a crash); "
+                        f"{len(rows)} of {len(combos)} runs done", pd.DataFrame(rows))
+                pool = _new_pool(workers)
             if cancelled():
                 stopped = True
                 break
@@ -130,6 +187,14 @@ def best_row(results: pd.DataFrame, metric: str = "sharpe") -> pd.Series:
     return rank(ok, metric).iloc[0]
 
 
+class OptimizationAborted(Exception):
+    """The grid could not go on; ``table`` holds the runs that finished."""
+
+    def __init__(self, message: str, table: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.table = table
+
+
 class OptimizationCancelled(Exception):
     """The user cancelled a walk-forward; ``table`` holds the in-sample runs that finished."""
 
@@ -164,7 +229,7 @@ def walk_forward(request: BacktestRequest, space: dict[str, Iterable[Any]], spli
         raise OptimizationCancelled(table)
     top = best_row(table, metric)
     best = {name: (top[name].item() if hasattr(top[name], "item") else top[name]) for name in space}
-    out = execute(replace(request, frames=out_frames, params={**request.params, **best}))
+    out = run_in_worker(replace(request, frames=out_frames, params={**request.params, **best}))
     if not out.ok:
         raise ValueError(f"the out-of-sample run failed: {out.error}")
     return WalkForward(best, {k: top[k] for k in out.statistics if k in top}, out.statistics, table, cut)

@@ -61,7 +61,15 @@ class BacktestResult:
         return not self.error
 
 
-def execute(request: BacktestRequest, progress: Callable[[float], None] | None = None) -> BacktestResult:
+LOAD_TIME_LIMIT = 10.0  # seconds a strategy module may take to load (module-level code) in its worker
+
+
+class TimeLimitReached(BaseException):  # not an Exception: nothing in a run may turn it into a strategy error
+    pass
+
+
+def execute(request: BacktestRequest, progress: Callable[[float], None] | None = None,
+            loaded: Callable[[], None] | None = None) -> BacktestResult:
     """Run in this process (the worker calls this). Strategy errors become a result with the traceback."""
     from terminal.backtest.loader import load_strategy
 
@@ -71,6 +79,8 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
         if request.engine not in ENGINES:
             raise ValueError(f"engine {request.engine!r} is not known; use one of {', '.join(ENGINES)}")
         strategy = load_strategy(request.strategy_source, request.strategy_name)
+        if loaded is not None:
+            loaded()
         if request.engine == "backtrader":
             from terminal.backtest.engines.backtrader_engine import run_backtrader
 
@@ -81,11 +91,13 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
 
             output = run_backtesting(strategy, request.frames, request.params, request.cash, request.commission,
                                      request.slippage, request.sizing, progress)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a strategy's sys.exit() is its error, never the process's exit
         text = traceback.format_exc()
+        message = f"the strategy called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else \
+            f"{type(exc).__name__}: {exc}"
         return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],
-                              time.perf_counter() - started, f"{type(exc).__name__}: {exc}", text,
-                              _user_line(text, request.strategy_name))
+                              time.perf_counter() - started, message, text,
+                              getattr(exc, "line", 0) or _user_line(text, request.strategy_name))
     first = next(iter(request.frames.values()))
     benchmark = request.cash * first["close"] / first["close"].iloc[0]
     stats = compute_statistics(output.equity, [t["pnl"] for t in output.trades], output.exposure,
@@ -104,7 +116,31 @@ def _user_line(text: str, name: str) -> int:
     return line
 
 
-def _worker(request: BacktestRequest, channel: mp.Queue) -> None:
+class Cancelled(RuntimeError):
+    """The user cancelled the run."""
+
+
+# --- worker processes ------------------------------------------------------------------------------
+
+@dataclass
+class WorkerFailure:
+    """Why a worker gave no result: it ran out of time, or its process ended (the strategy's doing)."""
+
+    message: str
+
+
+def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue) -> None:
+    """Body of every user-code worker: the strategy's prints go to stderr (the CLI's stdout may be JSON),
+    progress and a 'loaded' mark go back on the channel, then the result."""
+    import os
+    import sys
+
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        pass
+    sys.stdout = sys.stderr
+    channel.put(("started", None))  # imports done: from here the strategy's load time counts
     last = [0.0]
 
     def progress(fraction: float) -> None:
@@ -112,47 +148,136 @@ def _worker(request: BacktestRequest, channel: mp.Queue) -> None:
             last[0] = fraction
             channel.put(("progress", fraction))
 
-    channel.put(("result", execute(request, progress)))
+    def loaded() -> None:
+        channel.put(("loaded", None))
+
+    try:
+        value = target(*args, progress=progress, loaded=loaded)
+    except BaseException as exc:  # noqa: BLE001 - the worker reports anything user code raised, then ends
+        channel.put(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    channel.put(("result", value))
 
 
-class Cancelled(RuntimeError):
-    """The user cancelled the run."""
+def supervise(target: Callable[..., Any], args: tuple, *, what: str, time_limit: float,
+              load_time_limit: float = LOAD_TIME_LIMIT, progress: Callable[[float], None] | None = None,
+              cancelled: Callable[[], bool] = lambda: False) -> Any:
+    """Run ``target(*args, progress=, loaded=)`` in a fresh process and return its value, or a WorkerFailure.
 
-
-def run_in_worker(request: BacktestRequest, progress: Callable[[float], None] | None = None,
-                  cancelled: Callable[[], bool] = lambda: False) -> BacktestResult:
-    """Run ``request`` in a fresh process; blocks (call it from a thread). The worker is killed on cancel,
-    at the time limit, or if it dies; the result then carries the reason instead of statistics."""
+    The worker is killed on cancel (Cancelled is raised), when the module takes longer than
+    ``load_time_limit`` to load or the whole run longer than ``time_limit``, and whatever the
+    strategy does (an endless loop, ``os._exit``, a crash) ends only the worker. Blocks: call it
+    from a thread."""
     context = mp.get_context("spawn")
     channel: mp.Queue = context.Queue()
-    process = context.Process(target=_worker, args=(request, channel), daemon=True)
+    process = context.Process(target=_isolated, args=(target, args, channel), daemon=True)
     started = time.perf_counter()
     process.start()
-    empty = pd.Series(dtype=float)
+    load_started = 0.0
+    is_loaded = False
     try:
         while True:
             try:
-                kind, payload = channel.get(timeout=0.1)
+                kind, payload = channel.get(timeout=0.05)
             except queue.Empty:
                 if cancelled():
-                    raise Cancelled(f"backtest of {request.strategy_name} cancelled") from None
-                if time.perf_counter() - started > request.time_limit:
-                    return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],
-                                          request.time_limit, f"stopped after the time limit of "
-                                          f"{request.time_limit:g} s (does the strategy loop forever?)")
+                    raise Cancelled(f"{what} cancelled") from None
+                now = time.perf_counter()
+                elapsed = now - started
+                if not load_started and elapsed > _STARTUP_LIMIT:
+                    return WorkerFailure(f"{what}: the worker process did not start within {_STARTUP_LIMIT:g} s")
+                if load_started and not is_loaded and now - load_started > load_time_limit:
+                    return WorkerFailure(f"{what}: the strategy module did not finish loading within "
+                                         f"{load_time_limit:g} s (an endless loop or a long computation at module "
+                                         "level?); stopped")
+                if elapsed > time_limit:
+                    return WorkerFailure(f"{what}: stopped after the time limit of {time_limit:g} s "
+                                         "(does the strategy loop forever?)")
                 if not process.is_alive() and channel.empty():
-                    return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],
-                                          time.perf_counter() - started,
-                                          f"the backtest worker died (exit code {process.exitcode})")
+                    process.join(timeout=1)
+                    return WorkerFailure(f"{what}: {_ended(process.exitcode)}")
                 continue
             if kind == "progress" and progress is not None:
                 progress(payload)
+            elif kind == "started":
+                load_started = time.perf_counter()
+            elif kind == "loaded":
+                is_loaded = True
+            elif kind == "failed":
+                return WorkerFailure(f"{what}: {payload}")
             elif kind == "result":
                 return payload
     finally:
         if process.is_alive():
             process.kill()
         process.join(timeout=5)
+        channel.close()
+        channel.join_thread()
+
+
+# A spawned worker imports numpy and pandas before it reads the strategy: that is not the strategy's time.
+_STARTUP_LIMIT = 60.0
+
+
+def _ended(code: int | None) -> str:
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the worker process was killed by {name} (out of memory, or the strategy crashed the interpreter)"
+    return (f"the strategy ended its worker process (exit code {code}): it must not call os._exit, and "
+            "sys.exit only ends a strategy with an error")
+
+
+def _backtest_target(request: BacktestRequest, progress: Callable[[float], None],
+                     loaded: Callable[[], None]) -> BacktestResult:
+    return execute(request, progress, loaded)
+
+
+def run_in_worker(request: BacktestRequest, progress: Callable[[float], None] | None = None,
+                  cancelled: Callable[[], bool] = lambda: False,
+                  load_time_limit: float = LOAD_TIME_LIMIT) -> BacktestResult:
+    """Run ``request`` in a fresh process; blocks (call it from a thread). The worker is killed on cancel
+    (Cancelled is raised), at the time limit, or if it dies; the result then carries the reason."""
+    started = time.perf_counter()
+    outcome = supervise(_backtest_target, (request,), what=f"backtest of {request.strategy_name}",
+                        time_limit=request.time_limit, load_time_limit=load_time_limit, progress=progress,
+                        cancelled=cancelled)
+    if isinstance(outcome, WorkerFailure):
+        empty = pd.Series(dtype=float)
+        return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],
+                              time.perf_counter() - started, outcome.message)
+    return outcome
+
+
+def _check_target(source: str, name: str, progress: Callable[[float], None],
+                  loaded: Callable[[], None]) -> list:
+    from terminal.backtest.loader import Problem, StrategyError, load_strategy
+
+    try:
+        load_strategy(source, name)
+    except StrategyError as exc:
+        return [Problem(exc.line or _user_line(traceback.format_exc(), name), str(exc))]
+    loaded()
+    return []
+
+
+def check_in_worker(source: str, name: str = "strategy", load_time_limit: float = LOAD_TIME_LIMIT) -> list:
+    """Load the strategy module in a worker (its module-level code runs there, never here): the problems
+    found, each with its line, or an empty list."""
+    from terminal.backtest.loader import Problem, check_strategy_source
+
+    problems = check_strategy_source(source, name)
+    if problems:
+        return problems
+    outcome = supervise(_check_target, (source, name), what=f"check of {name}",
+                        time_limit=_STARTUP_LIMIT + load_time_limit, load_time_limit=load_time_limit)
+    if isinstance(outcome, WorkerFailure):
+        return [Problem(0, outcome.message)]
+    return list(outcome)
 
 
 def plain_json(value: Any) -> Any:

@@ -19,6 +19,7 @@ from terminal.broker.base import Broker
 from terminal.config import Settings
 from terminal.domain import Fill, Instrument, Order
 from terminal.services.alerts import AlertService
+from terminal.services.backtests import BacktestService
 from terminal.services.confirmation import ConfirmationPolicy
 from terminal.services.history import HistoryService
 from terminal.services.log import LogService
@@ -30,6 +31,7 @@ from terminal.services.records import RecordWriter
 from terminal.services.risk import RiskChecker
 from terminal.services.signal import Signal
 from terminal.services.trading_day import TradingDay
+from terminal.services.workspace import WorkspaceService
 from terminal.store import Store
 
 if TYPE_CHECKING:
@@ -82,6 +84,8 @@ class TradingSession:
         self.orders = OrderService(broker, self.records, self.risk, self.market, self.portfolio, self.log,
                                    self.positions, self.confirmation)
         self.history = HistoryService(broker, store)
+        self.backtests = BacktestService(store, self.history)
+        self.workspace = WorkspaceService(store)
         self.alerts = AlertService(self.log)
         self.status = ConnectionStatus("DISCONNECTED", "")
         self.status_changed: Signal[ConnectionStatus] = Signal("session.status_changed")

@@ -12,6 +12,7 @@ from terminal.backtest.api import Strategy, rolling_std, sma
 
 class BollingerReversion(Strategy):
     params = {"period": 20, "entry_z": 2.0, "exit_z": 0.5, "size": 0, "long_only": False}
+    limits = {"period": (2, 5000), "entry_z": (0.1, 10.0), "exit_z": (0.0, 10.0), "size": (0, 1e9)}
 
     def init(self):
         close = self.data.close

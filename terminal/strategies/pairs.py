@@ -12,6 +12,7 @@ from terminal.backtest.api import Strategy
 
 class PairsTrading(Strategy):
     params = {"lookback": 60, "entry_z": 2.0, "exit_z": 0.5, "units": 100}
+    limits = {"lookback": (5, 5000), "entry_z": (0.1, 10.0), "exit_z": (0.0, 10.0), "units": (1, 1e9)}
 
     def init(self):
         if len(self.datas) != 2:

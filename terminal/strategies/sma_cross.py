@@ -9,6 +9,7 @@ from terminal.backtest.api import Strategy, crossed_above, crossed_below, sma
 
 class SmaCross(Strategy):
     params = {"fast": 10, "slow": 30, "size": 0, "long_only": False}
+    limits = {"fast": (1, 1000), "slow": (2, 5000), "size": (0, 1e9)}
 
     def init(self):
         if self.p.fast >= self.p.slow:

@@ -12,6 +12,7 @@ from terminal.backtest.api import Strategy
 
 class TimeSeriesMomentum(Strategy):
     params = {"lookback": 60, "threshold": 0.0, "rebalance": 5, "size": 0, "long_only": False}
+    limits = {"lookback": (1, 5000), "threshold": (-1.0, 1.0), "rebalance": (1, 1000), "size": (0, 1e9)}
 
     def init(self):
         close = self.data.close

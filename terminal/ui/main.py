@@ -18,7 +18,7 @@ def build_session(settings: Settings):  # type: ignore[no-untyped-def]
 
     store = Store.open(settings.resolved_db_url)
     session = TradingSession(settings, store, IBBroker())
-    saved_limits = store.key_values.get("risk_limits")
+    saved_limits = session.workspace.saved_risk_limits()
     if saved_limits:
         try:
             session.risk.set_limits(RiskLimits(**saved_limits))
@@ -31,10 +31,10 @@ async def open_window(session, theme: str | None = None):  # type: ignore[no-unt
     """Build the window, restore the workspace, connect, load the watchlist. Returns the window."""
     from PySide6.QtWidgets import QApplication
 
-    from terminal.ui.main_window import WORKSPACE_KEY, MainWindow
+    from terminal.ui.main_window import MainWindow
     from terminal.ui.theme import THEMES, apply_theme
 
-    saved = await asyncio.to_thread(session.store.key_values.get, WORKSPACE_KEY, {}) or {}
+    saved = await session.workspace.layout()
     theme_name = theme or saved.get("theme") or session.settings.theme
     apply_theme(QApplication.instance(), THEMES[theme_name])
     window = MainWindow(session, theme_name)

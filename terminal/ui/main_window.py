@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from datetime import datetime
@@ -30,8 +29,6 @@ from terminal.ui.panels.positions import PositionsPanel
 from terminal.ui.panels.ticket import OrderTicket
 from terminal.ui.panels.watchlist import WatchlistPanel
 from terminal.ui.theme import THEMES, apply_theme
-
-WORKSPACE_KEY = "workspace"
 
 
 class MainWindow(QMainWindow):
@@ -119,7 +116,7 @@ class MainWindow(QMainWindow):
 
         from terminal.ui.chart import TradeMark
 
-        found = await asyncio.to_thread(self.session.store.instruments.find_symbol, symbol)
+        found = await self.session.workspace.find_symbol(symbol)
         if not found:
             raise ValueError(f"no stored instrument {symbol}")
         chart = self.chart.chart
@@ -257,7 +254,7 @@ class MainWindow(QMainWindow):
             except ValueError as exc:
                 self._show_error(exc)
                 return
-            spawn(asyncio.to_thread(self.session.store.key_values.set, "risk_limits", vars(dialog.limits())))
+            spawn(self.session.workspace.save_risk_limits(vars(dialog.limits())), self._show_error)
             self.session.log.info("risk", f"risk limits changed: {dialog.limits()}")
 
     def connect_dialog(self) -> None:
@@ -299,7 +296,7 @@ class MainWindow(QMainWindow):
         }
 
     def save_workspace(self) -> None:
-        self.session.store.key_values.set(WORKSPACE_KEY, self.workspace())
+        self.session.workspace.save_layout(self.workspace())
 
     def restore_workspace(self, saved: dict) -> None:
         if saved.get("geometry"):

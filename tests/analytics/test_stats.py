@@ -69,3 +69,12 @@ def test_compute_statistics_has_every_key(equity):
                 "max_drawdown_duration", "win_rate", "profit_factor", "expectancy", "average_win", "average_loss",
                 "trades", "exposure", "sqn", "benchmark_return"):
         assert key in result
+
+
+def test_statistic_names_list_every_key_compute_statistics_gives():
+    import pandas as pd
+
+    from terminal.analytics.stats import STATISTIC_NAMES, compute_statistics
+
+    equity = pd.Series([100.0, 101, 99, 103], index=pd.date_range("2024-01-01", periods=4, tz="UTC"))
+    assert set(compute_statistics(equity, [1.0, -2.0], 0.5, benchmark=equity)) == set(STATISTIC_NAMES)

@@ -99,7 +99,7 @@ def test_backtest_command_prints_statistics_and_json(db, real_csv_dir, capsys):
     assert payload["equity"][0][0].startswith("2006-01-03")
     assert Store.open(db).backtest_runs.count() == 1
     assert main(["--db", db, "backtest", "sma_cross", "--symbol", "GOOG", "--param", "fast=x"]) == 1
-    assert "parameter fast='x' is not a valid int" in capsys.readouterr().err
+    assert "parameter fast='x' is not a number: give a whole number" in capsys.readouterr().err
     assert main(["--db", db, "backtest", "nope", "--symbol", "GOOG"]) == 1
     assert "no strategy 'nope'" in capsys.readouterr().err
 

@@ -19,10 +19,6 @@ from terminal.ui.panels.common import spawn
 BASE_BAR_SIZE = BarSize.MIN_1
 
 
-def _drawings_key(instrument: Instrument) -> str:
-    return f"drawings:{instrument.key}"
-
-
 class ChartPanel(QWidget):
     def __init__(self, session, theme, entry: OrderEntry | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -105,8 +101,7 @@ class ChartPanel(QWidget):
         self.chart.show_last(150)
         self.chart.set_fills([f for f in self.session.orders.fills if f.instrument.key == instrument.key])
         self._show_orders()
-        drawings = await asyncio.to_thread(self.session.store.key_values.get, _drawings_key(instrument), [])
-        self.chart.load_drawings(drawings or [])
+        self.chart.load_drawings(await self.session.workspace.drawings(instrument))
 
     # --- live --------------------------------------------------------------------------------
     def _on_quote(self, item) -> None:  # type: ignore[no-untyped-def]
@@ -181,8 +176,7 @@ class ChartPanel(QWidget):
 
     def _save_drawings(self) -> None:
         if self.instrument is not None:
-            key, drawings = _drawings_key(self.instrument), self.chart.drawings_to_list()
-            spawn(asyncio.to_thread(self.session.store.key_values.set, key, drawings), self._show_error)
+            spawn(self.session.workspace.save_drawings(self.instrument, self.chart.drawings_to_list()), self._show_error)
 
     def _show_error(self, error: Exception) -> None:
         self.message.setText(str(error))

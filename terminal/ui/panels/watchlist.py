@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -77,12 +75,7 @@ class WatchlistPanel(QWidget):
 
     # --- lists ---------------------------------------------------------------------------
     async def load(self, preferred: str = "") -> None:
-        store = self.session.store
-        names = await asyncio.to_thread(store.watchlists.names)
-        if not names:
-            for name, symbols in DEFAULT_LISTS.items():
-                await asyncio.to_thread(store.watchlists.set_items, name, [f"@{s}" for s in symbols])
-            names = list(DEFAULT_LISTS)
+        names = await self.session.workspace.watchlist_names(DEFAULT_LISTS)
         self.lists.blockSignals(True)
         self.lists.clear()
         self.lists.addItems(names)
@@ -96,7 +89,7 @@ class WatchlistPanel(QWidget):
         for instrument in self.model.instruments():
             await self.session.market.unsubscribe(instrument)
         self._current = name
-        entries = await asyncio.to_thread(self.session.store.watchlists.items, name)
+        entries = await self.session.workspace.watchlist(name)
         instruments: list[Instrument] = []
         problems = []
         for entry in entries:
@@ -115,12 +108,12 @@ class WatchlistPanel(QWidget):
     async def _resolve(self, entry: str) -> Instrument:
         if entry.startswith("@"):  # a default list entry not yet qualified: the text a user would type
             return await self.session.market.qualify(entry[1:])
-        stored = await asyncio.to_thread(self.session.store.instruments.get, entry)
+        stored = await self.session.workspace.instrument(entry)
         return await self.session.market.qualify(stored if stored else entry.split(":")[0])
 
     async def _save(self) -> None:
         keys = [i.key for i in self.model.instruments()]
-        await asyncio.to_thread(self.session.store.watchlists.set_items, self._current, keys)
+        await self.session.workspace.set_watchlist(self._current, keys)
 
     def _new_list(self) -> None:
         name, ok = QInputDialog.getText(self, "New watchlist", "Name:")
@@ -128,7 +121,7 @@ class WatchlistPanel(QWidget):
             spawn(self._create(name.strip()), self.show_error)
 
     async def _create(self, name: str) -> None:
-        await asyncio.to_thread(self.session.store.watchlists.create, name)
+        await self.session.workspace.create_watchlist(name)
         await self.load(preferred=name)
 
     # --- editing -------------------------------------------------------------------------

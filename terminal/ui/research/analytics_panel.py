@@ -85,7 +85,7 @@ class AnalyticsPanel(QWidget):
         size = BarSize.parse(self.bar_size.currentText())
         closes = {}
         for symbol in [s.strip().upper() for s in self.universe.text().split(",") if s.strip()]:
-            found = await asyncio.to_thread(self.session.store.instruments.find_symbol, symbol)
+            found = await self.session.workspace.find_symbol(symbol)
             if not found:
                 continue
             frame = await self.session.history.stored_or_aggregated(found[0], size)

@@ -26,17 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from terminal.backtest.api import Sizing
-from terminal.backtest.loader import (
-    StrategyError,
-    check_strategy_source,
-    coerce_params,
-    load_strategy,
-    template_names,
-    template_source,
-)
-from terminal.backtest.runner import BacktestRequest, Cancelled, result_to_json, run_in_worker
-from terminal.domain import BarSize, DomainError
+from terminal.domain import BarSize
+from terminal.services.backtests import BacktestRequest, Cancelled, StrategyError, result_to_json
 from terminal.ui.panels.common import spawn
 from terminal.ui.research.code_editor import EditorWithFind
 
@@ -49,7 +40,7 @@ class StrategyEditorPanel(QWidget):
         self.session = session
         self.strategies = QComboBox()
         self.strategies.setEditable(True)
-        self.strategies.addItems(template_names())
+        self.strategies.addItems(session.backtests.templates())
         self.save_button = QPushButton("Check && save")
         self.editor = EditorWithFind(theme)
         self.params = QTableWidget(0, 2)
@@ -129,20 +120,26 @@ class StrategyEditorPanel(QWidget):
         self.save_shortcut = save
         self.run_button.clicked.connect(lambda: spawn(self.run(), self.show_error))
         self.cancel_button.clicked.connect(self._cancel.set)
-        self.load_source(template_source(template_names()[0]))
+        self.time_limit = 120.0  # seconds a run may take in its worker
+        first = session.backtests.templates()[0]
+        self.load_source(session.backtests.template_source(first))
 
     # --- source and parameters ---------------------------------------------------------------
     def load_source(self, source: str, params: dict | None = None) -> None:
+        """Show the source and its declared parameters (read from the text: nothing of it runs here)."""
         self.editor.editor.setPlainText(source)
         self.editor.editor.mark_error(0)
         try:
-            declared = dict(load_strategy(source, self.name()).params)
-        except StrategyError:
+            declared = dict(self.session.backtests.declaration(source, self.name()).params)
+        except StrategyError as exc:
             declared = {}
-        declared.update(params or {})
+            self.messages.setPlainText(str(exc))
+            self.editor.editor.mark_error(exc.line)
+        declared.update({k: v for k, v in (params or {}).items() if k in declared})
         self.params.setRowCount(len(declared))
         for row, (key, value) in enumerate(declared.items()):
             name = QTableWidgetItem(key)
+            name.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.params.setItem(row, 0, name)
             self.params.setItem(row, 1, QTableWidgetItem(str(value)))
 
@@ -158,59 +155,59 @@ class StrategyEditorPanel(QWidget):
             await asyncio.wait([self._opening])
 
     async def open_strategy(self, name: str) -> None:
-        stored = await asyncio.to_thread(self.session.store.strategies.latest, name)
-        if stored is not None:
-            self.load_source(stored.source, stored.params)
-        elif name in template_names():
-            self.load_source(template_source(name))
+        opened = await self.session.backtests.open(name)
+        if opened is not None:
+            self.load_source(*opened)
+
+    def raw_param_values(self) -> dict[str, str]:
+        return {self.params.item(r, 0).text(): self.params.item(r, 1).text() for r in range(self.params.rowCount())}
 
     def param_values(self) -> dict:
-        raw = {self.params.item(r, 0).text(): self.params.item(r, 1).text() for r in range(self.params.rowCount())}
-        return coerce_params(load_strategy(self.source(), self.name()), raw)
+        """The table's values, typed and checked against the declaration (StrategyError names the parameter)."""
+        return self.session.backtests.coerce(self.source(), self.name(), self.raw_param_values())
 
     def source(self) -> str:
         return self.editor.editor.toPlainText()
 
-    async def save(self) -> bool:
-        await self.wait_opened()
-        problems = check_strategy_source(self.source(), self.name())
+    def _show_problems(self, problems: list) -> None:
+        self.messages.setPlainText("\n".join(str(p) for p in problems))
+        self.editor.editor.mark_error(problems[0].line)
+
+    async def check(self) -> bool:
+        """The static checks, then the module loaded in a worker process under the load time limit."""
+        self.messages.setPlainText(f"checking {self.name()} …")
+        problems = await self.session.backtests.check(self.source(), self.name())
         if problems:
-            self.messages.setPlainText("\n".join(str(p) for p in problems))
-            self.editor.editor.mark_error(problems[0].line)
+            self._show_problems(problems)
             return False
-        params = self.param_values()
-        stored = await asyncio.to_thread(self.session.store.strategies.save, self.name(), self.source(), params)
+        return True
+
+    async def save(self, check: bool = True) -> bool:
+        """Check (in a worker) and save a new version; ``check=False`` keeps to the static checks (a run that
+        follows loads the module in its own worker anyway)."""
+        await self.wait_opened()
+        problems = self.session.backtests.static_problems(self.source(), self.name())
+        if problems:
+            self._show_problems(problems)
+            return False
+        if check and not await self.check():
+            return False
+        stored = await self.session.backtests.save(self.name(), self.source(), self.raw_param_values())
         self.editor.editor.mark_error(0)
         self.messages.setPlainText(f"saved {stored.name} version {stored.version}")
         return True
 
     # --- running -----------------------------------------------------------------------------
     async def frames(self) -> dict[str, pd.DataFrame]:
-        size = BarSize.parse(self.bar_size.currentText())
-        frames = {}
-        for symbol in [s.strip().upper() for s in self.symbols.text().split(",") if s.strip()]:
-            found = await asyncio.to_thread(self.session.store.instruments.find_symbol, symbol)
-            frame = await self.session.history.stored_or_aggregated(found[0], size) if found else pd.DataFrame()
-            if self.start.text().strip():
-                frame = frame[frame.index >= pd.Timestamp(self.start.text().strip(), tz="UTC")]
-            if self.end.text().strip():
-                frame = frame[frame.index <= pd.Timestamp(self.end.text().strip(), tz="UTC")]
-            if frame.empty:
-                raise DomainError(f"no stored {size.short} bars of {symbol} in that range: open its chart to load "
-                                  "history, or import a CSV")
-            frames[symbol] = frame
-        if not frames:
-            raise DomainError("enter at least one symbol")
-        if len(frames) > 1:
-            common = sorted(set.intersection(*(set(f.index) for f in frames.values())))
-            frames = {s: f.loc[common] for s, f in frames.items()}
-        return frames
+        return await self.session.backtests.frames(self.symbols.text().split(","), self.bar_size.currentText(),
+                                                   self.start.text().strip() or None, self.end.text().strip() or None)
 
     async def request(self) -> BacktestRequest:
         """The run the editor describes: its strategy, parameters, data and settings (the optimizer varies it)."""
-        return BacktestRequest(self.source(), await self.frames(), self.name(), self.param_values(),
-                               self.engine.currentText(), self.cash.value(), self.commission.value(),
-                               sizing=Sizing(percent=0.95), time_limit=120.0)
+        return self.session.backtests.request(self.source(), self.name(), await self.frames(), self.raw_param_values(),
+                                              self.engine.currentText(), self.cash.value(), self.commission.value(),
+                                              time_limit=self.time_limit,
+                                              bar_size=BarSize.parse(self.bar_size.currentText()))
 
     def set_param_values(self, values: dict) -> None:
         for row in range(self.params.rowCount()):
@@ -219,7 +216,7 @@ class StrategyEditorPanel(QWidget):
                 self.params.setItem(row, 1, QTableWidgetItem(str(values[key])))
 
     async def run(self) -> dict | None:
-        if not await self.save():
+        if not await self.save(check=False):
             return None
         request = await self.request()
         loop = asyncio.get_running_loop()
@@ -233,7 +230,7 @@ class StrategyEditorPanel(QWidget):
             loop.call_soon_threadsafe(self.progress.setValue, int(fraction * 100))
 
         try:
-            result = await asyncio.to_thread(run_in_worker, request, progress, self._cancel.is_set)
+            result = await self.session.backtests.run(request, progress, self._cancel.is_set)
         except Cancelled as exc:
             self.messages.setPlainText(str(exc))
             return None
@@ -246,12 +243,7 @@ class StrategyEditorPanel(QWidget):
             return None
         self.progress.setValue(100)
         payload = result_to_json(result)
-        stored = await asyncio.to_thread(self.session.store.strategies.latest, self.name())
-        run_id = await asyncio.to_thread(self.session.store.backtest_runs.start, self.name(),
-                                         stored.version if stored else 0, request.engine, list(request.frames),
-                                         request.params)
-        await asyncio.to_thread(self.session.store.backtest_runs.finish, run_id, "done", payload["statistics"],
-                                payload)
+        run_id = await self.session.backtests.record(request, result)
         payload["run_id"] = run_id
         st = result.statistics
         self.messages.setPlainText(f"run {run_id}: return {st['total_return']:.2%}, Sharpe {st['sharpe']:.2f}, "

@@ -29,19 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from terminal.backtest.loader import StrategyError, load_strategy
-from terminal.backtest.optimize import (
+from terminal.domain import DomainError
+from terminal.services.backtests import (
+    OptimizationAborted,
     OptimizationCancelled,
+    StrategyError,
     best_row,
     grid,
     heatmap,
-    optimize,
     parse_values,
     rank,
     suggest_values,
-    walk_forward,
 )
-from terminal.domain import DomainError
 from terminal.ui.panels.common import spawn
 
 METRICS = ("sharpe", "sortino", "calmar", "total_return", "annualised_return", "max_drawdown", "profit_factor",
@@ -157,7 +156,7 @@ class OptimizerPanel(QWidget):
 
     def _declared(self) -> dict | None:
         try:
-            return dict(load_strategy(self.editor.source(), self.editor.name()).params)
+            return dict(self.session.backtests.declaration(self.editor.source(), self.editor.name()).params)
         except StrategyError:
             return None
 
@@ -239,16 +238,18 @@ class OptimizerPanel(QWidget):
             loop.call_soon_threadsafe(self._row_arrived, row)
 
         try:
-            if split is not None:
-                outcome = await asyncio.to_thread(walk_forward, request, space, split, metric, self.workers.value(),
-                                                  arrived, self._cancel.is_set)
-                table = outcome.table
+            result = await self.session.backtests.optimize(request, space, self.workers.value(), arrived,
+                                                           self._cancel.is_set, split, metric)
+            if isinstance(result, pd.DataFrame):
+                outcome, table = None, result
             else:
-                outcome = None
-                table = await asyncio.to_thread(optimize, request, space, self.workers.value(), arrived,
-                                                self._cancel.is_set)
+                outcome, table = result, result.table
         except OptimizationCancelled as exc:
             outcome, table = None, exc.table
+        except OptimizationAborted as exc:
+            self.table = exc.table
+            self._redraw()
+            raise DomainError(str(exc)) from None
         except ValueError as exc:  # e.g. every in-sample run failed: show their errors
             self.table = pd.DataFrame(self._rows)
             self._redraw()

@@ -99,8 +99,7 @@ class ResultsPanel(QWidget):
         self.export_button.clicked.connect(self.export_dialog)
 
     async def load_saved(self) -> None:
-        runs = await asyncio.to_thread(self.session.store.backtest_runs.list, 50)
-        self.runs = [dict(r.result, run_id=r.id) for r in reversed(runs) if r.status == "done"]
+        self.runs = await self.session.backtests.saved_runs(50)
         self._fill_run_list()
 
     def add_run(self, run: dict) -> None:

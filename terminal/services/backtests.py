@@ -1,0 +1,261 @@
+"""Backtest service: strategies (built-in, stored, files), their checks, the data a run needs, runs in
+worker processes, optimizations, and the record of every run. The editor, the optimizer, the results
+dock and the CLI all go through it.
+
+User strategy code never runs in this process: parameters are read from the source's syntax tree,
+and the check on save, every run and every grid point load the module in a worker under a time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from terminal.backtest.api import Sizing
+from terminal.backtest.loader import (
+    Declaration,
+    Problem,
+    StrategyError,
+    check_strategy_source,
+    coerce_params,
+    read_declaration,
+    template_names,
+    template_source,
+)
+from terminal.backtest.optimize import (
+    OptimizationAborted,
+    OptimizationCancelled,
+    WalkForward,
+    best_row,
+    grid,
+    heatmap,
+    optimize,
+    parse_values,
+    rank,
+    suggest_values,
+    walk_forward,
+)
+from terminal.backtest.runner import (
+    ENGINES,
+    LOAD_TIME_LIMIT,
+    BacktestRequest,
+    BacktestResult,
+    Cancelled,
+    check_in_worker,
+    result_to_json,
+    run_in_worker,
+)
+from terminal.domain import BarSize, DomainError
+from terminal.services.history import HistoryService
+from terminal.store import Store
+
+MAX_COST_FRACTION = 0.1  # commission or slippage of 10 % of a trade's value is a typo, not a cost model
+
+
+class BacktestService:
+    def __init__(self, store: Store, history: HistoryService | None = None,
+                 load_time_limit: float = LOAD_TIME_LIMIT) -> None:
+        self._store = store
+        self._history = history or HistoryService(None, store)
+        self.load_time_limit = load_time_limit  # seconds a strategy module may spend loading, in its worker
+
+    # --- strategies ------------------------------------------------------------------------------
+    @staticmethod
+    def templates() -> list[str]:
+        return template_names()
+
+    async def open(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """The newest saved version of ``name`` (source and saved parameters), else the built-in template."""
+        stored = await asyncio.to_thread(self._store.strategies.latest, name)
+        if stored is not None:
+            return stored.source, dict(stored.params)
+        if name in template_names():
+            return template_source(name), {}
+        return None
+
+    async def resolve(self, reference: str) -> tuple[str, str]:
+        """A strategy named on the command line: a .py file, a stored strategy, or a built-in."""
+        path = Path(reference)
+        if path.suffix == ".py":
+            if path.is_dir() or not path.exists():
+                raise DomainError(f"strategy file {reference} does not exist")
+            try:
+                return path.stem, path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DomainError(f"cannot read strategy file {reference}: {exc}") from None
+        opened = await self.open(reference)
+        if opened is None:
+            raise DomainError(f"no strategy {reference!r}: not a .py file, a built-in ({', '.join(template_names())}) "
+                              "or a stored strategy")
+        return reference, opened[0]
+
+    @staticmethod
+    def template_source(name: str) -> str:
+        return template_source(name)
+
+    @staticmethod
+    def static_problems(source: str, name: str = "strategy") -> list[Problem]:
+        """Syntax, a Strategy subclass, readable params: what can be told without running the module."""
+        return check_strategy_source(source, name)
+
+    @staticmethod
+    def coerce(source: str, name: str, raw_params: dict[str, Any]) -> dict[str, Any]:
+        """Parameter values typed and checked against the source's declaration (StrategyError names the one)."""
+        return coerce_params(read_declaration(source, name), raw_params)
+
+    @staticmethod
+    def declaration(source: str, name: str = "strategy") -> Declaration:
+        """Parameters and limits as the source declares them (read, never run)."""
+        return read_declaration(source, name)
+
+    async def check(self, source: str, name: str = "strategy") -> list[Problem]:
+        """Static checks, then the module loaded in a worker (its module-level code runs there)."""
+        problems = check_strategy_source(source, name)
+        if problems:
+            return problems
+        return await asyncio.to_thread(check_in_worker, source, name, self.load_time_limit)
+
+    async def save(self, name: str, source: str, raw_params: dict[str, Any]) -> Any:
+        """A new version of the strategy with these parameters; StrategyError when they do not fit."""
+        name = name.strip()
+        if not name:
+            raise DomainError("give the strategy a name")
+        params = coerce_params(read_declaration(source, name), raw_params)
+        return await asyncio.to_thread(self._store.strategies.save, name, source, params)
+
+    # --- data ------------------------------------------------------------------------------------
+    async def frames(self, symbols: Iterable[str], bar_size: BarSize | str, start: str | None = None,
+                     end: str | None = None) -> dict[str, pd.DataFrame]:
+        """Stored bars of each symbol in the range (aggregated from finer stored bars when needed); pairs are
+        aligned on their common times."""
+        size = bar_size if isinstance(bar_size, BarSize) else BarSize.parse(bar_size)
+        first = parse_day(start, "from") if start else None
+        last = parse_day(end, "to") if end else None
+        if first is not None and last is not None and first > last:
+            raise DomainError(f"the range is reversed: from {first:%Y-%m-%d} is after to {last:%Y-%m-%d}")
+        frames: dict[str, pd.DataFrame] = {}
+        for symbol in [s.strip().upper() for s in symbols if s.strip()]:
+            found = await asyncio.to_thread(self._store.instruments.find_symbol, symbol)
+            frame = await self._history.stored_or_aggregated(found[0], size) if found else pd.DataFrame()
+            if not frame.empty:
+                if first is not None:
+                    frame = frame[frame.index >= first]
+                if last is not None:
+                    frame = frame[frame.index < last + pd.Timedelta(days=1)]
+            if frame.empty:
+                where = "" if first is None and last is None else " in that range"
+                raise DomainError(f"no stored {size.short} bars of {symbol}{where}: open its chart to load history, "
+                                  "import a CSV or fetch it ('quant-terminal bars' lists what is stored)")
+            frames[symbol] = frame
+        if not frames:
+            raise DomainError("enter at least one symbol")
+        if len(frames) > 1:
+            common = sorted(set.intersection(*(set(f.index) for f in frames.values())))
+            if not common:
+                raise DomainError(f"{' and '.join(frames)} have no bar times in common")
+            frames = {s: f.loc[common] for s, f in frames.items()}
+        return frames
+
+    # --- runs ------------------------------------------------------------------------------------
+    def request(self, source: str, name: str, frames: dict[str, pd.DataFrame], raw_params: dict[str, Any],
+                engine: str = "backtrader", cash: float = 100_000.0, commission: float = 0.0,
+                slippage: float = 0.0, units: float = 0.0, time_limit: float = 300.0,
+                bar_size: BarSize = BarSize.DAY_1) -> BacktestRequest:
+        """The run these settings describe, every value checked before anything starts."""
+        declaration = read_declaration(source, name)
+        params = coerce_params(declaration, raw_params)
+        if engine not in ENGINES:
+            raise DomainError(f"engine {engine!r} is not known; use one of {', '.join(ENGINES)}")
+        _check_positive("cash", cash)
+        _check_fraction("commission", commission)
+        _check_fraction("slippage", slippage)
+        if not math.isfinite(units) or units < 0:
+            raise DomainError(f"units {units:g} is not valid: give a position size > 0, or 0 to size from equity")
+        _check_positive("time limit", time_limit)
+        periods = 252 if bar_size is BarSize.DAY_1 else 252 * 6.5 * 3600 / bar_size.seconds
+        return BacktestRequest(source, frames, name, params, engine, cash, commission, slippage,
+                               Sizing(units=units) if units else Sizing(percent=0.95), time_limit,
+                               periods_per_year=periods)
+
+    async def run(self, request: BacktestRequest, progress: Callable[[float], None] | None = None,
+                  cancelled: Callable[[], bool] = lambda: False) -> BacktestResult:
+        """One backtest in a worker process (Cancelled when ``cancelled`` turns true)."""
+        return await asyncio.to_thread(run_in_worker, request, progress, cancelled, self.load_time_limit)
+
+    async def record(self, request: BacktestRequest, result: BacktestResult) -> int:
+        """Store a finished run (against the strategy's newest saved version, saved now if it has none)."""
+        payload = result_to_json(result)
+        stored = await asyncio.to_thread(self._store.strategies.latest, request.strategy_name)
+        if stored is None or stored.source != request.strategy_source:
+            stored = await asyncio.to_thread(self._store.strategies.save, request.strategy_name,
+                                             request.strategy_source, request.params)
+        run_id = await asyncio.to_thread(self._store.backtest_runs.start, request.strategy_name, stored.version,
+                                         request.engine, list(request.frames), request.params)
+        await asyncio.to_thread(self._store.backtest_runs.finish, run_id, "done", payload["statistics"], payload)
+        return int(run_id)
+
+    async def saved_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Finished runs, oldest first, as the result JSON with their ``run_id``."""
+        runs = await asyncio.to_thread(self._store.backtest_runs.list, limit)
+        return [dict(r.result, run_id=r.id) for r in reversed(runs) if r.status == "done"]
+
+    # --- optimization ----------------------------------------------------------------------------
+    async def optimize(self, request: BacktestRequest, space: dict[str, Iterable[Any]], workers: int | None = None,
+                       on_result: Callable[[dict[str, Any]], None] | None = None,
+                       cancelled: Callable[[], bool] = lambda: False,
+                       walk_forward_split: float | None = None, metric: str = "sharpe"
+                       ) -> pd.DataFrame | WalkForward:
+        """The grid (counted and refused if too large before anything runs), after one check of the module
+        in a worker so that a strategy that cannot load fails once, not at every grid point."""
+        declaration = read_declaration(request.strategy_source, request.strategy_name)
+        for key, values in space.items():
+            if key not in declaration.params:
+                raise DomainError(f"{request.strategy_name} declares no parameter {key!r} "
+                                  f"({', '.join(declaration.params)})")
+            for value in values:
+                _ = coerce_params(declaration, {key: value})
+        grid(space)  # refuses an oversized grid before anything is built or run
+        problems = await self.check(request.strategy_source, request.strategy_name)
+        if problems:
+            raise StrategyError(str(problems[0]), problems[0].line)
+        if walk_forward_split is not None:
+            return await asyncio.to_thread(walk_forward, request, space, walk_forward_split, metric, workers,
+                                           on_result, cancelled)
+        return await asyncio.to_thread(optimize, request, space, workers, on_result, cancelled)
+
+
+def parse_day(text: str, what: str) -> pd.Timestamp:
+    """A YYYY-MM-DD date as UTC midnight; DomainError that names the field otherwise."""
+    value = text.strip()
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, OverflowError):
+        raise DomainError(f"{what} {value!r} is not a date; give YYYY-MM-DD") from None
+    if pd.isna(day):
+        raise DomainError(f"{what} {value!r} is not a date; give YYYY-MM-DD")
+    return day.tz_localize("UTC") if day.tzinfo is None else day.tz_convert("UTC")
+
+
+def _check_positive(what: str, value: float) -> None:
+    if not math.isfinite(value) or value <= 0:
+        raise DomainError(f"{what} {value:g} is not valid: give a number > 0")
+
+
+def _check_fraction(what: str, value: float) -> None:
+    if not math.isfinite(value) or not 0 <= value < MAX_COST_FRACTION:
+        raise DomainError(f"{what} {value:g} is not valid: give a fraction of the trade's value from 0 to "
+                          f"{MAX_COST_FRACTION:g} (e.g. 0.001 for 0.1 %)")
+
+
+
+# What the research docks use from the backtest layer, so that the UI imports services only.
+__all__ = [
+    "BacktestRequest", "BacktestResult", "BacktestService", "Cancelled", "Declaration", "OptimizationAborted",
+    "OptimizationCancelled", "Problem", "StrategyError", "WalkForward", "best_row", "grid", "heatmap", "parse_day",
+    "parse_values", "rank", "result_to_json", "suggest_values",
+]
