@@ -24,13 +24,26 @@ class ContractRef:
         return " ".join(p for p in parts if p)
 
 
+# Where each request carries the id its answers (and errors) are sent under: reqId, tickerId or orderId.
+_ID_FIELD = {1: 2, 2: 2, 3: 1, 4: 2, 7: 2, 9: 2, 10: 2, 11: 2, 20: 1, 25: 2, 50: 2, 51: 2, 62: 2, 76: 2, 81: 1,
+             92: 1, 93: 1, 94: 1, 95: 1}
+
+
+def request_id(fields: list[str]) -> int:
+    """The id to answer a request's error under; -1 (no request) when it has none or it is unreadable."""
+    try:
+        return as_int(fields[_ID_FIELD[as_int(fields[0])]], -1)
+    except (ProtocolError, LookupError):
+        return -1
+
+
 def contract_at(fields: list[str], start: int) -> ContractRef:
     """The 12 contract fields: conId, symbol, secType, lastTrade, strike, right, multiplier, exchange,
     primaryExchange, currency, localSymbol, tradingClass."""
     f = fields[start : start + 12]
     if len(f) < 12:
         raise ProtocolError("contract fields are missing")
-    return ContractRef(as_int(f[0]), f[1], f[2], f[3], f[7], f[8], f[9], f[10])
+    return ContractRef(as_int(f[0], name="conId"), f[1], f[2], f[3], f[7], f[8], f[9], f[10])
 
 
 @dataclass(frozen=True)
@@ -101,18 +114,20 @@ def place_order(fields: list[str], server_version: int) -> PlacedOrder:
     # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent
     trail_stop, trailing_percent = fields[j + 2], fields[j + 3]
     return PlacedOrder(
-        order_id=as_int(fields[1]), contract=contract, side=action, quantity=as_float(quantity, 0.0),
-        order_type=order_type, limit_price=as_float(limit), aux_price=as_float(aux), tif=tif, oca_group=oca,
-        account=account, order_ref=order_ref, transmit=transmit != "0", parent_id=as_int(parent_id),
-        outside_rth=outside_rth == "1", trail_stop_price=as_float(trail_stop), trailing_percent=as_float(trailing_percent),
-        what_if=_what_if(fields, j),
+        order_id=as_int(fields[1], name="orderId"), contract=contract, side=action,
+        quantity=as_float(quantity, 0.0, "totalQuantity"), order_type=order_type,
+        limit_price=as_float(limit, name="lmtPrice"), aux_price=as_float(aux, name="auxPrice"), tif=tif,
+        oca_group=oca, account=account, order_ref=order_ref, transmit=transmit != "0",
+        parent_id=as_int(parent_id, name="parentId"), outside_rth=outside_rth == "1",
+        trail_stop_price=as_float(trail_stop, name="trailStopPrice"),
+        trailing_percent=as_float(trailing_percent, name="trailingPercent"), what_if=_what_if(fields, j),
     )
 
 
 def _what_if(fields: list[str], j: int) -> bool:
     """The whatIf flag: after the scale, hedge, clearing, delta-neutral and algo blocks that precede it."""
     k = j + 4 + 2  # continuousUpdate … trailingPercent, scaleInitLevelSize, scaleSubsLevelSize
-    increment = as_float(fields[k]) if len(fields) > k else float("nan")
+    increment = as_float(fields[k], name="scalePriceIncrement") if len(fields) > k else float("nan")
     k += 1
     if 0 < increment < 1.7976931348623157e308:
         k += 7  # scalePriceAdjustValue … scaleRandomPercent
@@ -126,6 +141,6 @@ def _what_if(fields: list[str], j: int) -> bool:
     algo = fields[k] if len(fields) > k else ""
     k += 1
     if algo:
-        k += 1 + 2 * as_int(fields[k], 0)
+        k += 1 + 2 * as_int(fields[k], 0, "algoParams count")
     k += 1  # algoId
     return len(fields) > k and fields[k] == "1"

@@ -10,6 +10,9 @@ from terminal.sim.contracts import Listing
 from terminal.sim.events import Execution, OrderUpdate
 
 SERVER_VERSION = 176
+# The messages here are laid out as the decoders read them at 176 (contract details changed at 164, openOrder
+# at 170): a client that cannot go up to 176 would misread them, so 176 is also the lowest version spoken.
+MIN_SERVER_VERSION = 176
 
 
 def _contract_fields(ins: Instrument, exchange: str | None = None) -> list[object]:

@@ -1,8 +1,10 @@
 """The exchange simulator as a TWS API server: contracts, quotes, depth, bars, history, orders, accounts.
 
-Claims server version 176 (ib_insync speaks 157..176, ib_async 157..178). Each client
-(distinct client id) sees its own orders; a malformed message gets error 321 and the
-connection stays; a framing error closes only that client.
+Claims server version 176 (ib_insync speaks 157..176, ib_async 157..178) and refuses a handshake
+whose range lacks it. Each client (distinct client id) sees its own orders; a malformed message
+or a field its type cannot hold gets error 321 naming it, and the connection stays; a framing
+error (an oversize, stalled or over-budget frame) closes only that client, and a client that does
+not read its socket is first skipped for market data, then dropped (``ConnectionLimits``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from terminal.domain import DomainError, Order, OrderStatus
 from terminal.sim import outgoing as out
 from terminal.sim.contracts import Listing, Universe
 from terminal.sim.events import EngineEvent, Execution, OrderUpdate, Rejection
+from terminal.sim.framing import ConnectionLimits, PartialFrames
 from terminal.sim.incoming import ContractRef, contract_at, place_order
 from terminal.sim.matching import Accounts, MatchingEngine, commission
 from terminal.sim.prices import Market
@@ -44,10 +47,11 @@ class SimServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int | None = 7, symbols: list[str] | None = None,
                  replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 0.25,
                  starting_cash: float = 1_000_000.0, accounts: Accounts | None = None,
-                 executions_first: bool = False) -> None:
+                 executions_first: bool = False, limits: ConnectionLimits | None = None) -> None:
         """``accounts`` carries positions and cash over from a previous instance (as IB keeps them when
         a Gateway restarts; its orders are gone). ``executions_first`` sends each fill's execDetails
-        before the order's openOrder/orderStatus, an ordering TWS also produces."""
+        before the order's openOrder/orderStatus, an ordering TWS also produces. ``limits`` bounds what
+        a client may cost (frame size and time, bytes held and queued); see ``ConnectionLimits``."""
         self.host = host
         self.port = port
         self.universe = Universe(symbols)
@@ -57,11 +61,16 @@ class SimServer:
         self.engine = MatchingEngine(self.accounts)
         self.tick_interval = tick_interval
         self.sessions: list[ClientSession] = []
+        self.limits = limits or ConnectionLimits()
+        self.partial_frames = PartialFrames(self.limits.max_partial_frame_bytes)
+        self._session_tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.base_events.Server | None = None
         self._ticker: asyncio.Task | None = None
         self._order_ids: dict[int, int] = {}
         self._tick_count = 0
+        self.loop: asyncio.AbstractEventLoop  # the loop start() ran on
         self.frozen = False
+        self.stopping = False  # set by stop(): requests still in the sockets are dropped, as by a TWS going down
         self.handlers: dict[int, Callable[[ClientSession, list[str]], None]] = {
             71: lambda s, f: s.start_api(f), 1: self._req_mkt_data, 2: self._cancel_mkt_data, 3: self._place_order,
             4: self._cancel_order, 5: self._req_open_orders, 6: self._req_account_updates, 7: self._req_executions,
@@ -77,12 +86,16 @@ class SimServer:
 
     # --- life cycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()  # sessions keep their deadlines on it (see framing)
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._tick_loop())
         log.info("simulator listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
+        # From here nothing more executes: an order read from a socket after this point must not fill
+        # (moving the account's position) while its execution report can no longer reach the client.
+        self.stopping = True
         if self._ticker is not None:
             self._ticker.cancel()
             try:
@@ -94,15 +107,34 @@ class SimServer:
         if self._server is not None:
             self._server.close()
             for session in list(self.sessions):
-                session.writer.close()
+                if session.queued_bytes():  # close() would wait for a client that is not reading, forever
+                    session.writer.transport.abort()
+                else:
+                    session.writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+            if self._session_tasks:  # each ends once its socket is closed; none is left for the loop to cancel
+                await asyncio.wait(self._session_tasks, timeout=2)
         self.sessions.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = ClientSession(self, reader, writer)
         self.sessions.append(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._session_tasks.add(task)
+            task.add_done_callback(self._session_tasks.discard)
         await session.run()
+
+    @property
+    def partial_frame_bytes(self) -> int:
+        """Bytes held in unfinished incoming frames, across all clients."""
+        return self.partial_frames.held
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes written to clients that their sockets have not taken yet, across all clients."""
+        return sum(session.queued_bytes() for session in self.sessions if not session.writer.is_closing())
 
     def forget(self, session: ClientSession) -> None:
         if session in self.sessions:
@@ -116,7 +148,9 @@ class SimServer:
         return max(known, default=0) + 1
 
     def dispatch(self, session: ClientSession, fields: list[str]) -> None:
-        message_id = as_int(fields[0], -1)
+        if self.stopping:
+            return
+        message_id = as_int(fields[0], -1, "message id")
         if session.client_id < 0 and message_id != 71:
             raise ProtocolError(f"message {message_id} before startApi")
         handler = self.handlers.get(message_id)
@@ -141,7 +175,7 @@ class SimServer:
         return listing
 
     def _req_contract_details(self, session: ClientSession, fields: list[str]) -> None:
-        req_id = as_int(fields[2])
+        req_id = as_int(fields[2], name="reqId")
         ref = contract_at(fields, 3)
         matches = [self._listing(ref)] if ref.con_id or ref.sec_type else [
             self.universe.find(0, ref.symbol, kind, ref.currency, ref.exchange) for kind in ("STK", "FUT", "CASH")]
@@ -154,7 +188,7 @@ class SimServer:
         session.send(52, 1, req_id)
 
     def _req_matching_symbols(self, session: ClientSession, fields: list[str]) -> None:
-        req_id, pattern = as_int(fields[1]), fields[2]
+        req_id, pattern = as_int(fields[1], name="reqId"), fields[2]
         rows: list[object] = []
         found = self.universe.search(pattern)
         for item in found:
@@ -167,7 +201,7 @@ class SimServer:
 
     # --- market data --------------------------------------------------------------------------
     def _req_mkt_data(self, session: ClientSession, fields: list[str]) -> None:
-        req_id = as_int(fields[2])
+        req_id = as_int(fields[2], name="tickerId")
         listing = self._resolve(session, req_id, contract_at(fields, 3))
         if listing is None:
             return
@@ -182,7 +216,7 @@ class SimServer:
             session.send(57, 1, req_id)  # tickSnapshotEnd: one quote, no subscription
 
     def _cancel_mkt_data(self, session: ClientSession, fields: list[str]) -> None:
-        session.subs.quotes.pop(as_int(fields[2]), None)
+        session.subs.quotes.pop(as_int(fields[2], name="tickerId"), None)
 
     def _send_quote(self, session: ClientSession, req_id: int, book, full: bool = False, close: float = math.nan) -> None:  # type: ignore[no-untyped-def]
         state = self.market.state(book.contract_id)
@@ -197,11 +231,11 @@ class SimServer:
             session.send(*out.tick_price(req_id, 9, close))
 
     def _req_mkt_depth(self, session: ClientSession, fields: list[str]) -> None:
-        req_id = as_int(fields[2])
+        req_id = as_int(fields[2], name="tickerId")
         listing = self._resolve(session, req_id, contract_at(fields, 3))
         if listing is None:
             return
-        rows = max(1, min(as_int(fields[15], 10) or 10, len(self.market.book(listing.instrument.contract_id).bids)))
+        rows = max(1, min(as_int(fields[15], 10, "numRows") or 10, len(self.market.book(listing.instrument.contract_id).bids)))
         session.subs.depth[req_id] = (listing.instrument.contract_id, rows)
         book = self.market.book(listing.instrument.contract_id)
         for side, levels in ((1, book.bids), (0, book.asks)):
@@ -209,20 +243,20 @@ class SimServer:
                 session.send(12, 1, req_id, position, 0, side, level.price, level.size)
 
     def _cancel_mkt_depth(self, session: ClientSession, fields: list[str]) -> None:
-        session.subs.depth.pop(as_int(fields[2]), None)
+        session.subs.depth.pop(as_int(fields[2], name="tickerId"), None)
 
     def _req_realtime_bars(self, session: ClientSession, fields: list[str]) -> None:
-        req_id = as_int(fields[2])
+        req_id = as_int(fields[2], name="tickerId")
         listing = self._resolve(session, req_id, contract_at(fields, 3))
         if listing is None:
             return
         session.subs.realtime_bars[req_id] = listing.instrument.contract_id
 
     def _cancel_realtime_bars(self, session: ClientSession, fields: list[str]) -> None:
-        session.subs.realtime_bars.pop(as_int(fields[2]), None)
+        session.subs.realtime_bars.pop(as_int(fields[2], name="tickerId"), None)
 
     def _req_historical_data(self, session: ClientSession, fields: list[str]) -> None:
-        req_id = as_int(fields[1])
+        req_id = as_int(fields[1], name="reqId")
         ref = contract_at(fields, 2)
         end_text, bar_text, duration_text = fields[15], fields[16], fields[17]
         keep_up = fields[21] == "1" if len(fields) > 21 else False
@@ -244,6 +278,10 @@ class SimServer:
         if end is None:
             session.send(*out.error(req_id, 321, f"Error validating request: end date/time {end_text!r} "
                                                  "is not YYYYMMDD HH:MM:SS [zone]"))
+            return
+        if span > (end - datetime.min.replace(tzinfo=UTC)).total_seconds():
+            session.send(*out.error(req_id, 321, f"Error validating request: duration {duration_text!r} before "
+                                                 f"end date/time {end_text!r} reaches back before the year 1"))
             return
         daily = bar_seconds >= 86400
         count = max(1, span // bar_seconds if not daily else span * 5 // (7 * 86400))
@@ -274,7 +312,7 @@ class SimServer:
         return moment.replace(tzinfo=UTC)
 
     def _cancel_historical(self, session: ClientSession, fields: list[str]) -> None:
-        session.subs.live_history.pop(as_int(fields[2]), None)
+        session.subs.live_history.pop(as_int(fields[2], name="reqId"), None)
 
     def _req_current_time(self, session: ClientSession, fields: list[str]) -> None:
         session.send(49, 1, int(datetime.now(UTC).timestamp()))
@@ -324,13 +362,13 @@ class SimServer:
             self._route(self.engine.on_book(self.market.book(con_id)))
 
     def _cancel_order(self, session: ClientSession, fields: list[str]) -> None:
-        self._route(self.engine.cancel(session.client_id, as_int(fields[2])))
+        self._route(self.engine.cancel(session.client_id, as_int(fields[2], name="orderId")))
 
     def _req_global_cancel(self, session: ClientSession, fields: list[str]) -> None:
         self._route(self.engine.cancel_all())
 
     def _req_open_orders(self, session: ClientSession, fields: list[str]) -> None:
-        mine = None if as_int(fields[0]) == 16 else session.client_id
+        mine = None if as_int(fields[0], name="message id") == 16 else session.client_id
         for update in self.engine.open_orders(mine):
             session.send(*out.open_order(update))
             session.send(*out.order_status(update))
@@ -342,7 +380,7 @@ class SimServer:
         session.send(102)
 
     def _req_executions(self, session: ClientSession, fields: list[str]) -> None:
-        req_id = as_int(fields[2])
+        req_id = as_int(fields[2], name="reqId")
         for execution in self.engine.executions_of(session.client_id):
             session.send(*out.exec_details(req_id, execution))
             session.send(*out.commission_report(execution))
@@ -386,13 +424,13 @@ class SimServer:
         session.send(*out.account_time(datetime.now(UTC)))
 
     def _req_account_updates_multi(self, session: ClientSession, fields: list[str]) -> None:
-        req_id, account = as_int(fields[2]), fields[3]
+        req_id, account = as_int(fields[2], name="reqId"), fields[3]
         for value in self.accounts.values(account or self.accounts.ids()[0]):
             session.send(73, 1, req_id, account, "", value.tag, value.value, value.currency)
         session.send(74, 1, req_id)
 
     def _req_account_summary(self, session: ClientSession, fields: list[str]) -> None:
-        req_id = as_int(fields[2])
+        req_id = as_int(fields[2], name="reqId")
         for account in self.accounts.ids():
             for value in self.accounts.values(account):
                 session.send(63, 1, req_id, account, value.tag, value.value, value.currency)
@@ -409,16 +447,18 @@ class SimServer:
         session.subs.positions = False
 
     def _req_pnl(self, session: ClientSession, fields: list[str]) -> None:
-        session.subs.pnl[as_int(fields[1])] = fields[2] or self.accounts.ids()[0]
+        session.subs.pnl[as_int(fields[1], name="reqId")] = fields[2] or self.accounts.ids()[0]
         self._push_pnl(session)
 
     def _req_pnl_single(self, session: ClientSession, fields: list[str]) -> None:
-        session.subs.pnl_single[as_int(fields[1])] = (fields[2] or self.accounts.ids()[0], as_int(fields[4]))
+        session.subs.pnl_single[as_int(fields[1], name="reqId")] = (fields[2] or self.accounts.ids()[0],
+                                                                   as_int(fields[4], name="conId"))
         self._push_pnl(session)
 
     def _cancel_pnl(self, session: ClientSession, fields: list[str]) -> None:
-        session.subs.pnl.pop(as_int(fields[1]), None)
-        session.subs.pnl_single.pop(as_int(fields[1]), None)
+        req_id = as_int(fields[1], name="reqId")
+        session.subs.pnl.pop(req_id, None)
+        session.subs.pnl_single.pop(req_id, None)
 
     def _push_pnl(self, session: ClientSession) -> None:
         for req_id, account in session.subs.pnl.items():
@@ -448,10 +488,20 @@ class SimServer:
         Tests and drills use it to compare the terminal's state with the simulator's at one moment."""
         self.frozen = frozen
 
+    async def _sleep(self, seconds: float) -> None:
+        """``asyncio.sleep`` on the server's loop: under qasync the ticker may be stepped while Qt runs events
+        outside the asyncio loop's run, where ``asyncio.sleep`` cannot find a running loop and the ticker died."""
+        future = self.loop.create_future()
+        handle = self.loop.call_later(seconds, lambda: future.done() or future.set_result(None))
+        try:
+            await future
+        finally:
+            handle.cancel()
+
     async def _tick_loop(self) -> None:
         last_bar = {}
         while True:
-            await asyncio.sleep(self.tick_interval)
+            await self._sleep(self.tick_interval)
             if self.frozen:
                 continue
             try:
@@ -460,6 +510,16 @@ class SimServer:
                 log.exception("simulator tick failed")
 
     def _tick(self, bar_state: dict) -> None:  # type: ignore[type-arg]
+        """Move the market one step and push it to the subscribers.
+
+        A client whose socket is not taking what is queued for it (``keeps_up()`` false) is skipped for
+        quotes, depth, keep-up-to-date bars and P&L, never for order events or answers. Those updates carry
+        whole values, not changes, so the next one after it catches up brings it fully up to date (IB's own
+        feed is a sampled one too), and skipping them costs no memory and never blocks this loop or other
+        clients. A lost orderStatus or execDetails would instead leave a client wrong about its orders, so
+        those are always queued, and a client with ``max_write_buffer`` queued anyway is dropped
+        (``ClientSession.send``): it reconnects and reads its orders and executions again, as after any
+        disconnect."""
         self._tick_count += 1
         active = self.engine.working_contracts()
         for session in self.sessions:
@@ -470,10 +530,10 @@ class SimServer:
             self._route(self.engine.on_book(book))
             for session in self.sessions:
                 for req_id, cid in session.subs.quotes.items():
-                    if cid == con_id:
+                    if cid == con_id and session.keeps_up():
                         self._send_quote(session, req_id, book)
                 for req_id, (cid, rows) in session.subs.depth.items():
-                    if cid == con_id:
+                    if cid == con_id and session.keeps_up():
                         for side, levels in ((1, book.bids), (0, book.asks)):
                             for position, level in enumerate(levels[:rows]):
                                 session.send(12, 1, req_id, position, 1, side, level.price, level.size)
@@ -487,9 +547,10 @@ class SimServer:
                 bar[5] += book.last_size
         if self._tick_count % 4 == 0:
             self._send_history_updates(now)
-        for session in self.sessions:
-            if not session.writer.is_closing():
-                self._push_pnl(session) if self._tick_count % 8 == 0 else None
+        if self._tick_count % 8 == 0:
+            for session in self.sessions:
+                if session.keeps_up():
+                    self._push_pnl(session)
 
     def _send_realtime_bar(self, con_id: int, bar: list) -> None:  # type: ignore[type-arg]
         for session in self.sessions:
@@ -501,6 +562,8 @@ class SimServer:
     def _send_history_updates(self, now: datetime) -> None:
         for session in self.sessions:
             for req_id, (con_id, seconds) in session.subs.live_history.items():
+                if not session.keeps_up():
+                    break
                 state = self.market.state(con_id)
                 start = int(now.timestamp()) // seconds * seconds
                 price = state.price

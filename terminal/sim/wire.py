@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
+import re
 import struct
 
 UNSET_DOUBLE = 1.7976931348623157e308
 UNSET_INTEGER = 2**31 - 1
-MAX_FRAME = 16 * 1024 * 1024
 
 
 class ProtocolError(ValueError):
@@ -42,36 +41,44 @@ def decode(payload: bytes) -> list[str]:
     return text[:-1].split("\0")
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    header = await reader.readexactly(4)
-    (size,) = struct.unpack(">I", header)
-    if size > MAX_FRAME:
-        raise ProtocolError(f"message of {size} bytes is larger than the {MAX_FRAME} byte limit")
-    return await reader.readexactly(size)
+def parse_versions(payload: bytes) -> tuple[int, int]:
+    """The client's version range from the handshake frame ``v{min}..{max}[ options]``."""
+    text = payload.decode("ascii", "replace").strip("\0")
+    match = re.fullmatch(r"v([0-9]{1,9})\.\.([0-9]{1,9})", text.split(" ")[0])
+    if match is None:
+        raise ProtocolError(f"expected a version range like v157..176, got {text[:40]!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
-async def read_handshake(reader: asyncio.StreamReader) -> tuple[int, int]:
-    """``API\\0`` then ``v{min}..{max}[ options]``; returns the client's version range."""
-    prefix = await reader.readexactly(4)
-    if prefix != b"API\0":
-        raise ProtocolError(f"expected the API\\0 greeting, got {prefix!r}")
-    text = (await read_frame(reader)).decode("ascii", "replace").strip("\0")
-    versions = text.split(" ")[0]
-    if not versions.startswith("v") or ".." not in versions:
-        raise ProtocolError(f"expected a version range like v157..176, got {text!r}")
-    low, high = versions[1:].split("..")
-    return int(low), int(high)
+class FieldError(ProtocolError):
+    """A field of a request holds a value its type cannot take (``inf`` as a request id, ``abc`` as a quantity)."""
 
 
-def as_float(text: str, default: float = math.nan) -> float:
+def as_float(text: str, default: float = math.nan, name: str = "field") -> float:
+    """A decimal field; empty or IB's unset double gives ``default``; NaN, infinities and words are refused."""
     if text in ("", None):
         return default
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise FieldError(f"{name} {text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise FieldError(f"{name} {text[:40]!r} is not a finite number") from None
     return default if value >= UNSET_DOUBLE else value
 
 
-def as_int(text: str, default: int = 0) -> int:
+def as_int(text: str, default: int = 0, name: str = "field") -> int:
+    """A whole-number field; empty or IB's unset integer (or above) gives ``default``; anything else is refused."""
     if text in ("", None):
         return default
-    value = int(float(text))
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)  # "5.0" and "1e3" are whole numbers too
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number.is_integer()):
+            raise FieldError(f"{name} {text[:40]!r} is not a whole number") from None
+        value = int(number)
     return default if value >= UNSET_INTEGER else value
