@@ -1,33 +1,79 @@
-"""Command line: ``quant-terminal`` starts the GUI; sub-commands run the simulator and headless tools."""
+"""Command line: ``quant-terminal`` starts the GUI; sub-commands run the simulator and headless tools.
+
+Every bad input ends in one line on stderr and a non-zero exit code: usage errors exit 2, failed
+commands 1, and an unexpected exception is summed up in one line unless ``--log-level DEBUG``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from terminal.cli_args import (
+    http_url,
+    iso_date,
+    log_level,
+    non_negative_int,
+    port_number,
+    positive_float,
+    positive_int,
+    timezone_name,
+)
 from terminal.config import ConfigError, Settings, load_settings
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer killed by SIGPIPE
+EXIT_INTERRUPTED = 130
 
 
-def _global_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("settings (also in config.toml or QT_* environment variables)")
-    group.add_argument("--config", type=Path, help="TOML config file (default: the platform config dir)")
-    group.add_argument("--db", dest="db_url", help="database URL: sqlite:///PATH or mysql+pymysql://USER:PASS@HOST/DB")
-    group.add_argument("--data-dir", help="folder for the SQLite file and archives")
-    group.add_argument("--ib", help="connect to TWS / IB Gateway at HOST:PORT[:CLIENT_ID] instead of the simulator")
-    group.add_argument("--client-id", type=int, help="IB API client id")
-    group.add_argument("--theme", choices=["dark", "light"])
-    group.add_argument("--sim-seed", type=int, help="seed of the built-in simulator's prices")
-    group.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        message = message.removeprefix("argument ")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """The settings flags; sub-commands get them with ``default=SUPPRESS`` so that a flag given after the
+    command overrides one before it, and one given only before it is kept."""
+    title = ("settings (also in config.toml or QT_* environment variables)" if default is None
+             else "settings (also accepted before the command)")
+    group = parser.add_argument_group(title)
+    options: list[tuple[str, dict]] = [
+        ("--config", {"type": Path, "help": "TOML config file (default: the platform config dir)"}),
+        ("--db", {"dest": "db_url",
+                  "help": "database URL: sqlite:///PATH or mysql+pymysql://USER:PASS@HOST/DB"}),
+        ("--data-dir", {"help": "folder for the SQLite file and archives"}),
+        ("--ib", {"help": "connect to TWS / IB Gateway at HOST:PORT[:CLIENT_ID] instead of the simulator"}),
+        ("--client-id", {"type": non_negative_int, "help": "IB API client id"}),
+        ("--theme", {"choices": ["dark", "light"]}),
+        ("--sim-seed", {"type": non_negative_int, "help": "seed of the built-in simulator's prices"}),
+        ("--log-level", {"type": log_level, "metavar": "{DEBUG,INFO,WARNING,ERROR}"}),
+    ]
+    for flag, kwargs in options:
+        if flag not in parser._option_string_actions:  # a sub-command's own option of that name wins
+            group.add_argument(flag, default=default, **kwargs)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every sub-command parser below ``parser``, nested ones too (``import csv``), each once."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in {id(p): p for p in action.choices.values()}.values():
+                yield sub
+                yield from _subparsers(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="quant-terminal",
         description="QuantTerminal: trading terminal for Interactive Brokers with a built-in exchange simulator.",
     )
@@ -38,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("sim", help="run the exchange simulator as a TWS-protocol server")
     sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=7497)
-    sim.add_argument("--seed", type=int)
+    sim.add_argument("--port", type=port_number, default=7497, help="TCP port (default 7497; 0 picks a free one)")
+    sim.add_argument("--seed", type=non_negative_int)
     sim.add_argument("--symbols", help="comma-separated symbols to offer (default: the whole universe)")
     sim.add_argument("--replay", action="append", default=[], metavar="SYMBOL",
                      help="replay this symbol's stored bars instead of a random path (repeatable)")
@@ -51,27 +97,30 @@ def build_parser() -> argparse.ArgumentParser:
     csv.add_argument("file", type=Path)
     _instrument_options(csv)
     csv.add_argument("--bar-size", help="1m, 5m, 15m, 1h, 1D (default: inferred from the timestamps)")
-    csv.add_argument("--tz", default="UTC", help="time zone of naive timestamps (default UTC)")
+    csv.add_argument("--tz", type=timezone_name, default="UTC",
+                     help="time zone of timestamps without a UTC offset (default UTC)")
 
     fetch = commands.add_parser("fetch", help="download history from a data source into the store")
     fetch_kind = fetch.add_subparsers(dest="kind", metavar="SOURCE", required=True)
     q = fetch_kind.add_parser("quandl", help="Nasdaq Data Link (quandl) dataset, e.g. WIKI/AAPL")
     q.add_argument("code")
     q.add_argument("--symbol", help="store under this symbol (default: the dataset code after '/')")
-    q.add_argument("--start")
-    q.add_argument("--end")
-    q.add_argument("--api-base", help="API base URL (default https://data.nasdaq.com/api/v3)")
+    q.add_argument("--start", type=iso_date, help="first date (YYYY-MM-DD)")
+    q.add_argument("--end", type=iso_date, help="last date (YYYY-MM-DD)")
+    q.add_argument("--api-base", type=http_url, help="API base URL (default https://data.nasdaq.com/api/v3)")
 
     bars = commands.add_parser("bars", help="print stored bars of a symbol (or a summary of everything)")
     bars.add_argument("symbol", nargs="?")
     bars.add_argument("--bar-size", default="1D")
-    bars.add_argument("--tail", type=int, default=20, help="how many of the newest bars to print")
+    bars.add_argument("--tail", type=positive_int, default=20, help="how many of the newest bars to print (≥ 1, default 20)")
 
     commands.add_parser("config", help="print the effective settings and where each came from")
 
     from terminal.cli_backtest import add_backtest_parser
 
     add_backtest_parser(commands)
+    for sub in _subparsers(parser):
+        _global_options(sub, default=argparse.SUPPRESS)
     return parser
 
 
@@ -80,8 +129,8 @@ def _instrument_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sec-type", default="STK", choices=["STK", "FUT", "CASH", "IND"])
     parser.add_argument("--exchange", default="SMART")
     parser.add_argument("--currency", default="USD")
-    parser.add_argument("--tick-size", type=float, default=0.01)
-    parser.add_argument("--multiplier", type=float, default=1.0)
+    parser.add_argument("--tick-size", type=positive_float, default=0.01)
+    parser.add_argument("--multiplier", type=positive_float, default=1.0)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -89,24 +138,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         name: getattr(args, name, None)
         for name in ("db_url", "data_dir", "ib", "client_id", "theme", "sim_seed", "log_level")
     }
+    if args.config is not None and not args.config.exists():  # load_settings reads a missing file as none
+        raise ConfigError(f"--config {args.config}: no such file; give an existing TOML file")
     return load_settings(config_path=args.config, overrides=overrides)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"quant-terminal: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    command = args.command or "gui"
+def _command_name(args: argparse.Namespace) -> str:
+    return " ".join(filter(None, (args.command or "gui", getattr(args, "kind", None))))
+
+
+def _handler(command: str):  # type: ignore[no-untyped-def]
     from terminal import cli_commands
 
-    handler = {
+    return {
         "gui": cli_commands.run_gui,
         "sim": cli_commands.run_sim,
         "import": cli_commands.run_import,
@@ -116,7 +160,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backtest": cli_commands.run_backtest,
         "optimize": cli_commands.run_optimize,
     }[command]
+
+
+def _report_unexpected(args: argparse.Namespace, exc: Exception, debug: bool) -> int:
+    text = str(exc).strip()
+    line = f"quant-terminal: {_command_name(args)} failed: {type(exc).__name__}: {text.splitlines()[0] if text else '-'}"
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+        print(line, file=sys.stderr)
+    else:
+        print(f"{line} (run with --log-level DEBUG for the traceback)", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return handler(args, settings)
+        code = _parse_and_run(argv)
+        sys.stdout.flush()  # a reader that went away (| head) shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # Python's recipe: point stdout at devnull so that the flush at exit cannot fail again.
+        with contextlib.suppress(OSError, ValueError):  # no file descriptor when stdout is captured
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _parse_and_run(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    debug = (args.log_level or os.environ.get("QT_LOG_LEVEL", "")).upper() == "DEBUG"
+    try:
+        settings = settings_from_args(args)
+        debug = settings.log_level == "DEBUG"
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
+        return _handler(args.command or "gui")(args, settings)
+    except ConfigError as exc:
+        print(f"quant-terminal: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # the safety net: a bug or an unforeseen input still ends in one line
+        return _report_unexpected(args, exc, debug)

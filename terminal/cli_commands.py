@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from terminal.config import Settings, describe
-from terminal.domain import BarSize, DomainError, Instrument, SecType
+from terminal.domain import BarSize, DomainError, Instrument, SecType, ValidationError
 
 
 def _fail(message: str) -> int:
@@ -15,9 +16,26 @@ def _fail(message: str) -> int:
 
 
 def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
-    from terminal.store import Store
+    from terminal.store import SchemaTooNew, Store, StoreError, safe_url
 
-    return Store.open(settings.resolved_db_url)
+    try:
+        return Store.open(settings.resolved_db_url)
+    except SchemaTooNew as exc:
+        raise StoreError(f"cannot open database {safe_url(settings.resolved_db_url)}: {exc}") from exc
+
+
+def _write_frame(store, instrument: Instrument, bar_size: BarSize, frame) -> int:  # type: ignore[no-untyped-def]
+    """Store the bars in one transaction; a database that refuses (read-only, locked) is a StoreError."""
+    from sqlalchemy.exc import DatabaseError
+
+    from terminal.store import StoreError
+
+    driver_error = store.engine.dialect.loaded_dbapi.Error  # the bar writer uses the driver's cursor directly
+    try:
+        return store.bars.write_frame(instrument, bar_size, frame)
+    except (DatabaseError, driver_error) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise StoreError(f"cannot write to database {store.url}: {reason}; no bars were stored") from exc
 
 
 def run_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -29,32 +47,31 @@ def run_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _instrument_from_args(args: argparse.Namespace, store) -> Instrument:  # type: ignore[no-untyped-def]
-    symbol = args.symbol.strip().upper()
-    explicit = Instrument(
-        symbol=symbol,
+def _instrument_from_args(args: argparse.Namespace) -> Instrument:
+    return Instrument(
+        symbol=args.symbol.strip().upper(),
         sec_type=SecType(args.sec_type),
         exchange=args.exchange,
         currency=args.currency,
         tick_size=args.tick_size,
         multiplier=args.multiplier,
     )
-    stored = store.instruments.get(explicit.key)
-    return stored or explicit
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.data import CsvImportError, infer_bar_size, read_bars_csv
     from terminal.store import StoreError
 
-    try:
+    try:  # every argument and the whole file are checked before the store is opened
+        explicit = _instrument_from_args(args)
+        bar_size = BarSize.parse(args.bar_size) if args.bar_size else None
         frame = read_bars_csv(args.file, timezone=args.tz)
-        bar_size = BarSize.parse(args.bar_size) if args.bar_size else infer_bar_size(frame)
+        bar_size = bar_size or infer_bar_size(frame)
         store = _open_store(settings)
-        instrument = _instrument_from_args(args, store)
+        instrument = store.instruments.get(explicit.key) or explicit
+        count = _write_frame(store, instrument, bar_size, frame)
     except (CsvImportError, DomainError, StoreError) as exc:
         return _fail(str(exc))
-    count = store.bars.write_frame(instrument, bar_size, frame)
     print(
         f"imported {count} {bar_size.short} bars of {instrument.symbol} "
         f"({frame.index[0]:%Y-%m-%d %H:%M} .. {frame.index[-1]:%Y-%m-%d %H:%M} UTC) into {store.url}"
@@ -63,25 +80,27 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.cli_args import check_range
     from terminal.data.quandl_source import QuandlFetchError, fetch_dataset
     from terminal.store import StoreError
 
     symbol = (args.symbol or args.code.split("/")[-1]).upper()
     try:
+        check_range(args.start, args.end, "--start", "--end")
         frame = fetch_dataset(
             args.code,
             api_key=settings.quandl_api_key,
             api_base=args.api_base or settings.quandl_api_base,
-            start=args.start,
-            end=args.end,
+            start=args.start.isoformat() if args.start else None,
+            end=args.end.isoformat() if args.end else None,
         )
+        if frame.empty:
+            return _fail(f"quandl dataset {args.code} returned no rows for that date range")
         store = _open_store(settings)
         instrument = store.instruments.get(Instrument(symbol).key) or Instrument(symbol, description=f"quandl {args.code}")
+        count = _write_frame(store, instrument, BarSize.DAY_1, frame)
     except (QuandlFetchError, DomainError, StoreError) as exc:
         return _fail(str(exc))
-    if frame.empty:
-        return _fail(f"quandl dataset {args.code} returned no rows for that date range")
-    count = store.bars.write_frame(instrument, BarSize.DAY_1, frame)
     print(f"fetched {count} daily bars of {args.code} as {symbol} "
           f"({frame.index[0]:%Y-%m-%d} .. {frame.index[-1]:%Y-%m-%d}) into {store.url}")
     return 0
@@ -91,8 +110,9 @@ def run_bars(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.store import StoreError
 
     try:
+        bar_size = BarSize.parse(args.bar_size)
         store = _open_store(settings)
-    except StoreError as exc:
+    except (DomainError, StoreError) as exc:
         return _fail(str(exc))
     if not args.symbol:
         summary = store.bars.summary()
@@ -103,10 +123,6 @@ def run_bars(args: argparse.Namespace, settings: Settings) -> int:
         for key, size, count, first, last in summary:
             print(f"{key:<28} {size.short:>5} {count:>10}  {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M}")
         return 0
-    try:
-        bar_size = BarSize.parse(args.bar_size)
-    except DomainError as exc:
-        return _fail(str(exc))
     matches = store.instruments.find_symbol(args.symbol)
     if not matches:
         return _fail(f"no stored instrument {args.symbol.upper()}; 'quant-terminal bars' lists what is stored")
@@ -125,23 +141,50 @@ def run_bars(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _simulator_symbols(args: argparse.Namespace) -> tuple[list[str] | None, list[str]]:
+    """The --symbols list checked against the simulator's universe (None: all of it), and the symbols offered."""
+    from terminal.sim.contracts import Universe
+
+    universe = [item.instrument for item in Universe().listings]
+    if args.symbols is None:
+        return None, [i.symbol for i in universe]
+    wanted = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    unknown = [s for s in wanted if not any(s in (i.symbol, i.local_symbol) for i in universe)]
+    if not wanted or unknown:
+        what = f"{', '.join(unknown)} not in the simulator's universe" if unknown else "no symbol given"
+        raise ValidationError(f"--symbols: {what}; choose from {', '.join(i.symbol for i in universe)}")
+    return wanted, [item.instrument.symbol for item in Universe(wanted).listings]
+
+
 def run_sim(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.sim.tws_server import run_server
+    from terminal.store import StoreError
 
     replay = {}
-    if args.replay:
-        store = _open_store(settings)
-        size = BarSize.parse(args.replay_bar_size)
-        for symbol in args.replay:
-            matches = store.instruments.find_symbol(symbol)
-            frame = store.bars.load_frame(matches[0], size) if matches else None
-            if frame is None or frame.empty:
-                return _fail(f"--replay {symbol}: no stored {size.short} bars; import or fetch them first")
-            replay[symbol.upper()] = frame
-    symbols = [s.strip().upper() for s in args.symbols.split(",")] if args.symbols else None
+    try:
+        symbols, offered = _simulator_symbols(args)
+        if args.replay:
+            size = BarSize.parse(args.replay_bar_size)
+            store = _open_store(settings)
+            for symbol in args.replay:
+                if symbol.upper() not in offered:
+                    return _fail(f"--replay {symbol}: the simulator does not offer {symbol.upper()}; "
+                                 f"replay one of {', '.join(offered)}")
+                matches = store.instruments.find_symbol(symbol)
+                frame = store.bars.load_frame(matches[0], size) if matches else None
+                if frame is None or frame.empty:
+                    return _fail(f"--replay {symbol}: no stored {size.short} bars; import or fetch them first")
+                replay[symbol.upper()] = frame
+    except (DomainError, StoreError) as exc:
+        return _fail(str(exc))
     seed = args.seed if args.seed is not None else settings.sim_seed
-    print(f"simulator listening on {args.host}:{args.port} (seed {seed}); Ctrl-C stops it", flush=True)
-    run_server(host=args.host, port=args.port, seed=seed, symbols=symbols, replay=replay or None)
+    print(f"starting the simulator on {args.host}:{args.port} (seed {seed}); Ctrl-C stops it", flush=True)
+    try:
+        run_server(host=args.host, port=args.port, seed=seed, symbols=symbols, replay=replay or None)
+    except OSError as exc:  # the address is taken, or the host is not an address of this machine
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)  # < 0: resolver
+        return _fail(f"simulator cannot listen on {args.host}:{args.port}: {reason}; "
+                     "give another --port (0 picks a free one) or --host")
     return 0
 
 

@@ -14,6 +14,7 @@ APP_NAME = "quant-terminal"
 ENV_PREFIX = "QT_"
 # Secrets never live in the TOML file: they come from the environment or the OS keyring.
 SECRET_FIELDS = frozenset({"quandl_api_key"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(ValueError):
@@ -136,10 +137,7 @@ def load_settings(
     values: dict[str, Any] = {}
     sources = {name: "default" for name in _names()}
     if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        data = _read_toml(path)
         flat = dict(data.get("terminal", {}), **{k: v for k, v in data.items() if not isinstance(v, dict)})
         flat.update(data.get("risk", {}))
         for key, raw in flat.items():
@@ -167,13 +165,41 @@ def load_settings(
             continue
         values[name] = _coerce(name, raw, "flag")
         sources[name] = f"flag --{name.replace('_', '-')}"
+    if "log_level" in values:
+        values["log_level"] = values["log_level"].upper()
     settings = replace(Settings(), **values)
+    _check_ranges(settings, sources)
     if settings.ib:
         parse_ib_endpoint(settings.ib, settings.client_id)
     _check_daily_reset(settings, sources)
     if settings.theme not in ("dark", "light"):
         raise ConfigError(f"theme {settings.theme!r} from {sources['theme']} must be 'dark' or 'light'")
     return replace(settings, sources=sources)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file {path} is a folder; give a TOML file") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror}); give a readable TOML file") from exc
+
+
+def _check_ranges(settings: Settings, sources: dict[str, str]) -> None:
+    if settings.log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level {settings.log_level!r} from {sources['log_level']} must be one of "
+                          f"{', '.join(LOG_LEVELS)}")
+    for name in ("client_id", "sim_seed"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{name} {getattr(settings, name)} from {sources[name]} must be a whole number ≥ 0")
+    if not 0 <= settings.sim_port <= 65535:
+        raise ConfigError(f"sim_port {settings.sim_port} from {sources['sim_port']} must be 0..65535 "
+                          "(0 picks a free port)")
 
 
 def _check_daily_reset(settings: Settings, sources: dict[str, str]) -> None:
@@ -203,10 +229,17 @@ def _quandl_key_from_elsewhere(environ: dict[str, str]) -> tuple[str, str]:
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(name, shown value, source) rows for ``quant-terminal config``; secrets are masked."""
+    from terminal.store import safe_url  # the store's own rendering, so both hide a password alike
+
     rows = []
     for name in _names():
         value = getattr(settings, name)
-        shown = ("*" * 8 if value else "") if name in SECRET_FIELDS else str(value)
+        if name in SECRET_FIELDS:
+            shown = "*" * 8 if value else ""
+        elif name == "db_url":
+            shown = safe_url(value) if value else ""
+        else:
+            shown = str(value)
         rows.append((name, shown, settings.sources.get(name, "default")))
-    rows.append(("(db url in use)", settings.resolved_db_url, "derived"))
+    rows.append(("(db url in use)", safe_url(settings.resolved_db_url), "derived"))
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,9 @@ _ALIASES = {
     "volume": ("volume", "vol", "v"),
 }
 REQUIRED = ("time", "open", "high", "low", "close")
-MAX_LISTED = 20
+MAX_LISTED = 5  # bad rows named in the one-line message; ``errors`` holds them all
+# a time of day followed by a UTC offset: 09:30:00-0500, 09:30+05:30, 09:30Z, 09:30 UTC
+_UTC_OFFSET = re.compile(r":\d\d[\d:.,]*\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,9 @@ class CsvImportError(ValueError):
         if problem:
             text = f"{path}: {problem}"
         else:
-            shown = "\n  ".join(str(e) for e in self.errors[:MAX_LISTED])
-            more = f"\n  … and {len(self.errors) - MAX_LISTED} more" if len(self.errors) > MAX_LISTED else ""
-            text = f"{path}: {len(self.errors)} bad row(s), nothing was imported:\n  {shown}{more}"
+            shown = "; ".join(str(e) for e in self.errors[:MAX_LISTED])
+            more = f"; … and {len(self.errors) - MAX_LISTED} more" if len(self.errors) > MAX_LISTED else ""
+            text = f"{path}: {len(self.errors)} bad row(s), nothing was imported: {shown}{more}"
         super().__init__(text)
 
 
@@ -76,24 +79,19 @@ def read_bars_csv(source: str | Path | io.StringIO, timezone: str = "UTC", name:
     no duplicate timestamps.
     """
     path = name or str(source)
-    try:
-        raw = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError as exc:
-        raise CsvImportError(path, problem="file not found") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CsvImportError(path, problem=f"not a readable CSV file: {exc}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise CsvImportError(path, problem="the file is empty") from exc
+    raw = _read_table(source, path)
+    # blank lines stay in the table until their line numbers are known, so that messages name the right line
+    lines = np.arange(len(raw)) + 2
+    blank = (raw == "").all(axis=1).to_numpy()
+    raw, lines = raw[~blank].reset_index(drop=True), lines[~blank]
     mapping = _map_columns(list(raw.columns), path)
     if raw.empty:
         raise CsvImportError(path, problem="the file has a header but no rows")
     errors: list[RowError] = []
-    lines = np.arange(len(raw)) + 2
 
     time_text = raw[mapping["time"]].str.strip()
-    times = pd.to_datetime(time_text, errors="coerce", utc=False, format="mixed")
-    for i in np.flatnonzero(times.isna().to_numpy()):
-        errors.append(RowError(int(lines[i]), mapping["time"], f"{time_text.iloc[i]!r} is not a date/time"))
+    index = _utc_times(time_text, lines, mapping["time"], timezone, path, errors)
+    valid_times = index.notna()
 
     numbers: dict[str, pd.Series] = {}
     for field in ("open", "high", "low", "close", "volume"):
@@ -106,7 +104,7 @@ def read_bars_csv(source: str | Path | io.StringIO, timezone: str = "UTC", name:
         for i in np.flatnonzero(bad.to_numpy()):
             shown = raw[mapping[field]].iloc[i]
             errors.append(RowError(int(lines[i]), mapping[field], f"{shown!r} is not a number"))
-        numbers[field] = values
+        numbers[field] = values.where(~bad)  # an infinity is reported once, here, not again as out of range
 
     o, h, lo, c, v = (numbers[f].to_numpy(dtype=float, na_value=np.nan) for f in ("open", "high", "low", "close", "volume"))
     with np.errstate(invalid="ignore"):
@@ -123,15 +121,7 @@ def read_bars_csv(source: str | Path | io.StringIO, timezone: str = "UTC", name:
         for i in np.flatnonzero(v < 0):
             errors.append(RowError(int(lines[i]), mapping.get("volume", "volume"), f"volume {v[i]:g} is negative"))
 
-    valid_times = times.notna().to_numpy()
     if valid_times.any():
-        index = pd.DatetimeIndex(times)
-        if index.tz is None:
-            try:
-                index = index.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-            except (TypeError, ValueError) as exc:
-                raise CsvImportError(path, problem=f"time zone {timezone!r} is not known") from exc
-        index = index.tz_convert("UTC")
         duplicated = index.duplicated(keep="first") & valid_times
         first_line = {}
         for i, t in enumerate(index):
@@ -147,6 +137,74 @@ def read_bars_csv(source: str | Path | io.StringIO, timezone: str = "UTC", name:
     frame = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=index)
     frame.index.name = "time"
     return frame.sort_index()
+
+
+def _read_table(source: str | Path | io.StringIO, path: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
+    except FileNotFoundError as exc:
+        raise CsvImportError(path, problem="file not found; give the path of a CSV file") from exc
+    except IsADirectoryError as exc:
+        raise CsvImportError(path, problem="is a folder; give the path of a CSV file") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise CsvImportError(path, problem="the file is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split())  # pandas ends some messages with a newline
+        raise CsvImportError(path, problem=f"not a readable CSV file: {reason}") from exc
+    except OSError as exc:
+        raise CsvImportError(path, problem=f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def _utc_times(text: pd.Series, lines: np.ndarray, column: str, timezone: str, path: str,
+               errors: list[RowError]) -> pd.DatetimeIndex:
+    """The times in UTC, NaT where a row is bad (and a RowError for it).
+
+    Times with a UTC offset keep it, even when it changes within the file (a DST change, or
+    data from several places); times without one are read in ``timezone``.
+    """
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        mixed = False
+    except ValueError:  # "Mixed timezones detected": offsets differ, or some times have none
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        mixed = True
+    for i in np.flatnonzero(parsed.isna().to_numpy()):
+        errors.append(RowError(int(lines[i]), column, f"{text.iloc[i]!r} is not a date/time"))
+    index = pd.DatetimeIndex(parsed)
+    if mixed:
+        has_offset = text.str.contains(_UTC_OFFSET).to_numpy()
+        naive = np.flatnonzero(index.notna() & ~has_offset)
+        if len(naive) and has_offset.any():
+            example = int(lines[np.flatnonzero(has_offset)[0]])
+            for i in naive:
+                errors.append(RowError(int(lines[i]), column, f"{text.iloc[i]!r} has no UTC offset but line {example} "
+                                       f"has one; give every time an offset, or none (then all are read in {timezone})"))
+        elif len(naive):
+            raise CsvImportError(path, problem=f"the {column} column mixes time zones in a form that cannot be "
+                                 "told apart; give every time a UTC offset such as 2024-03-08 09:30-05:00")
+        return index
+    if index.tz is not None:
+        return index.tz_convert("UTC")
+    return _localize(index, text, lines, column, timezone, path, errors)
+
+
+def _localize(index: pd.DatetimeIndex, text: pd.Series, lines: np.ndarray, column: str, timezone: str,
+              path: str, errors: list[RowError]) -> pd.DatetimeIndex:
+    """Naive wall-clock times of ``timezone`` in UTC; a repeated hour in time order is told apart by its order."""
+    try:
+        try:
+            local = index.tz_localize(timezone, ambiguous="infer", nonexistent="NaT")
+        except ValueError:  # cannot infer: a lone repeated hour, or times out of order
+            local = index.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise CsvImportError(path, problem=f"time zone {timezone!r} is not known; give an IANA name "
+                             "such as UTC or America/New_York") from exc
+    for i in np.flatnonzero(local.isna() & index.notna()):
+        shifted = index[i : i + 1].tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        why = "is repeated when the clocks go back" if shifted.isna()[0] else "is skipped when the clocks go forward"
+        errors.append(RowError(int(lines[i]), column, f"{text.iloc[i]!r} {why} in {timezone}; "
+                               "give times with a UTC offset"))
+    return local.tz_convert("UTC")
 
 
 def infer_bar_size(frame: pd.DataFrame) -> BarSize:

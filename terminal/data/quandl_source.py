@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import quandl
 from quandl.errors.quandl_error import (
@@ -69,12 +71,24 @@ def fetch_dataset(
     except ForbiddenError as exc:
         raise QuandlFetchError(f"quandl denies access to {code} ({exc.quandl_message}); check the subscription") from exc
     except QuandlError as exc:
-        raise QuandlFetchError(f"quandl error for {code}: HTTP {exc.http_status}: {exc.quandl_message or exc.http_body}") from exc
+        detail = " ".join(str(exc.quandl_message or exc.http_body).split())[:300]  # a web page's body, on one line
+        raise QuandlFetchError(f"quandl error for {code}: HTTP {exc.http_status}: {detail}") from exc
+    except ValueError as exc:  # requests' JSONDecodeError (also an OSError): a server answered, but not quandl
+        raise QuandlFetchError(f"the answer from {config.api_base} for {code} is not a quandl dataset "
+                               f"({' '.join(str(exc).split())}); check the API base URL") from exc
     except OSError as exc:
-        raise QuandlFetchError(f"cannot reach quandl at {config.api_base} for {code}: {exc}") from exc
+        raise QuandlFetchError(f"cannot reach quandl at {config.api_base} for {code}: {_network_reason(exc)}; "
+                               "check the API base URL and the network") from exc
     finally:
         config.api_key, config.api_base, config.use_retries = saved
     return to_bars(frame, code)
+
+
+def _network_reason(exc: OSError) -> str:
+    """The socket error inside requests' nested wrappers ("Connection refused"), else the whole text on one line."""
+    text = " ".join(str(exc).split())
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    return found.group(1).strip() if found else text
 
 
 def to_bars(frame: pd.DataFrame, code: str = "") -> pd.DataFrame:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from terminal.store.bars import BarRepository, rows_to_frame
 from terminal.store.migrations import CURRENT_VERSION, SchemaTooNew, current_version, migrate
@@ -32,7 +34,11 @@ __all__ = [
     "StoredRun",
     "StoredStrategy",
     "rows_to_frame",
+    "safe_url",
 ]
+
+# scheme://user:password@ — the same split as SQLAlchemy's make_url, for URLs it cannot parse
+_PASSWORD_IN_URL = re.compile(r"^(?P<head>[^:/]+://[^:/@]*:)[^@]*@")
 
 
 class StoreError(RuntimeError):
@@ -49,17 +55,48 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def safe_url(url: str) -> str:
+    """``url`` with its password shown as ***, whether or not the URL is valid."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
+
+
+def _sqlite_file(url: str, database: str) -> None:
+    """Check the file of an SQLite URL before SQLite sees it, so that the message can say what is wrong."""
+    path = Path(database).expanduser()
+    if path.is_dir():
+        raise StoreError(f"cannot open database {url}: {path} is a folder; give the path of a database file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot open database {url}: cannot create the folder {path.parent} "
+                         f"({exc.strerror}); give a path in a writable folder") from exc
+
+
+def _engine(url: str, parsed: URL, **options: Any) -> Engine:
+    try:
+        return create_engine(parsed, **options)
+    except ArgumentError as exc:  # NoSuchModuleError: an unknown driver such as mysql+nodriver
+        raise StoreError(f"database URL {safe_url(url)!r}: driver {parsed.drivername!r} is not available; "
+                         "use sqlite:///PATH or mysql+pymysql://USER:PASS@HOST/DB") from exc
+    except ImportError as exc:  # a known driver whose package is not installed
+        raise StoreError(f"database URL {safe_url(url)!r}: {exc}; install the driver or use sqlite:///PATH") from exc
+
+
 def create_store_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"database URL {url!r} is not valid; use sqlite:///PATH or mysql+pymysql://USER:PASS@HOST/DB") from exc
+    except (ArgumentError, ValueError) as exc:  # a non-numeric port is a ValueError
+        raise StoreError(f"database URL {safe_url(url)!r} is not valid; "
+                         "use sqlite:///PATH or mysql+pymysql://USER:PASS@HOST/DB") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        if database and database != ":memory:" and parsed.query.get("uri") != "true":  # a file: URI is SQLite's
+            _sqlite_file(safe_url(url), database)
+        engine = _engine(url, parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if backend in ("mysql", "mariadb"):
@@ -67,8 +104,8 @@ def create_store_engine(url: str) -> Engine:
             parsed = parsed.set(drivername=f"{backend}+pymysql")
         query = dict(parsed.query)
         query.setdefault("charset", "utf8mb4")
-        return create_engine(parsed.set(query=query), pool_pre_ping=True, pool_recycle=3600)
-    raise StoreError(f"database URL {url!r}: backend {backend!r} is not supported; use sqlite or mysql")
+        return _engine(url, parsed.set(query=query), pool_pre_ping=True, pool_recycle=3600)
+    raise StoreError(f"database URL {safe_url(url)!r}: backend {backend!r} is not supported; use sqlite or mysql")
 
 
 class Store:
@@ -93,10 +130,13 @@ class Store:
         engine = create_store_engine(url)
         try:
             migrate(engine)
-        except OperationalError as exc:
+        except DatabaseError as exc:  # OperationalError, or "file is not a database"
             engine.dispose()
-            safe = make_url(url).render_as_string(hide_password=True)
-            raise StoreError(f"cannot open database {safe}: {exc.orig}") from exc
+            hint = "; give a new file name or an SQLite database" if "not a database" in str(exc.orig) else ""
+            raise StoreError(f"cannot open database {safe_url(url)}: {exc.orig}{hint}") from exc
+        except SchemaTooNew:
+            engine.dispose()
+            raise
         return cls(engine)
 
     @property

@@ -75,3 +75,59 @@ def test_real_series_from_backtesting_package_import(real_csv_dir):
     eurusd = read_bars_csv(real_csv_dir / "EURUSD.csv")
     assert len(goog) == 2148 and infer_bar_size(goog) is BarSize.DAY_1
     assert len(eurusd) == 5000 and infer_bar_size(eurusd) is BarSize.HOUR_1
+
+
+def test_times_whose_utc_offset_changes_at_dst_are_converted_to_utc():
+    text = "Time,Open,High,Low,Close\n2024-03-08 09:30:00-0500,1,2,0.5,1\n2024-03-11 09:30:00-0400,1,2,0.5,1\n"
+    frame = read_bars_csv(io.StringIO(text), timezone="Asia/Tokyo")  # the offsets win over the time zone
+    assert [t.isoformat() for t in frame.index] == ["2024-03-08T14:30:00+00:00", "2024-03-11T13:30:00+00:00"]
+
+
+def test_times_from_several_offsets_and_z_are_converted_to_utc():
+    text = "Time,Open,High,Low,Close\n2024-03-08T09:30+01:00,1,2,0.5,1\n2024-03-08 09:30Z,1,2,0.5,1\n"
+    frame = read_bars_csv(io.StringIO(text))
+    assert [t.isoformat() for t in frame.index] == ["2024-03-08T08:30:00+00:00", "2024-03-08T09:30:00+00:00"]
+
+
+def test_a_time_without_offset_among_times_with_one_is_named():
+    text = GOOD.replace("2024-01-02", "2024-01-02 10:00+01:00").replace("2024-01-03", "2024-01-03 10:00+02:00")
+    assert _errors(text) == [
+        "line 4, Date: '2024-01-04' has no UTC offset but line 2 has one; give every time an offset, "
+        "or none (then all are read in UTC)"]
+
+
+def test_wall_clock_times_that_dst_skips_or_repeats_are_named():
+    text = "Time,Open,High,Low,Close\n2024-03-10 02:30,1,2,0.5,1\n2024-11-03 01:30,1,2,0.5,1\n"
+    with pytest.raises(CsvImportError) as info:
+        read_bars_csv(io.StringIO(text), timezone="America/New_York", name="ny.csv")
+    assert [str(e) for e in info.value.errors] == [
+        "line 2, Time: '2024-03-10 02:30' is skipped when the clocks go forward in America/New_York; "
+        "give times with a UTC offset",
+        "line 3, Time: '2024-11-03 01:30' is repeated when the clocks go back in America/New_York; "
+        "give times with a UTC offset"]
+
+
+def test_the_repeated_hour_in_time_order_is_told_apart():
+    rows = "".join(f"2024-11-03 {t},1,2,0.5,1\n" for t in ("01:00", "01:30", "01:00", "01:30", "02:00"))
+    frame = read_bars_csv(io.StringIO("Time,Open,High,Low,Close\n" + rows), timezone="America/New_York")
+    assert [f"{t:%H:%M}" for t in frame.index] == ["05:00", "05:30", "06:00", "06:30", "07:00"]
+
+
+def test_blank_lines_do_not_shift_the_line_numbers():
+    assert _errors(GOOD.replace("\n2024-01-03", "\n\n2024-01-03") + "\nx,1,2,0.5,1,1\n") == [
+        "line 7, Date: 'x' is not a date/time"]
+
+
+def test_a_folder_or_an_unknown_time_zone_gets_a_message(tmp_path):
+    with pytest.raises(CsvImportError, match="is a folder"):
+        read_bars_csv(tmp_path)
+    with pytest.raises(CsvImportError, match="time zone 'Mars/Olympus' is not known"):
+        read_bars_csv(io.StringIO(GOOD), timezone="Mars/Olympus")
+
+
+def test_the_message_is_one_line_however_many_rows_are_bad():
+    text = GOOD + "".join(f"2024-02-{d:02d},1,0.5,2,1,1\n" for d in range(1, 10))
+    with pytest.raises(CsvImportError) as info:
+        read_bars_csv(io.StringIO(text), name="many.csv")
+    assert len(info.value.errors) == 9 and "\n" not in str(info.value)
+    assert str(info.value).endswith("; … and 4 more")

@@ -52,3 +52,25 @@ def test_unknown_dataset_and_malformed_code(server):
 def test_unreachable_server_is_reported():
     with pytest.raises(QuandlFetchError, match="cannot reach quandl"):
         fetch_dataset("WIKI/AAPL", api_base="http://127.0.0.1:9/api/v3", retries=False)
+
+
+def test_a_server_that_is_not_quandl_is_named(tmp_path):
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    (tmp_path / "datasets" / "WIKI" / "AAPL").mkdir(parents=True)
+    (tmp_path / "datasets" / "WIKI" / "AAPL" / "data").write_text("<html>\n<p>a web page</p>\n</html>\n")
+    with ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(tmp_path))) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{web.server_address[1]}"
+        with pytest.raises(QuandlFetchError, match=f"the answer from {base} for WIKI/AAPL is not a quandl dataset"):
+            fetch_dataset("WIKI/AAPL", api_base=base, retries=False)
+        with pytest.raises(QuandlFetchError, match="HTTP 404") as info:
+            fetch_dataset("WIKI/MSFT", api_base=base, retries=False)
+        assert "\n" not in str(info.value)
+        web.shutdown()
