@@ -83,6 +83,25 @@ async def research(window, session, out: Path, theme: str) -> list[Path]:  # typ
     return paths
 
 
+async def hostile_check(window, session, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
+    """A strategy whose module never finishes loading, checked from the editor: the worker is stopped at the
+    load time limit and the editor says so, while the terminal goes on streaming."""
+    editor = window.editor
+    session.backtests.load_time_limit = 3.0
+    editor.strategies.setCurrentText("spins_at_import")
+    await editor.wait_opened()
+    editor.load_source('"""Loads a universe from a service that never answers."""\n\nfrom terminal.backtest.api import '
+                       'Strategy\n\nwhile True:  # waiting for the feed\n    pass\n\n\nclass Waits(Strategy):\n'
+                       '    params = {"lookback": 20, "entry_z": 2.0}\n    limits = {"lookback": (2, 500), '
+                       '"entry_z": (0.5, 5.0)}\n\n    def next(self):\n        pass\n')
+    await editor.save()
+    window.docks["Strategy editor"].raise_()
+    await asyncio.sleep(0.3)
+    path = out / f"strategy-check-{theme}.png"
+    window.docks["Strategy editor"].widget().grab().save(str(path))
+    return path
+
+
 async def mismatch(window, session, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
     """A trade made outside the terminal (another API client standing in for TWS): the Positions dock shows the
     mismatch and blocks AAPL until acknowledged."""
@@ -121,6 +140,7 @@ async def shoot(out: Path, theme: str, db_url: str) -> Path:
     if theme == "dark":
         for extra in await research(window, session, out, theme):
             print(extra)
+        print(await hostile_check(window, session, out, theme))
         print(await mismatch(window, session, out, theme))
     window.close()
     await session.stop()
@@ -137,6 +157,7 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
+    app.setQuitOnLastWindowClosed(False)  # the dark window closes before the light one opens
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with tempfile.TemporaryDirectory() as folder, loop:

@@ -10,6 +10,7 @@ import sys
 
 import pandas as pd
 
+from terminal.cli_args import iso_date, positive_float
 from terminal.domain import BarSize, DomainError
 
 
@@ -33,8 +34,8 @@ def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
 def _run_options(bt: argparse.ArgumentParser) -> None:
     bt.add_argument("strategy", help="built-in template name, stored strategy name, or a .py file")
     bt.add_argument("--symbol", action="append", required=True, help="symbol (repeat for pairs: Y then X)")
-    bt.add_argument("--from", dest="start", help="first date (YYYY-MM-DD)")
-    bt.add_argument("--to", dest="end", help="last date (YYYY-MM-DD)")
+    bt.add_argument("--from", dest="start", type=iso_date, help="first date (YYYY-MM-DD)")
+    bt.add_argument("--to", dest="end", type=iso_date, help="last date (YYYY-MM-DD)")
     bt.add_argument("--bar-size", default="1D")
     bt.add_argument("--param", action="append", default=[], metavar="K=V", help="strategy parameter (repeatable)")
     bt.add_argument("--engine", choices=["backtrader", "backtesting"], default="backtrader")
@@ -42,7 +43,7 @@ def _run_options(bt: argparse.ArgumentParser) -> None:
     bt.add_argument("--commission", type=float, default=0.0, help="commission as a fraction of value, e.g. 0.001")
     bt.add_argument("--slippage", type=float, default=0.0, help="slippage as a fraction of price")
     bt.add_argument("--units", type=float, default=0.0, help="fixed position size (default: 95%% of equity)")
-    bt.add_argument("--time-limit", type=float, default=300.0, help="seconds before a run is stopped")
+    bt.add_argument("--time-limit", type=positive_float, default=300.0, help="seconds before a run is stopped")
 
 
 def _service(settings):  # type: ignore[no-untyped-def]
@@ -57,7 +58,8 @@ async def _prepare(args: argparse.Namespace, service):  # type: ignore[no-untype
     runs here: its parameters are read from the source."""
     name, source = await service.resolve(args.strategy)
     bar_size = BarSize.parse(args.bar_size)
-    frames = await service.frames(args.symbol, bar_size, args.start, args.end)
+    frames = await service.frames(args.symbol, bar_size, args.start and args.start.isoformat(),
+                                  args.end and args.end.isoformat())
     return service.request(source, name, frames, _pairs(args.param, "--param"), args.engine, args.cash,
                            args.commission, args.slippage, args.units, args.time_limit, bar_size)
 

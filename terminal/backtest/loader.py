@@ -24,7 +24,11 @@ class StrategyError(ValueError):
 
     def __init__(self, message: str, line: int = 0) -> None:
         super().__init__(message)
+        self.message = message
         self.line = line
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,7 @@ def check_strategy_source(source: str, name: str = "strategy") -> list[Problem]:
     try:
         read_declaration(source, name)
     except StrategyError as exc:
-        return [Problem(exc.line, str(exc))]
+        return [Problem(exc.line, exc.message)]
     return []
 
 

@@ -93,8 +93,14 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
                                      request.slippage, request.sizing, progress)
     except (Exception, SystemExit) as exc:  # a strategy's sys.exit() is its error, never the process's exit
         text = traceback.format_exc()
-        message = f"the strategy called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else \
-            f"{type(exc).__name__}: {exc}"
+        from terminal.backtest.loader import StrategyError
+
+        if isinstance(exc, SystemExit):
+            message = f"the strategy called sys.exit({exc.code!r})"
+        elif isinstance(exc, StrategyError):  # already says what and where
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],
                               time.perf_counter() - started, message, text,
                               getattr(exc, "line", 0) or _user_line(text, request.strategy_name))
@@ -260,7 +266,7 @@ def _check_target(source: str, name: str, progress: Callable[[float], None],
     try:
         load_strategy(source, name)
     except StrategyError as exc:
-        return [Problem(exc.line or _user_line(traceback.format_exc(), name), str(exc))]
+        return [Problem(exc.line or _user_line(traceback.format_exc(), name), exc.message)]
     loaded()
     return []
 

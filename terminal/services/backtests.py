@@ -222,7 +222,7 @@ class BacktestService:
         grid(space)  # refuses an oversized grid before anything is built or run
         problems = await self.check(request.strategy_source, request.strategy_name)
         if problems:
-            raise StrategyError(str(problems[0]), problems[0].line)
+            raise StrategyError(problems[0].message, problems[0].line)
         if walk_forward_split is not None:
             return await asyncio.to_thread(walk_forward, request, space, walk_forward_split, metric, workers,
                                            on_result, cancelled)

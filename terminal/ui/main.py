@@ -70,6 +70,9 @@ def run(settings: Settings) -> int:
 
     async def main() -> None:
         window = await open_window(session)
+        from terminal.ui import errors
+
+        errors.install(session, lambda text: window.statusBar().showMessage(text, 15_000), loop)
         window.show()
         app.aboutToQuit.connect(closed.set)
         await closed.wait()

@@ -8,8 +8,20 @@ import tracemalloc
 
 import pytest
 
-from terminal.backtest.loader import StrategyError, coerce_params, read_declaration, template_names, template_source
-from terminal.backtest.optimize import MAX_COMBINATIONS, OptimizationAborted, grid, optimize, parse_values
+from terminal.backtest.loader import (
+    StrategyError,
+    coerce_params,
+    read_declaration,
+    template_names,
+    template_source,
+)
+from terminal.backtest.optimize import (
+    MAX_COMBINATIONS,
+    OptimizationAborted,
+    grid,
+    optimize,
+    parse_values,
+)
 from terminal.backtest.runner import BacktestRequest, check_in_worker, run_in_worker
 from terminal.data import read_bars_csv
 

@@ -90,3 +90,39 @@ def test_hostile_strategy_is_opened_checked_and_run_while_quotes_stream(terminal
     editor.strategies.setCurrentText("sma_cross")
     qloop.run_until_complete(editor.wait_opened())
     assert qloop.run_until_complete(editor.run()) is not None
+
+
+def test_an_uncaught_error_in_a_slot_or_task_is_one_line_in_the_log_and_the_terminal_goes_on(terminal_window,
+                                                                                            qloop):
+    import sys
+
+    from terminal.ui import errors
+
+    window, session = terminal_window()
+    shown = []
+    saved = sys.excepthook, qloop.get_exception_handler()
+    try:
+        hook = errors.install(session, shown.append, qloop)
+        try:
+            raise KeyError("no such column")
+        except KeyError as exc:
+            hook(type(exc), exc, exc.__traceback__)
+
+        async def fails():
+            raise RuntimeError("feed parser choked")
+
+        task = qloop.create_task(fails())
+        qloop.run_until_complete(asyncio.sleep(0.05))
+        del task  # never awaited: asyncio reports it to the loop's handler when collected
+        import gc
+
+        gc.collect()
+        qloop.run_until_complete(asyncio.sleep(0.05))
+    finally:
+        sys.excepthook = saved[0]
+        qloop.set_exception_handler(saved[1])
+    texts = [e.message for e in session.log.entries if e.source == "app"]
+    assert any("unexpected error" in t and "KeyError: 'no such column'" in t for t in texts)
+    assert any("a background task failed: RuntimeError: feed parser choked" in t for t in texts)
+    assert all("\n" not in t and "Traceback" not in t for t in shown)
+    assert window.isVisible()

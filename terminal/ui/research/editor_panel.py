@@ -129,6 +129,7 @@ class StrategyEditorPanel(QWidget):
         """Show the source and its declared parameters (read from the text: nothing of it runs here)."""
         self.editor.editor.setPlainText(source)
         self.editor.editor.mark_error(0)
+        self.progress.setValue(0)  # the bar belongs to the last run, not to this source
         try:
             declared = dict(self.session.backtests.declaration(source, self.name()).params)
         except StrategyError as exc:
