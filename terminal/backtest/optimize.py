@@ -23,7 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from terminal.backtest.runner import BacktestRequest, TimeLimitReached, execute, run_in_worker
+from terminal.backtest.runner import (
+    BacktestRequest,
+    TimeLimitReached,
+    execute,
+    quiet_stdout,
+    run_in_worker,
+)
 
 # Grids larger than this are refused: the table of rows is kept in memory and shown in the UI.
 MAX_COMBINATIONS = 20_000
@@ -78,19 +84,7 @@ def _alarm(_signum: int, _frame: Any) -> None:
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=_quiet_worker)
-
-
-def _quiet_worker() -> None:
-    """A strategy's prints go to stderr: the CLI's stdout may be JSON."""
-    import os
-    import sys
-
-    try:
-        os.dup2(2, 1)
-    except OSError:
-        pass
-    sys.stdout = sys.stderr
+                               initializer=quiet_stdout)
 
 
 def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers: int | None = None,

@@ -135,9 +135,8 @@ class WorkerFailure:
     message: str
 
 
-def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue) -> None:
-    """Body of every user-code worker: the strategy's prints go to stderr (the CLI's stdout may be JSON),
-    progress and a 'loaded' mark go back on the channel, then the result."""
+def quiet_stdout() -> None:
+    """In a worker: what a strategy prints goes to stderr (the CLI's stdout may be JSON)."""
     import os
     import sys
 
@@ -146,6 +145,12 @@ def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue) -> Non
     except OSError:
         pass
     sys.stdout = sys.stderr
+
+
+def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue) -> None:
+    """Body of every user-code worker: the strategy's prints go to stderr (the CLI's stdout may be JSON),
+    progress and a 'loaded' mark go back on the channel, then the result."""
+    quiet_stdout()
     channel.put(("started", None))  # imports done: from here the strategy's load time counts
     last = [0.0]
 
