@@ -35,6 +35,7 @@ from terminal.backtest.runner import (
 MAX_COMBINATIONS = 20_000
 # The pool is rebuilt after a strategy ends a worker process (os._exit, a crash) at most this often.
 MAX_BROKEN_POOLS = 3
+WORKER_ENDED = "a worker process ended while this ran (does the strategy call os._exit or crash the interpreter?)"
 
 
 class Grid:
@@ -123,15 +124,13 @@ def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers:
                     _params, statistics, error = future.result()
                 except BrokenProcessPool:
                     pool_broke = True
-                    add({**params, "error": "a worker process ended while this ran (does the strategy call "
-                                            "os._exit or crash the interpreter?)"})
+                    add({**params, "error": WORKER_ENDED})
                     continue
                 add({**params, **statistics, "error": error})
             if pool_broke:
                 broken += 1
                 for params in pending.values():  # every run in flight went down with the pool
-                    add({**params, "error": "a worker process ended while this ran (does the strategy call "
-                                            "os._exit or crash the interpreter?)"})
+                    add({**params, "error": WORKER_ENDED})
                 pending.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 if broken >= MAX_BROKEN_POOLS:

@@ -243,18 +243,13 @@ def _ended(code: int | None) -> str:
             "sys.exit only ends a strategy with an error")
 
 
-def _backtest_target(request: BacktestRequest, progress: Callable[[float], None],
-                     loaded: Callable[[], None]) -> BacktestResult:
-    return execute(request, progress, loaded)
-
-
 def run_in_worker(request: BacktestRequest, progress: Callable[[float], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False,
                   load_time_limit: float = LOAD_TIME_LIMIT) -> BacktestResult:
     """Run ``request`` in a fresh process; blocks (call it from a thread). The worker is killed on cancel
     (Cancelled is raised), at the time limit, or if it dies; the result then carries the reason."""
     started = time.perf_counter()
-    outcome = supervise(_backtest_target, (request,), what=f"backtest of {request.strategy_name}",
+    outcome = supervise(execute, (request,), what=f"backtest of {request.strategy_name}",
                         time_limit=request.time_limit, load_time_limit=load_time_limit, progress=progress,
                         cancelled=cancelled)
     if isinstance(outcome, WorkerFailure):

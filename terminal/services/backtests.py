@@ -115,9 +115,6 @@ class BacktestService:
 
     async def check(self, source: str, name: str = "strategy") -> list[Problem]:
         """Static checks, then the module loaded in a worker (its module-level code runs there)."""
-        problems = check_strategy_source(source, name)
-        if problems:
-            return problems
         return await asyncio.to_thread(check_in_worker, source, name, self.load_time_limit)
 
     async def save(self, name: str, source: str, raw_params: dict[str, Any]) -> Any:

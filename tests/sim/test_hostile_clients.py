@@ -16,7 +16,7 @@ import pytest
 
 from terminal.sim.framing import ConnectionLimits
 from terminal.sim.session import ClientSession
-from tests.badinput.test_protocol_frames import (
+from tests.support.raw_tws import (
     CURRENT_TIME,
     STOCK,
     RawClient,

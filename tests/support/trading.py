@@ -15,13 +15,18 @@ def loop():
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     yield loop
+    cancel_leftover_tasks(loop)
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def cancel_leftover_tasks(loop) -> None:
+    """Cancel the tasks a test left behind on ``loop`` and let them finish."""
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for task in pending:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 def wait(loop, predicate, timeout: float = 8.0, what: str = "condition") -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from terminal.config import load_settings
-from tests.support.trading import wait
+from tests.support.trading import cancel_leftover_tasks, wait
 
 
 @pytest.fixture
@@ -36,11 +36,7 @@ def _session_loop(qapp):
 def qloop(_session_loop):
     """The shared qasync loop; tasks a test leaves behind are cancelled after it."""
     yield _session_loop
-    pending = [t for t in asyncio.all_tasks(_session_loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        _session_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    cancel_leftover_tasks(_session_loop)
 
 
 def wait_until(loop, predicate, timeout: float = 10.0, message: str = "condition") -> None:

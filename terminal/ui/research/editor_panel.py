@@ -187,11 +187,11 @@ class StrategyEditorPanel(QWidget):
         """Check (in a worker) and save a new version; ``check=False`` keeps to the static checks (a run that
         follows loads the module in its own worker anyway)."""
         await self.wait_opened()
-        problems = self.session.backtests.static_problems(self.source(), self.name())
-        if problems:
+        if check:
+            if not await self.check():
+                return False
+        elif problems := self.session.backtests.static_problems(self.source(), self.name()):
             self._show_problems(problems)
-            return False
-        if check and not await self.check():
             return False
         stored = await self.session.backtests.save(self.name(), self.source(), self.raw_param_values())
         self.editor.editor.mark_error(0)
