@@ -18,6 +18,7 @@ from terminal.store import Store
 _FX = re.compile(r"^([A-Z]{3})[./]([A-Z]{3})$")
 SNAPSHOT_SECONDS = 10.0  # how long a snapshot quote serves as the reference price of an unsubscribed instrument
 _TYPED = re.compile(r"^([A-Z0-9.]+)[\s:]+(STK|FUT|CASH|IND)$")
+_CLASS_SHARE = re.compile(r"^([A-Z]{1,5})[ ./]([A-Z])$")  # BRK.B, BRK/B, BRK B: IB spells it "BRK B"
 
 
 class UnknownSymbol(ValidationError):
@@ -39,6 +40,9 @@ def parse_symbol(text: str) -> Instrument:
     fx = _FX.match(cleaned)
     if fx:
         return Instrument(fx.group(1), SecType.FOREX, "IDEALPRO", fx.group(2), tick_size=0.00005)
+    share_class = _CLASS_SHARE.match(cleaned)
+    if share_class:
+        return Instrument(f"{share_class.group(1)} {share_class.group(2)}")
     typed = _TYPED.match(cleaned)
     if typed:
         sec_type = SecType(typed.group(2))
