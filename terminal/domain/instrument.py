@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from decimal import Decimal
@@ -63,8 +64,7 @@ class Instrument:
 
     def price_decimals(self) -> int:
         """Number of decimals needed to show a price on this instrument's tick grid."""
-        exponent = Decimal(repr(self.tick_size)).normalize().as_tuple().exponent
-        return max(0, -int(exponent))
+        return _decimals(self.tick_size)
 
     def round_to_tick(self, price: float) -> float:
         """Nearest price on the tick grid (used to snap prices, never to silently fix orders)."""
@@ -103,3 +103,10 @@ class Instrument:
             raise ValidationError(
                 f"{field} {quantity:g} is not a multiple of the lot size {self.lot_size:g} of {self.symbol}"
             )
+
+
+@functools.lru_cache(maxsize=256)
+def _decimals(tick_size: float) -> int:
+    """Decimals of a tick size; cached, as every price rounded on the grid asks (a Decimal costs ~3 µs)."""
+    exponent = Decimal(repr(tick_size)).normalize().as_tuple().exponent
+    return max(0, -int(exponent))

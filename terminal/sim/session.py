@@ -46,12 +46,37 @@ class ClientSession:
         self.version = out.SERVER_VERSION
         self.subs = Subscriptions()
         self.peer = writer.get_extra_info("peername")
+        self._held: list[bytes] | None = None  # messages of one ticker pass, written together (see hold)
+        self._held_bytes = 0
 
     def send(self, *fields: object) -> None:
         """Queue a message that must arrive (an answer, an order event); a client this far behind is dropped."""
         if self.writer.is_closing():
             return
-        self.writer.write(encode(*fields))
+        data = encode(*fields)
+        if self._held is not None:
+            self._held.append(data)
+            self._held_bytes += len(data)
+            return
+        self.writer.write(data)
+        self._check_backlog()
+
+    def hold(self) -> None:
+        """Keep what is sent until ``release()`` and write it in one go, in the same order.
+
+        A ticker pass sends a client hundreds of small messages; one socket write each cost more
+        than everything else the simulator does (4.7 of 11.6 s of a pass's time in a profile at
+        500 symbols × 20 quotes/s)."""
+        if self._held is None:
+            self._held, self._held_bytes = [], 0
+
+    def release(self) -> None:
+        held, self._held, self._held_bytes = self._held, None, 0
+        if held and not self.writer.is_closing():
+            self.writer.write(b"".join(held))
+            self._check_backlog()
+
+    def _check_backlog(self) -> None:
         queued, limit = self.queued_bytes(), self.server.limits.max_write_buffer
         if queued > limit:
             self.drop(f"{queued} bytes are queued for it, over the {limit} byte limit: it is not reading its socket")
@@ -61,8 +86,8 @@ class ClientSession:
         return not self.writer.is_closing() and self.queued_bytes() <= self.server.limits.market_data_backlog
 
     def queued_bytes(self) -> int:
-        """Bytes written to this client that its socket has not taken yet."""
-        return self.writer.transport.get_write_buffer_size()
+        """Bytes written (or held) for this client that its socket has not taken yet."""
+        return self.writer.transport.get_write_buffer_size() + self._held_bytes
 
     def drop(self, reason: str) -> None:
         """Close at once, discarding what is queued (``close()`` would wait for a client that does not read)."""

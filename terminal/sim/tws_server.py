@@ -39,6 +39,8 @@ _BAR_SECONDS = {"1 secs": 1, "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs
                 "1 day": 86400, "1 week": 604800, "1 month": 2592000}
 _DURATION = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
 MAX_HISTORY_BARS = 100_000
+PASS_SECONDS = 0.025  # the ticker's pass: each pass steps the slice of instruments due (see _tick_loop)
+DEFAULT_TICK_RATE = 4.0  # quotes per second per instrument; TWS conflates stocks to a few a second
 
 
 class SimServer:
@@ -47,14 +49,15 @@ class SimServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int | None = 7, symbols: list[str] | None = None,
                  replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 0.25,
                  starting_cash: float = 1_000_000.0, accounts: Accounts | None = None,
-                 executions_first: bool = False, limits: ConnectionLimits | None = None) -> None:
+                 executions_first: bool = False, limits: ConnectionLimits | None = None,
+                 listings: list[Listing] | None = None) -> None:
         """``accounts`` carries positions and cash over from a previous instance (as IB keeps them when
         a Gateway restarts; its orders are gone). ``executions_first`` sends each fill's execDetails
         before the order's openOrder/orderStatus, an ordering TWS also produces. ``limits`` bounds what
         a client may cost (frame size and time, bytes held and queued); see ``ConnectionLimits``."""
         self.host = host
         self.port = port
-        self.universe = Universe(symbols)
+        self.universe = Universe(symbols, listings)
         self.market = Market(self.universe, seed if seed is not None else 7, replay)
         self.accounts = accounts or Accounts(starting_cash)
         self.executions_first = executions_first
@@ -68,6 +71,7 @@ class SimServer:
         self._ticker: asyncio.Task | None = None
         self._order_ids: dict[int, int] = {}
         self._tick_count = 0
+        self._history_second = 0
         self.loop: asyncio.AbstractEventLoop  # the loop start() ran on
         self.frozen = False
         self.stopping = False  # set by stop(): requests still in the sockets are dropped, as by a TWS going down
@@ -499,15 +503,36 @@ class SimServer:
             handle.cancel()
 
     async def _tick_loop(self) -> None:
-        last_bar = {}
+        """Every instrument quotes once per ``tick_interval``, spread over ``PASS_SECONDS`` passes.
+
+        TWS does not send a whole watchlist in one burst every quarter second: each symbol's
+        conflated updates come on their own schedule. Stepping all 500 instruments at once would
+        hand the client bursts of ~2,500 messages; stepping a slice per pass keeps the stream even."""
+        last_bar: dict[int, list] = {}  # type: ignore[type-arg]
+        due = self.loop.time()
         while True:
-            await self._sleep(self.tick_interval)
+            # Passes on a fixed schedule, not a fixed pause after each: the rate asked for is the rate sent.
+            # A pass that finds itself a whole pass behind lets the lost ones go (a stalled machine
+            # must not be followed by a burst).
+            period = self.tick_interval / self._slices
+            due = max(due + period, self.loop.time() - period)
+            await self._sleep(max(0.0, due - self.loop.time()))
             if self.frozen:
                 continue
+            sessions = list(self.sessions)
+            for session in sessions:
+                session.hold()
             try:
                 self._tick(last_bar)
             except Exception:  # a bug in one tick must not stop the market
                 log.exception("simulator tick failed")
+            finally:
+                for session in sessions:
+                    session.release()
+
+    @property
+    def _slices(self) -> int:
+        return max(1, round(self.tick_interval / PASS_SECONDS))
 
     def _tick(self, bar_state: dict) -> None:  # type: ignore[type-arg]
         """Move the market one step and push it to the subscribers.
@@ -521,22 +546,35 @@ class SimServer:
         (``ClientSession.send``): it reconnects and reads its orders and executions again, as after any
         disconnect."""
         self._tick_count += 1
+        slices = self._slices
+        phase = self._tick_count % slices
         active = self.engine.working_contracts()
         for session in self.sessions:
             active |= session.subs.contracts()
         now = datetime.now(UTC)
+        # Who wants each contract, found once per pass: with 500 subscriptions a scan of every
+        # subscription per stepped contract was 250,000 comparisons a pass.
+        quote_reqs: dict[int, list[tuple[ClientSession, int]]] = {}
+        depth_reqs: dict[int, list[tuple[ClientSession, int, int]]] = {}
+        for session in self.sessions:
+            for req_id, cid in session.subs.quotes.items():
+                quote_reqs.setdefault(cid, []).append((session, req_id))
+            for req_id, (cid, rows) in session.subs.depth.items():
+                depth_reqs.setdefault(cid, []).append((session, req_id, rows))
         for con_id in active:
+            if con_id % slices != phase:
+                continue
             book = self.market.step(con_id, self.tick_interval)
             self._route(self.engine.on_book(book))
-            for session in self.sessions:
-                for req_id, cid in session.subs.quotes.items():
-                    if cid == con_id and session.keeps_up():
-                        self._send_quote(session, req_id, book)
-                for req_id, (cid, rows) in session.subs.depth.items():
-                    if cid == con_id and session.keeps_up():
-                        for side, levels in ((1, book.bids), (0, book.asks)):
-                            for position, level in enumerate(levels[:rows]):
-                                session.send(12, 1, req_id, position, 1, side, level.price, level.size)
+            for session, req_id in quote_reqs.get(con_id, ()):
+                if session.keeps_up():  # asked per update: one pass can fill a slow client's backlog
+                    self._send_quote(session, req_id, book)
+            for session, req_id, rows in depth_reqs.get(con_id, ()):
+                if not session.keeps_up():
+                    continue
+                for side, levels in ((1, book.bids), (0, book.asks)):
+                    for position, level in enumerate(levels[:rows]):
+                        session.send(12, 1, req_id, position, 1, side, level.price, level.size)
             bar = bar_state.get(con_id)
             if bar is None or int(now.timestamp()) // 5 != bar[0]:
                 if bar is not None:
@@ -545,12 +583,14 @@ class SimServer:
             else:
                 bar[2], bar[3], bar[4] = max(bar[2], book.last), min(bar[3], book.last), book.last
                 bar[5] += book.last_size
-        if self._tick_count % 4 == 0:
+        second = int(now.timestamp())
+        if second != self._history_second:  # keep-up-to-date bars once a second, P&L every 2 s, at any tick rate
+            self._history_second = second
             self._send_history_updates(now)
-        if self._tick_count % 8 == 0:
-            for session in self.sessions:
-                if session.keeps_up():
-                    self._push_pnl(session)
+            if second % 2 == 0:
+                for session in self.sessions:
+                    if session.keeps_up():
+                        self._push_pnl(session)
 
     def _send_realtime_bar(self, con_id: int, bar: list) -> None:  # type: ignore[type-arg]
         for session in self.sessions:
@@ -572,14 +612,25 @@ class SimServer:
 
 
 def run_server(host: str = "127.0.0.1", port: int = 7497, seed: int | None = None, symbols: list[str] | None = None,
-               replay: dict[str, pd.DataFrame] | None = None) -> None:
-    """Run the simulator until interrupted (``quant-terminal sim``)."""
+               replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 1 / DEFAULT_TICK_RATE,
+               listings: list[Listing] | None = None, parent_watch: bool = False) -> None:
+    """Run the simulator until interrupted (``quant-terminal sim``).
+
+    ``parent_watch``: started by the terminal (``terminal.sim.process``): announce the port on stdout
+    and stop when the terminal's end of stdin closes."""
+    from terminal.sim import process
 
     async def main() -> None:
-        server = SimServer(host, port, seed, symbols, replay)
+        server = SimServer(host, port, seed, symbols, replay, tick_interval=tick_interval, listings=listings)
+        stop = asyncio.Event()
+        if parent_watch:
+            loop = asyncio.get_running_loop()
+            process.watch_parent(lambda: loop.call_soon_threadsafe(stop.set))
         await server.start()
+        if parent_watch:
+            process.announce(server.host, server.port)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await server.stop()
 
