@@ -56,6 +56,11 @@ def _global_options(parser: argparse.ArgumentParser, default: object = None) -> 
         ("--client-id", {"type": non_negative_int, "help": "IB API client id"}),
         ("--theme", {"choices": ["dark", "light"]}),
         ("--sim-seed", {"type": non_negative_int, "help": "seed of the built-in simulator's prices"}),
+        ("--tick-rate", {"dest": "sim_tick_rate", "type": positive_float, "metavar": "N",
+                         "help": "simulator: quotes per second per instrument (default 4; far more for stress tests)"}),
+        ("--universe", {"dest": "sim_universe", "type": Path, "metavar": "FILE",
+                        "help": "simulator: CSV of instruments (symbol,price[,name,sector,primary_exchange,"
+                                "volatility,con_id,pair_with]) instead of the built-in S&P 500"}),
         ("--log-level", {"type": log_level, "metavar": "{DEBUG,INFO,WARNING,ERROR}"}),
     ]
     for flag, kwargs in options:
@@ -90,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay", action="append", default=[], metavar="SYMBOL",
                      help="replay this symbol's stored bars instead of a random path (repeatable)")
     sim.add_argument("--replay-bar-size", default="1D", help="bar size of the replayed bars (default 1D)")
+    sim.add_argument("--parent-watch", action="store_true",
+                     help="for the terminal: print 'QT-SIM READY HOST PORT' once listening and exit when the "
+                          "starting process ends (its stdin closes), even if it was killed")
 
     imp = commands.add_parser("import", help="import bars from a file")
     imp_kind = imp.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -136,7 +144,8 @@ def _instrument_options(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name, None)
-        for name in ("db_url", "data_dir", "ib", "client_id", "theme", "sim_seed", "log_level")
+        for name in ("db_url", "data_dir", "ib", "client_id", "theme", "sim_seed", "sim_tick_rate", "sim_universe",
+                     "log_level")
     }
     if args.config is not None and not args.config.exists():  # load_settings reads a missing file as none
         raise ConfigError(f"--config {args.config}: no such file; give an existing TOML file")

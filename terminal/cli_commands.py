@@ -141,19 +141,27 @@ def run_bars(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _simulator_symbols(args: argparse.Namespace) -> tuple[list[str] | None, list[str]]:
-    """The --symbols list checked against the simulator's universe (None: all of it), and the symbols offered."""
-    from terminal.sim.contracts import Universe
+def _simulator_universe(args: argparse.Namespace, settings: Settings) -> tuple[list | None, list[str] | None, list[str]]:  # type: ignore[type-arg]
+    """The --universe file's listings (None: the built-in one), the --symbols list checked against that
+    universe (None: all of it), and the symbols offered."""
+    from terminal.sim.contracts import Universe, UniverseError, load_universe
 
-    universe = [item.instrument for item in Universe().listings]
+    listings = None
+    if settings.sim_universe:
+        try:
+            listings = load_universe(settings.sim_universe)
+        except UniverseError as exc:
+            raise ValidationError(f"--universe: {exc}") from None
+    universe = [item.instrument for item in Universe(None, listings).listings]
     if args.symbols is None:
-        return None, [i.symbol for i in universe]
+        return listings, None, [i.symbol for i in universe]
     wanted = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
     unknown = [s for s in wanted if not any(s in (i.symbol, i.local_symbol) for i in universe)]
     if not wanted or unknown:
         what = f"{', '.join(unknown)} not in the simulator's universe" if unknown else "no symbol given"
-        raise ValidationError(f"--symbols: {what}; choose from {', '.join(i.symbol for i in universe)}")
-    return wanted, [item.instrument.symbol for item in Universe(wanted).listings]
+        examples = ", ".join(i.symbol for i in universe[:8])
+        raise ValidationError(f"--symbols: {what}; choose from its {len(universe)} symbols, e.g. {examples}")
+    return listings, wanted, [item.instrument.symbol for item in Universe(wanted, listings).listings]
 
 
 def run_sim(args: argparse.Namespace, settings: Settings) -> int:
@@ -162,14 +170,14 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
 
     replay = {}
     try:
-        symbols, offered = _simulator_symbols(args)
+        listings, symbols, offered = _simulator_universe(args, settings)
         if args.replay:
             size = BarSize.parse(args.replay_bar_size)
             store = _open_store(settings)
             for symbol in args.replay:
                 if symbol.upper() not in offered:
                     return _fail(f"--replay {symbol}: the simulator does not offer {symbol.upper()}; "
-                                 f"replay one of {', '.join(offered)}")
+                                 f"replay one it offers, e.g. {', '.join(offered[:8])}")
                 matches = store.instruments.find_symbol(symbol)
                 frame = store.bars.load_frame(matches[0], size) if matches else None
                 if frame is None or frame.empty:
@@ -178,9 +186,12 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
     except (DomainError, StoreError) as exc:
         return _fail(str(exc))
     seed = args.seed if args.seed is not None else settings.sim_seed
-    print(f"starting the simulator on {args.host}:{args.port} (seed {seed}); Ctrl-C stops it", flush=True)
+    if not args.parent_watch:
+        print(f"starting the simulator on {args.host}:{args.port} (seed {seed}, {settings.sim_tick_rate:g} quotes/s "
+              f"per instrument, {len(offered)} instruments); Ctrl-C stops it", flush=True)
     try:
-        run_server(host=args.host, port=args.port, seed=seed, symbols=symbols, replay=replay or None)
+        run_server(host=args.host, port=args.port, seed=seed, symbols=symbols, replay=replay or None,
+                   tick_interval=1 / settings.sim_tick_rate, listings=listings, parent_watch=args.parent_watch)
     except OSError as exc:  # the address is taken, or the host is not an address of this machine
         reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)  # < 0: resolver
         return _fail(f"simulator cannot listen on {args.host}:{args.port}: {reason}; "

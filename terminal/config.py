@@ -42,6 +42,8 @@ class Settings:
     client_id: int = 1
     sim_seed: int = 7
     sim_port: int = 0  # 0 = free loopback port
+    sim_tick_rate: float = 4.0  # quotes per second per instrument (TWS conflates stocks to a few a second)
+    sim_universe: str = ""  # CSV of the simulator's instruments; empty = the built-in S&P 500 + futures + FX
     theme: str = "dark"
     confirm_orders: bool = True
     daily_reset_time: str = "09:30"  # when the daily-loss limit starts a new day ...
@@ -197,6 +199,9 @@ def _check_ranges(settings: Settings, sources: dict[str, str]) -> None:
     for name in ("client_id", "sim_seed"):
         if getattr(settings, name) < 0:
             raise ConfigError(f"{name} {getattr(settings, name)} from {sources[name]} must be a whole number ≥ 0")
+    if not 0 < settings.sim_tick_rate <= 1000:
+        raise ConfigError(f"sim_tick_rate {settings.sim_tick_rate:g} from {sources['sim_tick_rate']} must be "
+                          "more than 0 and at most 1000 quotes per second per instrument")
     if not 0 <= settings.sim_port <= 65535:
         raise ConfigError(f"sim_port {settings.sim_port} from {sources['sim_port']} must be 0..65535 "
                           "(0 picks a free port)")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from terminal.broker import events as ev
 from terminal.broker.base import Broker
@@ -34,10 +36,22 @@ from terminal.services.trading_day import TradingDay
 from terminal.services.workspace import WorkspaceService
 from terminal.store import Store
 
-if TYPE_CHECKING:
-    from terminal.sim.tws_server import SimServer
-
 log = logging.getLogger(__name__)
+
+# A built-in simulator that ends by itself is started again on its port this many times in a row at most.
+SIMULATOR_RESTARTS = 5
+
+
+class Simulator(Protocol):
+    """The built-in exchange: a child process by default (``terminal.sim.process``); tests that inspect
+    the exchange's state pass an in-process ``SimServer``, which has the same three members."""
+
+    port: int
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
 
 # Brokers report executions of the current day (TWS at most 7 days back): ids older than this are never replayed.
 EXECUTION_MEMORY = timedelta(days=8)
@@ -70,7 +84,10 @@ class _Saved:
 class TradingSession:
     """Owns the services; the UI and the CLI talk to these, never to the broker."""
 
-    def __init__(self, settings: Settings, store: Store, broker: Broker) -> None:
+    def __init__(self, settings: Settings, store: Store, broker: Broker,
+                 simulator_factory: Callable[[], Simulator] | None = None) -> None:
+        """``simulator_factory`` builds the built-in simulator when no ``settings.ib`` is given (default:
+        ``quant-terminal sim`` as a child process that never outlives this one)."""
         self.settings = settings
         self.store = store
         self.broker = broker
@@ -90,7 +107,10 @@ class TradingSession:
         self.status = ConnectionStatus("DISCONNECTED", "")
         self.status_changed: Signal[ConnectionStatus] = Signal("session.status_changed")
         self.mismatches_changed: Signal[list[PositionMismatch]] = Signal("session.mismatches_changed")
-        self.simulator: SimServer | None = None
+        self.simulator: Simulator | None = None
+        self._simulator_factory = simulator_factory or self._simulator_process
+        self._simulator_restarts = 0
+        self._simulator_restarted = 0.0
         self.last_reconcile: ReconcileReport | None = None
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_task: asyncio.Task | None = None
@@ -136,15 +156,47 @@ class TradingSession:
         await self.load_state()
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
-            from terminal.sim.tws_server import SimServer
-
-            self.simulator = SimServer(host="127.0.0.1", port=self.settings.sim_port, seed=self.settings.sim_seed)
+            self.simulator = self._simulator_factory()
             await self.simulator.start()
             endpoint = ("127.0.0.1", self.simulator.port, self.settings.client_id)
             self.log.info("session", f"built-in simulator listening on 127.0.0.1:{self.simulator.port}")
         host, port, client_id = endpoint
         await self._connect(host, port, client_id)
         await self.reconciled()
+
+    def _simulator_process(self) -> Simulator:
+        from terminal.sim.process import SimulatorProcess
+
+        settings = self.settings
+        return SimulatorProcess(settings.sim_seed, settings.sim_port, tick_rate=settings.sim_tick_rate,
+                                universe=settings.sim_universe, on_exit=self._simulator_ended)
+
+    def _simulator_ended(self, code: int) -> None:
+        """The simulator process ended by itself (a crash, or killed): start it again on its port, as a
+        restarted TWS comes back; the broker reconnects and the session reconciles as after any restart."""
+        simulator = self.simulator
+        if simulator is None:
+            return
+        how = f"was killed by signal {-code}" if code < 0 else f"ended with exit code {code}"
+        if time.monotonic() - self._simulator_restarted > 60.0:  # it ran a minute since: a new streak
+            self._simulator_restarts = 0
+        if self._simulator_restarts >= SIMULATOR_RESTARTS:
+            self.log.error("session", f"the built-in simulator {how}; it was restarted {SIMULATOR_RESTARTS} times "
+                                      "in a row, so it is left stopped (restart the terminal)")
+            return
+        self._simulator_restarts += 1
+        self._simulator_restarted = time.monotonic()
+        self.log.error("session", f"the built-in simulator {how}; starting it again on port {simulator.port}")
+        asyncio.ensure_future(self._restart_simulator(simulator))
+
+    async def _restart_simulator(self, simulator: Simulator) -> None:
+        try:
+            await simulator.start()
+        except Exception as exc:
+            self.log.error("session", f"the built-in simulator could not be started again: {exc}")
+            return
+        if simulator is self.simulator:
+            self.log.info("session", f"built-in simulator listening again on 127.0.0.1:{simulator.port}")
 
     async def _connect(self, host: str, port: int, client_id: int) -> None:
         """Connect the broker, with the status bar and the log saying what happens (and why it failed)."""

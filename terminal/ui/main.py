@@ -11,13 +11,13 @@ from terminal.config import RiskLimits, Settings
 log = logging.getLogger(__name__)
 
 
-def build_session(settings: Settings):  # type: ignore[no-untyped-def]
+def build_session(settings: Settings, simulator_factory=None):  # type: ignore[no-untyped-def]
     from terminal.broker.ib import IBBroker
     from terminal.services.session import TradingSession
     from terminal.store import Store
 
     store = Store.open(settings.resolved_db_url)
-    session = TradingSession(settings, store, IBBroker())
+    session = TradingSession(settings, store, IBBroker(), simulator_factory)
     saved_limits = session.workspace.saved_risk_limits()
     if saved_limits:
         try:

@@ -26,6 +26,8 @@ from tests.support.quandl_server import QuandlServer
 GOOD_CSV = "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11.5,200\n"
 FILES = {
     "good.csv": GOOD_CSV,
+    "universe_bad.csv": "symbol,price,sector\nAAPL,190.5,Technology\nMSFT,lots,Technology\n",
+    "universe_twice.csv": "symbol,price\nAAPL,190.5\nAAPL,191\n",
     "dst.csv": "Time,Open,High,Low,Close,Volume\n2024-03-08 09:30:00-0500,10,11,9,10.5,100\n"
                "2024-03-11 09:30:00-0400,10.5,12,10,11.5,200\n",
     "half_offsets.csv": "Time,Open,High,Low,Close\n2024-03-08 09:30:00-0500,10,11,9,10.5\n"
@@ -117,6 +119,13 @@ CORPUS = [
     case("sim_no_symbol", "--db {db} sim --symbols ,", 1, "--symbols", "no symbol given"),
     case("sim_replay_not_offered", "--db {db} sim --replay X", 1, "--replay X", "does not offer X"),
     case("sim_replay_not_stored", "--db {db} sim --replay AAPL", 1, "--replay AAPL", "no stored 1D bars"),
+    case("sim_universe_bad_price", "--db {db} sim --universe {dir}/universe_bad.csv", 1, "--universe",
+         "universe_bad.csv line 3, price", "'lots'"),
+    case("sim_universe_listed_twice", "--db {db} sim --universe {dir}/universe_twice.csv", 1,
+         "line 3, symbol", "twice"),
+    case("sim_universe_missing", "--db {db} sim --universe {dir}/none.csv", 1, "none.csv", "no such file"),
+    case("sim_tick_rate_zero", "--db {db} sim --tick-rate 0", 2, "--tick-rate", "0 is not valid", "> 0"),
+    case("sim_tick_rate_too_high", "--tick-rate 5000 --db {db} config", 2, "sim_tick_rate", "5000", "1000"),
     case("sim_replay_bad_bar_size", "--db {db} sim --replay AAPL --replay-bar-size 3h", 1, "bar size '3h'"),
     # settings, before or after the command
     case("client_id_negative", "--db {db} --client-id -1 config", 2, "--client-id", "-1", "≥ 0"),

@@ -61,8 +61,16 @@ def terminal_window(qloop, qapp, settings_factory):
 
     opened = []
 
-    def open_(**overrides):
-        session = build_session(settings_factory(**overrides))
+    def open_(in_process_simulator=False, **overrides):
+        """``in_process_simulator``: the exchange runs in the test's process (``session.simulator`` is the
+        ``SimServer``) for tests that look at its orders and accounts; else a child process, as in the app."""
+        settings = settings_factory(**overrides)
+        factory = None
+        if in_process_simulator:
+            from terminal.sim.tws_server import SimServer
+
+            factory = lambda: SimServer(port=0, seed=settings.sim_seed)  # noqa: E731
+        session = build_session(settings, factory)
         window = qloop.run_until_complete(open_window(session))
         window.show()
         opened.append((window, session))

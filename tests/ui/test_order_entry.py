@@ -30,7 +30,7 @@ def _press(qloop, widget, key, modifier=Qt.KeyboardModifier.ControlModifier):
 
 
 def test_ctrl_s_in_the_strategy_editor_saves_and_sends_no_order(terminal_window, qloop):
-    window, session, _ = open_with_symbol(terminal_window, qloop)
+    window, session, _ = open_with_symbol(terminal_window, qloop, in_process_simulator=True)
     window.docks["Strategy editor"].raise_()
     editor = window.editor.editor.editor  # the code editor's text widget
     _press(qloop, editor, Qt.Key.Key_S)
@@ -40,7 +40,7 @@ def test_ctrl_s_in_the_strategy_editor_saves_and_sends_no_order(terminal_window,
 
 
 def test_sell_hotkey_in_a_trading_dock_asks_when_confirm_orders_is_on(terminal_window, qloop, qtbot):
-    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=True)
+    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=True, in_process_simulator=True)
     table = window.watchlist.table
     _press(qloop, table, Qt.Key.Key_S)
     question = answer_confirmation(qloop, qtbot, window, yes=False)
@@ -55,7 +55,7 @@ def test_sell_hotkey_in_a_trading_dock_asks_when_confirm_orders_is_on(terminal_w
 
 
 def test_held_hotkey_sends_once_and_asks_before_the_repeat(terminal_window, qloop, qtbot):
-    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=False)
+    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=False, in_process_simulator=True)
     quantity = window.ticket.quantity
     _press(qloop, quantity, Qt.Key.Key_B)
     wait_until(qloop, lambda: session.simulator.engine.submitted_count == 1, message="the first hotkey order")
@@ -71,7 +71,7 @@ def test_held_hotkey_sends_once_and_asks_before_the_repeat(terminal_window, qloo
 
 
 def test_ladder_and_close_position_ask_the_same_confirmation(terminal_window, qloop, qtbot):
-    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=True)
+    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=True, in_process_simulator=True)
     wait_until(qloop, lambda: window.depth.model.rowCount() >= 6, message="depth levels")
     model = window.depth.model
     best_ask = min(price for price, _, ask in model.rows if ask == ask)
@@ -88,7 +88,7 @@ def test_ladder_and_close_position_ask_the_same_confirmation(terminal_window, ql
 
 
 def test_cancel_all_asks_and_chart_drag_declined_snaps_back(terminal_window, qloop, qtbot):
-    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=True)
+    window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=True, in_process_simulator=True)
     last = session.market.quotes[instrument.key].reference_price
     window.ticket.order_type.setCurrentIndex(window.ticket.order_type.findData(OrderType.LIMIT))
     window.ticket.quantity.setValue(10)
@@ -108,7 +108,7 @@ def test_cancel_all_asks_and_chart_drag_declined_snaps_back(terminal_window, qlo
 
 
 def test_ticket_preview_comes_from_the_broker(terminal_window, qloop):
-    window, session, instrument = open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop, in_process_simulator=True)
     window.ticket.order_type.setCurrentIndex(window.ticket.order_type.findData(OrderType.MARKET))
     window.ticket.quantity.setValue(250)
     wait_until(qloop, lambda: "(broker)" in window.ticket.preview.text(), message="the broker's preview")
@@ -117,7 +117,7 @@ def test_ticket_preview_comes_from_the_broker(terminal_window, qloop):
 
 
 def test_kill_switch_and_confirm_preference_survive_a_restart(terminal_window, qloop):
-    window, session, _ = open_with_symbol(terminal_window, qloop, confirm_orders=False)
+    window, session, _ = open_with_symbol(terminal_window, qloop, confirm_orders=False, in_process_simulator=True)
     window.kill_action.setChecked(True)
     window.confirm_action.setChecked(True)
     qloop.run_until_complete(session.records.flush())
@@ -129,7 +129,7 @@ def test_kill_switch_and_confirm_preference_survive_a_restart(terminal_window, q
 
 
 def test_position_mismatch_is_shown_and_acknowledged_in_the_positions_dock(terminal_window, qloop, qtbot, tmp_path):
-    window, session, instrument = open_with_symbol(terminal_window, qloop)
+    window, session, instrument = open_with_symbol(terminal_window, qloop, in_process_simulator=True)
     window.ticket.order_type.setCurrentIndex(window.ticket.order_type.findData(OrderType.MARKET))
     window.ticket.quantity.setValue(100)
     window.ticket.submit(OrderSide.BUY)

@@ -214,8 +214,8 @@ def test_restart_brings_back_layout_theme_and_order_history(terminal_window, qlo
 
 
 def _working_order_line(terminal_window, qloop):
-    """A buy limit 1 % under the market, and its line on the chart."""
-    window, session, instrument = open_with_symbol(terminal_window, qloop)
+    """A buy limit 1 % under the market, and its line on the chart (the exchange in-process, to look at it)."""
+    window, session, instrument = open_with_symbol(terminal_window, qloop, in_process_simulator=True)
     last = session.market.quotes[instrument.key].reference_price
     _set_ticket(window, OrderType.LIMIT, quantity=10, limit=f"{instrument.round_to_tick(last * 0.99):.2f}")
     window.ticket.submit(OrderSide.BUY)

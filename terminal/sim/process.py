@@ -1,0 +1,168 @@
+"""The built-in simulator as a child process of the terminal, as TWS is a process of its own.
+
+Demo mode then crosses the same process boundary as a live account: the simulator's price paths,
+matching and socket writes run in another process (on another core), and the terminal's CPU and
+loop-lag figures are the terminal's alone.
+
+The child never outlives the terminal. Its stdin is a pipe whose only writer is the terminal:
+when the terminal ends, however it ends (kill -9 included), the kernel closes that pipe, the child
+reads end-of-file and exits. On Linux the child also asks the kernel for SIGTERM when its parent
+dies (``PR_SET_PDEATHSIG``), which covers a child too busy for its watcher thread to run. It runs
+in its own session so that a Ctrl-C in the terminal's shell reaches the terminal, which then stops
+the child in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+READY = "QT-SIM READY"  # the child's first line on stdout once it listens: "QT-SIM READY HOST PORT"
+START_TIMEOUT = 30.0
+
+
+class SimulatorError(RuntimeError):
+    """The simulator process could not be started (its last words are in the message)."""
+
+
+class SimulatorProcess:
+    """``await start()`` runs ``quant-terminal sim`` as a child on a free loopback port (``.port``);
+    ``await stop()`` ends it. ``on_exit(code)`` is called on the loop if it ends by itself."""
+
+    def __init__(self, seed: int, port: int = 0, host: str = "127.0.0.1", tick_rate: float = 4.0,
+                 universe: str = "", log_level: str = "WARNING",
+                 on_exit: Callable[[int], None] | None = None) -> None:
+        self.seed = seed
+        self.host = host
+        self.port = port
+        self.tick_rate = tick_rate
+        self.universe = universe
+        self.log_level = log_level
+        self.on_exit = on_exit
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+
+    def command(self) -> list[str]:
+        """How the child is started: the same program as the terminal (a bundle runs itself)."""
+        program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "terminal"]
+        command = [*program, "sim", "--parent-watch", "--host", self.host, "--port", str(self.port),
+                   "--seed", str(self.seed), "--tick-rate", f"{self.tick_rate:g}", "--log-level", self.log_level]
+        if self.universe:
+            command += ["--universe", self.universe]
+        return command
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    async def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start the child and wait until it listens; SimulatorError with its stderr's last line if it cannot."""
+        loop = asyncio.get_event_loop()
+        self._stopping = False
+        process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        self.process = process
+        assert process.stdout is not None and process.stderr is not None
+        last_words: list[str] = []
+        threading.Thread(target=_relay_stderr, args=(process.stderr, last_words), daemon=True,
+                         name="simulator-stderr").start()
+        try:
+            line = await asyncio.wait_for(asyncio.to_thread(_read_ready, process.stdout), timeout)
+        except TimeoutError:
+            self._kill()
+            raise SimulatorError(f"the simulator did not start listening within {timeout:g} s") from None
+        if line is None:
+            code = process.wait()
+            why = last_words[-1] if last_words else f"exit code {code}"
+            raise SimulatorError(f"the simulator did not start: {why}")
+        self.host, self.port = line[0], int(line[1])
+        threading.Thread(target=self._watch, args=(process, loop), daemon=True, name="simulator-watch").start()
+
+    def _watch(self, process: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        code = process.wait()
+        if not self._stopping and self.on_exit is not None and process is self.process:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the terminal is gone anyway
+                loop.call_soon_threadsafe(self.on_exit, code)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Close its stdin (it stops in order), then SIGTERM, then SIGKILL, each after ``timeout``."""
+        process = self.process
+        self._stopping = True
+        if process is None or process.poll() is not None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        for next_step in (process.terminate, process.kill):
+            try:
+                await asyncio.wait_for(asyncio.to_thread(process.wait), timeout)
+                return
+            except TimeoutError:
+                next_step()
+        await asyncio.to_thread(process.wait)
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _read_ready(stdout: IO[bytes]) -> list[str] | None:
+    """The child's ``READY HOST PORT`` line split, or None when it ended first."""
+    for raw in iter(stdout.readline, b""):
+        text = raw.decode(errors="replace").strip()
+        if text.startswith(READY):
+            return text[len(READY):].split()
+    return None
+
+
+def _relay_stderr(stderr: IO[bytes], last_words: list[str]) -> None:
+    """The child's warnings go to the terminal's log; its last line explains a failed start."""
+    for raw in iter(stderr.readline, b""):
+        text = raw.decode(errors="replace").rstrip()
+        if text:
+            del last_words[:-1]
+            last_words.append(text.removeprefix("quant-terminal: "))
+            log.warning("simulator: %s", text)
+
+
+# --- the child's side ------------------------------------------------------------------------
+def watch_parent(on_parent_gone: Callable[[], None]) -> None:
+    """In the child: call ``on_parent_gone`` (from a thread) when the parent's end of stdin closes.
+
+    Also asks Linux for SIGTERM at the parent's death; elsewhere the pipe alone does it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):  # no libc by that name: the pipe still works
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    def wait_for_eof() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+        on_parent_gone()
+
+    threading.Thread(target=wait_for_eof, daemon=True, name="parent-watch").start()
+
+
+def announce(host: str, port: int) -> None:
+    """In the child: tell the parent where it listens, then keep stdout away from the pipe (nobody reads it)."""
+    print(f"{READY} {host} {port}", flush=True)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
