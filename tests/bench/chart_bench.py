@@ -5,16 +5,27 @@ and the median frame time while panning and zooming with every bar in view (the 
 plus a live last-bar update, and the naive/ours ratios; then ours again with four indicators. The naive item is pyqtgraph's classic
 example CandlestickItem: one QPicture recorded with every candle, replayed on each paint.
 
+Then live bars: on a 1M-bar chart with SMA, Bollinger, RSI and MACD, the cost of a frame (the
+model update plus the repaint Qt schedules for it, driven by processEvents as in the app) for
+updating the last bar and for appending a new one, p50 and p99, in the live view (last 150 bars,
+following) and with every bar in view; and the same events through ``ChartWidget.rebuild`` (a
+full rebuild of series, pyramid and studies per event, the old approach) as the baseline.
+
 Run: QT_QPA_PLATFORM=offscreen python tests/bench/chart_bench.py [--sizes 10000,100000,1000000]
+     [--live-only] [--live-bars 1000000] [--events 200] [--baseline-events 20] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QPointF, QRectF  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF  # noqa: E402
 from PySide6.QtGui import QPainter, QPicture  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -170,12 +181,174 @@ def measure(impl, frame: pd.DataFrame, frames: int) -> dict[str, float]:
             "live": statistics.median(live)}
 
 
+STUDIES = ("SMA", "Bollinger", "RSI", "MACD")
+LIVE_VIEW_BARS = 150  # what the chart panel shows after loading history
+
+
+class LiveFeed:
+    """Live bars for a chart: ticks that move the last bar's close (a seeded walk) and new bars after it."""
+
+    def __init__(self, chart: ChartWidget, seed: int = 7) -> None:
+        self.chart = chart
+        self.rng = np.random.default_rng(seed)
+
+    def tick(self) -> Bar:
+        t, o, h, lo, c, v = self.chart.base.bar_at(len(self.chart.base) - 1)
+        c = c + float(self.rng.normal(0, 0.01))
+        return Bar(t, o, max(h, c), min(lo, c), c, v + 1)
+
+    def new_bar(self) -> Bar:
+        t, *_, c, _ = self.chart.base.bar_at(len(self.chart.base) - 1)
+        return Bar(t + timedelta(seconds=self.chart.base.bar_size.seconds), c, c, c, c, 1.0)
+
+
+def baseline_on_bar(chart: ChartWidget, bar: Bar) -> None:
+    """The old approach: the bar goes into the arrays, then series, pyramid and studies are rebuilt."""
+    x0, x1 = chart.plots["price"].getViewBox().viewRange()[0]
+    appended = pd.Timestamp(bar.time).value != int(chart.base.times[-1])
+    (chart.base.append if appended else chart.base.update_last)(bar)
+    chart.rebuild()
+    if appended and chart.follow_latest and x1 >= len(chart.series) - 3:
+        chart.show_range(x0 + 1, x1 + 1)
+
+
+class RepaintCounter(QObject):
+    """Counts the viewport's paint events and the width each repainted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.widths: list[int] = []
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Paint:
+            self.widths.append(event.region().boundingRect().width())
+        return False
+
+
+def live_frames(chart: ChartWidget, make_bar, events: int, baseline: bool = False) -> dict[str, list[float]]:
+    """Per event: ms for the model update, for the repaint processEvents runs, and their sum (the frame)."""
+    app = QApplication.instance()
+    counter = RepaintCounter()
+    chart.graphics.viewport().installEventFilter(counter)
+    model, paint, frame = [], [], []
+    for _ in range(events):
+        app.processEvents()  # nothing pending when the clock starts
+        bar = make_bar()
+        t0 = time.perf_counter()
+        baseline_on_bar(chart, bar) if baseline else chart.on_bar(bar)
+        t1 = time.perf_counter()
+        app.processEvents()  # Qt repaints the region the update marked dirty
+        app.processEvents()  # and anything that paint marked dirty again (a follow-up repaint counts too)
+        t2 = time.perf_counter()
+        model.append((t1 - t0) * 1000)
+        paint.append((t2 - t1) * 1000)
+        frame.append((t2 - t0) * 1000)
+    chart.graphics.viewport().removeEventFilter(counter)
+    return {"model": model, "paint": paint, "frame": frame, "widths": counter.widths}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def live_chart(frame: pd.DataFrame, view_bars: int | None) -> ChartWidget:
+    chart = ChartWidget()
+    chart.resize(W, H)
+    chart.show()
+    chart.set_data(frame)
+    for kind in STUDIES:
+        chart.add_study(kind)
+    if view_bars is None:
+        chart.show_range(0, len(frame))
+    else:
+        chart.show_last(view_bars)
+    chart.grab()
+    QApplication.instance().processEvents()
+    return chart
+
+
+def measure_live(frame: pd.DataFrame, view_bars: int | None, events: int, baseline_events: int) -> dict:
+    chart = live_chart(frame, view_bars)
+    feed = LiveFeed(chart)
+    for make in (feed.tick, feed.new_bar):  # warm-up: first-use allocations, pyramid levels, axis caches
+        live_frames(chart, make, 5)
+    out = {"update": live_frames(chart, feed.tick, events), "append": live_frames(chart, feed.new_bar, events),
+           "base update": live_frames(chart, feed.tick, baseline_events, baseline=True),
+           "base append": live_frames(chart, feed.new_bar, baseline_events, baseline=True)}
+    chart.close()
+    chart.deleteLater()
+    QApplication.instance().processEvents()
+    return out
+
+
+def profile_live_appends(frame: pd.DataFrame, events: int) -> None:
+    """cProfile of appends with repaint in the live view: where an append frame's time goes."""
+    chart = live_chart(frame, LIVE_VIEW_BARS)
+    feed = LiveFeed(chart)
+    live_frames(chart, feed.new_bar, 5)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    live_frames(chart, feed.new_bar, events)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
+    print(f"\ncProfile, {events} appends (with repaint) in the live view, cumulative (profiler overhead included):")
+    print(text.getvalue())
+    chart.close()
+    chart.deleteLater()
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def report_live(n: int, results: dict[str, dict], events: int, baseline_events: int) -> bool:
+    print(f"\nlive bars on {n:,} bars with {', '.join(STUDIES)} shown, {W}x{H}; frame = model update + the "
+          f"repaint processEvents runs (ms); ours over {events} events, rebuild baseline over {baseline_events}")
+    print("| view | event | ours p50 | ours p99 | model p50 | repaint p50 | repainted width p50 |"
+          " rebuild p50 | rebuild p99 | ratio p50 |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    met = True
+    for view, r in results.items():
+        for event in ("update", "append"):
+            ours, base = r[event], r[f"base {event}"]
+            p50, p99 = pct(ours["frame"], 50), pct(ours["frame"], 99)
+            b50, b99 = pct(base["frame"], 50), pct(base["frame"], 99)
+            width = pct(ours["widths"], 50) if ours["widths"] else 0
+            met = met and p50 <= 3.0
+            print(f"| {view} | {event} | {p50:.2f} | {p99:.2f} | {pct(ours['model'], 50):.2f} | "
+                  f"{pct(ours['paint'], 50):.2f} | {width:.0f} px | {b50:.0f} | {b99:.0f} | {b50 / p50:.0f}x |")
+    return met
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--frames", type=int, default=30, help="frames per measurement for our chart")
+    parser.add_argument("--live-only", action="store_true", help="only the live-bar section")
+    parser.add_argument("--live-bars", default="1000000", help="bar counts for the live section, e.g. 10000,1000000")
+    parser.add_argument("--events", type=int, default=200, help="live updates and appends timed for ours")
+    parser.add_argument("--baseline-events", type=int, default=20, help="events timed for the rebuild baseline")
+    parser.add_argument("--profile", action="store_true", help="cProfile the live-view appends afterwards")
     args = parser.parse_args()
     QApplication.instance() or QApplication([])
+    if not args.live_only:
+        pan_zoom(args)
+    views = {f"live view ({LIVE_VIEW_BARS} bars, following)": LIVE_VIEW_BARS, "all bars in view": None}
+    for n in (int(s) for s in args.live_bars.split(",")):
+        print(f"\nmachine: {load()} at the start (other work runs alongside: figures are noisy)", flush=True)
+        frame = bars(n)
+        results = {name: measure_live(frame, bars_in_view, args.events, args.baseline_events)
+                   for name, bars_in_view in views.items()}
+        met = report_live(n, results, args.events, args.baseline_events)
+        print(f"machine: {load()} at the end")
+        print(f"target (update and append p50 <= 3 ms at {n:,} bars, both views):", "met" if met else "NOT met")
+    if args.profile:
+        profile_live_appends(frame, args.events)
+
+
+def pan_zoom(args: argparse.Namespace) -> None:
     rows = []
     extra = []
     for n in (int(s) for s in args.sizes.split(",")):

@@ -1,6 +1,13 @@
-"""Bottom axis over bar indices that labels ticks with the bars' real UTC times (no weekend gaps)."""
+"""Bottom axis over bar indices that labels ticks with the bars' real UTC times (no weekend gaps).
+
+Live bars must not redraw what stands: an appended bar re-renders the time axis only when a tick
+falls on it (pyqtgraph re-lays out every label, ~1 ms), and the grid keeps its tick lines until the
+view or pane size changes, so a repaint of a live bar's strip costs no tick computation.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,12 +22,27 @@ class TimeIndexAxis(pg.AxisItem):
         super().__init__(orientation, **kwargs)
         self.times_ns = np.empty(0, dtype=np.int64)
         self.bar_seconds = 86400
+        self.tick_step = 0.0  # spacing of the last drawn ticks (0: none drawn yet)
 
     def set_times(self, times_ns: np.ndarray, bar_seconds: int) -> None:
         self.times_ns = times_ns
         self.bar_seconds = bar_seconds
         self.picture = None
         self.update()
+
+    def extend(self, times_ns: np.ndarray) -> None:
+        """Bars were appended (``times_ns`` starts with the old times): relabel only if a drawn tick is on a new bar."""
+        old, self.times_ns = self.times_ns.size, times_ns
+        step = self.tick_step
+        if not step:
+            self.picture = None
+            self.update()
+            return
+        lo, hi = sorted(self.range)
+        first_new_tick = math.ceil(old / step) * step
+        if first_new_tick < times_ns.size and lo <= first_new_tick <= hi:
+            self.picture = None
+            self.update()
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float):
         span = max(maxVal - minVal, 1.0)
@@ -29,7 +51,8 @@ class TimeIndexAxis(pg.AxisItem):
         while True:
             for s in _STEPS:
                 if s * magnitude >= target:
-                    return [(float(s * magnitude), 0.0)]
+                    self.tick_step = float(s * magnitude)
+                    return [(self.tick_step, 0.0)]
             magnitude *= 1000
 
     def tickStrings(self, values, scale, spacing) -> list[str]:
@@ -86,6 +109,8 @@ class GridLines(pg.GraphicsObject):
         self._pen = pg.mkPen(color, width=0)
         self._pen.setCosmetic(True)
         self.setZValue(-10)
+        self._key: tuple | None = None  # view rect and pixel sizes the cached lines are for
+        self._cached: list = []
 
     def boundingRect(self):
         view = self.viewRect()
@@ -95,23 +120,38 @@ class GridLines(pg.GraphicsObject):
         view = self.viewRect()
         if view is None or view.width() <= 0 or view.height() <= 0:
             return
-        lines = []
         transform = painter.transform()
+        sizes = (abs(view.width() * transform.m11()), abs(view.height() * transform.m22()))
+        key = (view.left(), view.top(), view.width(), view.height(), *sizes)
+        if key != self._key:
+            self._key, self._cached = key, self._tick_lines(view, sizes)
+        if self._cached:
+            painter.setRenderHint(painter.RenderHint.Antialiasing, False)
+            painter.setPen(self._pen)
+            painter.drawLines(self._cached)
+
+    def _tick_lines(self, view, sizes: tuple[float, float]) -> list:
+        lines = []
         for axis, lo, hi, size, vertical in (
-            (self.x_axis, view.left(), view.right(), abs(view.width() * transform.m11()), True),
-            (self.y_axis, view.top(), view.bottom(), abs(view.height() * transform.m22()), False),
+            (self.x_axis, view.left(), view.right(), sizes[0], True),
+            (self.y_axis, view.top(), view.bottom(), sizes[1], False),
         ):
             if axis is None or size < 10:
                 continue
-            levels = axis.tickValues(lo, hi, size)
-            if not levels:
-                continue
-            for v in levels[0][1]:
+            for v in _major_ticks(axis, lo, hi, size):
                 lines.append((v, view.top(), v, view.bottom()) if vertical else (view.left(), v, view.right(), v))
-        if lines:
-            painter.setRenderHint(painter.RenderHint.Antialiasing, False)
-            painter.setPen(self._pen)
-            painter.drawLines([pg.QtCore.QLineF(*line) for line in lines])
+        return [pg.QtCore.QLineF(*line) for line in lines]
+
+
+def _major_ticks(axis: pg.AxisItem, lo: float, hi: float, size: float) -> np.ndarray:
+    """The axis's first tick level, as ``AxisItem.tickValues`` computes it without its de-duplication pass."""
+    lo, hi = sorted((lo * axis.scale, hi * axis.scale))
+    levels = axis.tickSpacing(lo, hi, size)
+    if not levels:
+        return np.empty(0)
+    spacing, offset = levels[0]
+    start = (math.ceil((lo - offset) / spacing) * spacing) + offset
+    return (np.arange(int((hi - start) / spacing) + 1) * spacing + start) / axis.scale
 
     def viewRangeChanged(self) -> None:
         self.prepareGeometryChange()

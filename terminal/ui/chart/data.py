@@ -4,6 +4,11 @@ Level k of the pyramid holds buckets of 2**k consecutive bars (open of the first
 last, high max, low min, volume summed). Buckets are aligned to multiples of 2**k from bar 0, so
 panning never changes how bars are grouped, and a live update touches one bucket per level.
 No library does this incremental aggregation, hence the hand-written code.
+
+A live bar must cost the same on a 1M-bar series as on a 100-bar one: every array (times, bars,
+each pyramid level) keeps spare capacity and doubles when full, so an append writes one column
+per level and copies history only at a doubling (amortized O(1)); the all-time extremes the
+items' bounds need are kept up to date rather than recomputed.
 """
 
 from __future__ import annotations
@@ -95,6 +100,7 @@ class BarSeries:
         self._levels: list[_Columns] = [_Columns(ohlcv)]
         self.high_max = float(ohlcv[HIGH].max()) if times_ns.size else math.nan
         self.low_min = float(ohlcv[LOW].min()) if times_ns.size else math.nan
+        self.volume_max = float(np.fmax.reduce(ohlcv[VOLUME])) if times_ns.size else math.nan  # NaN volumes skipped
 
     # construction ---------------------------------------------------------------------------
     @classmethod
@@ -119,6 +125,11 @@ class BarSeries:
     # access ---------------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._levels[0].size
+
+    @property
+    def capacity(self) -> int:
+        """Bars the arrays hold before the next doubling (studies size their buffers to it)."""
+        return int(self._levels[0].data.shape[1])
 
     @property
     def times(self) -> np.ndarray:
@@ -162,7 +173,7 @@ class BarSeries:
         t = _ns(bar.time)
         if n and t <= int(self._times[n - 1]):
             raise ValidationError(f"appended bar time {bar.time.isoformat()} is not after the last bar")
-        if n == self._times.size:
+        if n == self._times.size:  # double, like _Columns: amortized O(1)
             self._times = np.concatenate([self._times, np.empty_like(self._times)])
         self._times[n] = t
         self._levels[0].append(np.array([bar.open, bar.high, bar.low, bar.close, bar.volume]))
@@ -173,6 +184,8 @@ class BarSeries:
         last = base[:, -1]
         self.high_max = float(last[HIGH]) if math.isnan(self.high_max) else max(self.high_max, float(last[HIGH]))
         self.low_min = float(last[LOW]) if math.isnan(self.low_min) else min(self.low_min, float(last[LOW]))
+        v = float(last[VOLUME])
+        self.volume_max = v if math.isnan(self.volume_max) else max(self.volume_max, v)  # max() skips a NaN v
         n = base.shape[1]
         for k in range(1, len(self._levels)):
             below = self._levels[k - 1].view()

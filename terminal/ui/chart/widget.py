@@ -1,4 +1,12 @@
-"""ChartWidget: price, volume and indicator panes over one bar axis, fed by a DataFrame and live Bars."""
+"""ChartWidget: price, volume and indicator panes over one bar axis, fed by a DataFrame and live Bars.
+
+A live bar (``on_bar``) costs O(1) in the number of loaded bars: the series, its pyramid and the
+studies update their tail only, the items repaint the last bar's strip, the time axis relabels
+only when a tick lands on the new bar, and the view scrolls in whole device pixels (zoomed out, a
+bar is a fraction of a pixel and moving by it would repaint everything for no visible change).
+``rebuild`` redoes everything from the loaded bars, as every live bar once did; the bench times
+both in the same run.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ from terminal.ui.chart.toolbar import ChartToolbar
 
 _PANES = ("price", "volume", "rsi", "macd")
 _STRETCH = {"price": 6, "volume": 1.6, "rsi": 2, "macd": 2.2}
+_RIGHT_ROOM = 50  # bars the view may be panned past the last bar (or two pixels' worth, if more)
 
 
 class ChartWidget(QWidget):
@@ -93,6 +102,8 @@ class ChartWidget(QWidget):
             plot.setMenuEnabled(False)
             plot.showAxis("right")
             plot.hideAxis("left")
+            for side in ("left", "top", "right", "bottom"):  # hidden axes too: they follow the view
+                plot.getAxis(side).enableAutoSIPrefix(False)  # no labels; it re-sets their HTML per range change
             for side in ("right", "bottom"):
                 ax = plot.getAxis(side)
                 ax.setPen(pg.mkPen(p.grid))
@@ -176,7 +187,7 @@ class ChartWidget(QWidget):
         self.volume_item.set_series(series)
         for plot in self.plots.values():
             plot.getAxis("bottom").set_times(series.times, series.bar_size.seconds)
-            plot.getViewBox().setLimits(xMin=-50, xMax=len(series) + 50, minXRange=8)
+            plot.getViewBox().setLimits(xMin=-50, xMax=len(series) + _RIGHT_ROOM, minXRange=8)
         for study in self.studies.values():
             self._draw_study(study)
         self.marks.set_series(series)
@@ -222,14 +233,56 @@ class ChartWidget(QWidget):
         """Replace the last loaded bar; only the tail of series, pyramid and studies changes."""
         self.base.update_last(bar)
         self._propagate(appended=False)
+        self._fit_y()
 
     def append_bar(self, bar: Bar) -> None:
+        """Add a bar after the last; when following and at the end, the view keeps the new bar in sight."""
         was_at_end = self.visible_range()[1] >= len(self.series) - 2
         self.base.append(bar)
         appended = self._propagate(appended=True)
-        if appended and self.follow_latest and was_at_end:
-            first, last = self.visible_range()
-            self.show_range(first + 1, last + 1)
+        if not (appended and self.follow_latest and was_at_end and self._scroll_to_latest()):
+            self._fit_y()  # a scroll refits y through the range signal
+
+    def rebuild(self) -> None:
+        """Recompute everything from the loaded bars (series copy, pyramid, studies, axes) keeping the view.
+
+        O(n): what every live bar cost before the tail-only updates; the bench times it as the baseline.
+        """
+        (x0, x1), _ = self.plots["price"].getViewBox().viewRange()
+        base = BarSeries(self.base.times.copy(), np.vstack([self.base.column(k) for k in range(5)]),
+                         self.base.bar_size)
+        shown = base if self.series is self.base else base.resample(self.series.bar_size)
+        self.base = base
+        self._show_series(shown)
+        self.show_range(x0, x1)
+        self._fit_y()
+
+    def _scroll_to_latest(self) -> bool:
+        """After an append: move the view to keep the newest bar in sight, in whole pixels; True if it moved.
+
+        Zoomed in (a bar is at least a pixel) the view moves one bar per new bar, keeping its right
+        margin. Zoomed out, it waits until the newest bar passes the right edge, then moves a
+        pixel's worth of bars at once.
+        """
+        (x0, x1), _ = self.plots["price"].getViewBox().viewRange()
+        bars_per_pixel = self._bars_per_pixel()
+        if bars_per_pixel <= 1.0:
+            shift = 1.0
+        elif len(self.series) - 1 <= x1:
+            return False
+        else:
+            shift = float(math.ceil(bars_per_pixel))  # within the limit: the room is two pixels' worth
+        self.show_range(x0 + shift, x1 + shift)
+        return True
+
+    def _bars_per_pixel(self) -> float:
+        vb = self.plots["price"].getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        return (x1 - x0) / max(1.0, vb.width())
+
+    def _right_limit(self) -> float:
+        """How far right the view may go: the last bar plus the room (two pixels' worth when zoomed out)."""
+        return len(self.series) + max(float(_RIGHT_ROOM), 2.0 * math.ceil(self._bars_per_pixel()))
 
     def _propagate(self, appended: bool) -> bool:
         """Carry a base-series change into the shown (possibly aggregated) series; True if it grew."""
@@ -256,9 +309,8 @@ class ChartWidget(QWidget):
                 line.tail_changed(values[line.name])
         if appended:
             for plot in self.plots.values():
-                plot.getAxis("bottom").set_times(shown.times, shown.bar_size.seconds)
-                plot.getViewBox().setLimits(xMax=len(shown) + 50)
-        self._fit_y()
+                plot.getAxis("bottom").extend(shown.times)
+                plot.getViewBox().setLimits(xMax=self._right_limit())
         return appended
 
     # studies ---------------------------------------------------------------------------------
@@ -379,6 +431,10 @@ class ChartWidget(QWidget):
                 self.plots[pane].getViewBox().setYRange(min(vals), max(vals), padding=0.06)
         if math.isfinite(vmax) and vmax > 0:
             self.plots["volume"].getViewBox().setYRange(0, vmax * 1.05, padding=0)
+        # pyqtgraph applies a new range to the view transform at paint time, which marks the panes
+        # dirty again and costs a second full repaint; applying it now folds that into this one
+        for plot in self.plots.values():
+            plot.getViewBox().updateMatrix()
 
     # crosshair -------------------------------------------------------------------------------
     def _mouse_moved(self, event) -> None:
