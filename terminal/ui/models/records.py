@@ -1,4 +1,9 @@
-"""Generic keyed table model and the column sets of the blotter, fills, positions and log tables."""
+"""Generic keyed table model and the column sets of the blotter, fills, positions and log tables.
+
+Desk-scale streams (a fill or log line per event, a position re-marked on every tick of a held symbol) must cost
+the same whatever the table holds: records are stored oldest first with a sequence number per key, so an insert is
+an append (the view shows it at the top or the bottom) and an update is a dict lookup; neither rescans the rows.
+Updates are repainted at display rate, and only in the cells whose text changed."""
 
 from __future__ import annotations
 
@@ -11,10 +16,12 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from terminal.domain import Fill, Order, OrderSide, Position
 from terminal.ui.models import format as fmt
+from terminal.ui.models.coalesce import DISPLAY_HZ, FlushTimer, emit_changed
 from terminal.ui.theme import DARK, Theme
 
 T = TypeVar("T")
 _Index = QModelIndex | QPersistentModelIndex
+_COMPACT_AFTER = 256  # trimmed slots at the front of the storage list before it is compacted
 
 
 @dataclass(frozen=True)
@@ -26,64 +33,173 @@ class Column(Generic[T]):
     sort_key: Callable[[T], Any] | None = None
 
 
+@dataclass(slots=True)
+class _Entry(Generic[T]):
+    key: Hashable
+    record: T
+    cells: tuple[str, ...] | None = None  # texts as last formatted for the view
+
+
 class RecordTableModel(QAbstractTableModel, Generic[T]):
-    """Rows of records identified by a key; ``upsert`` replaces a row in place or appends it."""
+    """Rows of records identified by a key; ``upsert`` replaces a row in place or inserts it.
+
+    An insert is one ``beginInsertRows`` (at the top with ``newest_first``, else at the bottom); beyond
+    ``max_rows`` the oldest row is dropped. An update of a known key takes effect for ``data()`` at once and is
+    repainted by a flush at most ``refresh_hz`` times a second, as one ``dataChanged`` over the changed cells."""
 
     def __init__(self, columns: list[Column[T]], key: Callable[[T], Hashable], theme: Theme = DARK,
-                 newest_first: bool = False, max_rows: int = 10_000, parent=None) -> None:
+                 newest_first: bool = False, max_rows: int = 10_000, refresh_hz: float = DISPLAY_HZ,
+                 parent=None) -> None:
         super().__init__(parent)
         self.columns = columns
         self._key = key
         self.theme = theme
-        self._rows: list[T] = []
-        self._index: dict[Hashable, int] = {}
         self._newest_first = newest_first
         self._max_rows = max_rows
+        # storage oldest first; _entries[:_head] are trimmed slots (None) awaiting compaction
+        self._entries: list[_Entry[T] | None] = []
+        self._head = 0
+        self._base = 0  # sequence number of _entries[0]
+        self._seq: dict[Hashable, int] = {}
+        self._dirty: dict[Hashable, tuple[str, ...] | None] = {}  # key -> its cells as the view last saw them
+        self._timer = FlushTimer(self, self.flush, refresh_hz)
+        self.flushes = 0
 
+    # --- positions: view row <-> storage slot ----------------------------------------------------
+    def _count(self) -> int:
+        return len(self._entries) - self._head
+
+    def _slot(self, row: int) -> int:
+        return len(self._entries) - 1 - row if self._newest_first else self._head + row
+
+    def _row(self, slot: int) -> int:
+        return len(self._entries) - 1 - slot if self._newest_first else slot - self._head
+
+    def _entry(self, row: int) -> _Entry[T]:
+        entry = self._entries[self._slot(row)]
+        assert entry is not None
+        return entry
+
+    def row_of(self, key: Hashable) -> int:
+        """View row of ``key`` (before any sorting proxy), -1 if absent."""
+        seq = self._seq.get(key)
+        return -1 if seq is None else self._row(seq - self._base)
+
+    # --- content -----------------------------------------------------------------------------
     def records(self) -> list[T]:
-        return list(self._rows)
+        """Every record in view order."""
+        return [self._entry(row).record for row in range(self._count())]
 
     def record_at(self, row: int) -> T | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        return self._entry(row).record if 0 <= row < self._count() else None
 
     def set_records(self, records: Iterable[T]) -> None:
+        """Replace every row (``records`` in view order; a repeated key keeps its first record)."""
         self.beginResetModel()
-        self._rows = list(records)[: self._max_rows]
-        self._reindex()
+        entries: list[_Entry[T]] = []
+        seen: set[Hashable] = set()
+        for record in records:
+            if len(entries) >= self._max_rows:
+                break
+            key = self._key(record)
+            if key not in seen:
+                seen.add(key)
+                entries.append(_Entry(key, record))
+        if self._newest_first:
+            entries.reverse()
+        self._entries = list(entries)
+        self._head = self._base = 0
+        self._seq = {e.key: n for n, e in enumerate(entries)}
+        self._dirty.clear()
         self.endResetModel()
 
     def upsert(self, record: T) -> None:
+        """Insert ``record`` or replace the record of its key; O(1) either way."""
         key = self._key(record)
-        row = self._index.get(key)
-        if row is not None:
-            self._rows[row] = record
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.columns) - 1))
+        seq = self._seq.get(key)
+        if seq is not None:
+            entry = self._entries[seq - self._base]
+            assert entry is not None
+            if key not in self._dirty:
+                self._dirty[key] = entry.cells
+            entry.record = record
+            entry.cells = None
+            self._timer.schedule()
             return
-        position = 0 if self._newest_first else len(self._rows)
-        self.beginInsertRows(QModelIndex(), position, position)
-        self._rows.insert(position, record)
+        count = self._count()
+        row = 0 if self._newest_first else count
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._entries.append(_Entry(key, record))
+        self._seq[key] = self._base + len(self._entries) - 1
         self.endInsertRows()
-        if len(self._rows) > self._max_rows:
-            drop = len(self._rows) - 1 if self._newest_first else 0
-            self.beginRemoveRows(QModelIndex(), drop, drop)
-            self._rows.pop(drop)
-            self.endRemoveRows()
-        self._reindex()
+        if count + 1 > self._max_rows:
+            self._drop_oldest()
 
     def remove(self, key: Hashable) -> None:
-        row = self._index.get(key)
-        if row is None:
+        """Remove the row of ``key``; the rows after it in storage are renumbered (rare: an order leaving the
+        working list, a position closed)."""
+        seq = self._seq.get(key)
+        if seq is None:
             return
+        slot = seq - self._base
+        row = self._row(slot)
         self.beginRemoveRows(QModelIndex(), row, row)
-        self._rows.pop(row)
+        del self._entries[slot]
+        del self._seq[key]
+        self._dirty.pop(key, None)
+        for later in range(slot, len(self._entries)):
+            entry = self._entries[later]
+            assert entry is not None
+            self._seq[entry.key] = self._base + later
         self.endRemoveRows()
-        self._reindex()
 
-    def _reindex(self) -> None:
-        self._index = {self._key(r): n for n, r in enumerate(self._rows)}
+    def _drop_oldest(self) -> None:
+        row = self._row(self._head)
+        self.beginRemoveRows(QModelIndex(), row, row)
+        entry = self._entries[self._head]
+        assert entry is not None
+        del self._seq[entry.key]
+        self._dirty.pop(entry.key, None)
+        self._entries[self._head] = None
+        self._head += 1
+        self.endRemoveRows()
+        if self._head >= _COMPACT_AFTER and self._head * 2 >= len(self._entries):  # amortised O(1)
+            del self._entries[: self._head]
+            self._base += self._head
+            self._head = 0
 
+    def flush(self) -> None:
+        """Repaint the rows updated since the last flush, only in the columns whose text changed."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        self.flushes += 1
+        last_column = len(self.columns) - 1
+        spans = []
+        for key, old in dirty.items():
+            seq = self._seq.get(key)
+            if seq is None:
+                continue
+            slot = seq - self._base
+            entry = self._entries[slot]
+            assert entry is not None
+            new = self._cells(entry)
+            if old is None:  # never painted: the whole row
+                spans.append((self._row(slot), 0, last_column))
+                continue
+            changed = [c for c, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+            if changed:
+                spans.append((self._row(slot), changed[0], changed[-1]))
+        emit_changed(self, spans)
+
+    def _cells(self, entry: _Entry[T]) -> tuple[str, ...]:
+        if entry.cells is None:
+            entry.cells = tuple(column.text(entry.record) for column in self.columns)
+        return entry.cells
+
+    # --- Qt model API ------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() else self._count()
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.columns)
@@ -94,18 +210,19 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if not index.isValid() or not 0 <= index.row() < self._count():
             return None
-        record, column = self._rows[index.row()], self.columns[index.column()]
+        entry, col = self._entry(index.row()), index.column()
+        column = self.columns[col]
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(record)
+            return self._cells(entry)[col]
         if role == Qt.ItemDataRole.UserRole:
-            return column.sort_key(record) if column.sort_key else column.text(record)
+            return column.sort_key(entry.record) if column.sort_key else self._cells(entry)[col]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             horizontal = Qt.AlignmentFlag.AlignRight if column.right else Qt.AlignmentFlag.AlignLeft
             return int(Qt.AlignmentFlag.AlignVCenter | horizontal)
         if role == Qt.ItemDataRole.ForegroundRole and column.tone is not None:
-            value = column.tone(record)
+            value = column.tone(entry.record)
             if math.isfinite(value) and value != 0:
                 return self.theme.color("up" if value > 0 else "down")
         return None

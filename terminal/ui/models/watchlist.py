@@ -10,6 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from terminal.domain import Instrument, Quote
 from terminal.ui.models import format as fmt
+from terminal.ui.models.coalesce import emit_changed
 from terminal.ui.theme import DARK, Theme
 
 COLUMNS = ("Symbol", "Bid", "Ask", "Last", "Chg", "Chg %", "Volume", "Bid size", "Ask size")
@@ -92,19 +93,10 @@ class WatchlistModel(QAbstractTableModel):
                 self._dirty.add(n)
         if not self._dirty:
             return
-        rows = sorted(self._dirty)
+        rows, self._dirty = self._dirty, set()
         self.updates_applied += len(rows)
-        self._dirty.clear()
         last_column = len(COLUMNS) - 1
-        # one dataChanged per contiguous run keeps the view's work proportional to changes
-        start = prev = rows[0]
-        for row in rows[1:] + [None]:
-            if row is not None and row == prev + 1:
-                prev = row
-                continue
-            self.dataChanged.emit(self.index(start, 0), self.index(prev, last_column))
-            if row is not None:
-                start = prev = row
+        emit_changed(self, [(row, 0, last_column) for row in rows])  # one dataChanged per run of rows
 
     # --- Qt model API ------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802

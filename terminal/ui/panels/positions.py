@@ -1,5 +1,8 @@
 """Positions with average cost, last, unrealized and realized P&L, a close action; account values above;
-position mismatches found by reconciliation, each blocking its symbol until acknowledged here."""
+position mismatches found by reconciliation, each blocking its symbol until acknowledged here.
+
+Every tick of a held symbol re-marks its position; the model only records it, and repaints the marked cells
+(last, market value, unrealized P&L) at display rate."""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Optimizer dock: grid search over the editor strategy's declared parameters on all cores, with progress and
 cancel; a sortable results table, a 2-D heatmap of the chosen metric, and a walk-forward split that shows how
-much of the in-sample result survives out of sample. "Use in editor" hands the chosen parameters back."""
+much of the in-sample result survives out of sample. "Use in editor" hands the chosen parameters back.
+
+Runs stream in from the workers: each is appended to the results model (shown at display rate, sorted by a
+proxy) and folded into the heatmap's best-per-cell values, so nothing is rebuilt per run; the heatmap image is
+redrawn at most twice a second, and the table is rebuilt only when the run ends or the metric changes."""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ import asyncio
 import math
 import os
 import threading
-import time
 
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -23,6 +27,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -36,18 +41,21 @@ from terminal.services.backtests import (
     StrategyError,
     best_row,
     grid,
-    heatmap,
     parse_values,
     rank,
     suggest_values,
 )
+from terminal.ui.models.coalesce import FlushTimer
+from terminal.ui.models.optimizer_results import SORT_ROLE, OptimizerResultsModel, is_number
+from terminal.ui.models.optimizer_results import format_stat as _fmt
+from terminal.ui.models.optimizer_results import param_value as _value
 from terminal.ui.panels.common import spawn
 
 METRICS = ("sharpe", "sortino", "calmar", "total_return", "annualised_return", "max_drawdown", "profit_factor",
            "expectancy", "sqn", "win_rate")
 MAX_ROWS_SHOWN = 1_000
+HEATMAP_HZ = 2.0  # the heatmap image is redrawn at most this often while runs stream in
 _TABLE_STATS = ("sharpe", "total_return", "max_drawdown", "trades", "win_rate", "profit_factor")
-_PERCENT = {"total_return", "annualised_return", "max_drawdown", "win_rate"}
 
 
 class OptimizerPanel(QWidget):
@@ -85,10 +93,15 @@ class OptimizerPanel(QWidget):
         self.status = QLabel("Vary two parameters to get a heatmap; the strategy and data come from the editor.")
         self.status.setWordWrap(True)
         self.status.setObjectName("preview")
-        self.results = QTableWidget(0, 0)
-        self.results.setSortingEnabled(True)
-        self.results.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.results.verticalHeader().setVisible(False)
+        self.results = OptimizerResultsModel(MAX_ROWS_SHOWN, parent=self)
+        self.sorted_results = QSortFilterProxyModel(self)
+        self.sorted_results.setSourceModel(self.results)
+        self.sorted_results.setSortRole(SORT_ROLE)
+        self.results_view = QTableView()
+        self.results_view.setModel(self.sorted_results)
+        self.results_view.setSortingEnabled(True)
+        self.results_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.results_view.verticalHeader().setVisible(False)
         self.x_param = QComboBox()
         self.y_param = QComboBox()
         self.heat = HeatmapView(theme)
@@ -112,7 +125,7 @@ class OptimizerPanel(QWidget):
         left_layout.addWidget(self.space_table, 2)
         left_layout.addLayout(controls)
         left_layout.addLayout(buttons)
-        left_layout.addWidget(self.results, 3)
+        left_layout.addWidget(self.results_view, 3)
         axes = QHBoxLayout()
         axes.addWidget(QLabel("x"))
         axes.addWidget(self.x_param, 1)
@@ -135,15 +148,18 @@ class OptimizerPanel(QWidget):
         self.table = pd.DataFrame()
         self.names: list[str] = []
         self._rows: list[dict] = []
+        self._heat_cells: dict[tuple, float] = {}  # best metric per (x value, y value) on the current axes
+        self._heat_axes = ("", "", "")  # metric, x, y the cells are for
+        self._progress_timer = FlushTimer(self, self._show_progress)
+        self._heat_timer = FlushTimer(self, self._draw_heatmap, HEATMAP_HZ)
         self._space_keys: list[str] = []
-        self._drawn_at = 0.0
         self._cancel = threading.Event()
         self.run_button.clicked.connect(lambda: spawn(self.run(), self.show_error))
         self.cancel_button.clicked.connect(self._cancel.set)
         self.use_button.clicked.connect(self._use_selected)
         self.metric_box.currentTextChanged.connect(lambda _: self._redraw())
-        self.x_param.currentTextChanged.connect(lambda _: self._draw_heatmap())
-        self.y_param.currentTextChanged.connect(lambda _: self._draw_heatmap())
+        self.x_param.currentTextChanged.connect(lambda _: self._rebuild_heatmap())
+        self.y_param.currentTextChanged.connect(lambda _: self._rebuild_heatmap())
         self.heat.cell_clicked.connect(self._select_cell)
         self.editor.editor.editor.textChanged.connect(self._source_changed)
         self.refresh_space()
@@ -217,13 +233,16 @@ class OptimizerPanel(QWidget):
         request = await self.editor.request()
         total = len(grid(space))
         metric = self.metric_box.currentText()
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # qasync may step this task outside a running loop: the session's loop is current
+            loop = asyncio.get_event_loop_policy().get_event_loop()
         self.names = list(space)
         self.table = pd.DataFrame()
-        self._rows: list[dict] = []
+        self._rows = []
         self._fill_axes()
-        self.heat.reset()
-        self.results.setRowCount(0)
+        self._rebuild_heatmap()
+        self._set_results([], list(dict.fromkeys((metric, *_TABLE_STATS))))
         self._cancel.clear()
         self.progress.setRange(0, total)
         self.progress.setValue(0)
@@ -255,6 +274,7 @@ class OptimizerPanel(QWidget):
             self._redraw()
             raise DomainError(str(exc)) from None
         finally:
+            self._show_progress()
             self.run_button.setEnabled(True)
             self.cancel_button.setEnabled(False)
         self.table = table
@@ -276,13 +296,15 @@ class OptimizerPanel(QWidget):
         return table
 
     def _row_arrived(self, row: dict) -> None:
+        """One finished run: O(1) here; the table, progress bar and heatmap show it at their display rates."""
         self._rows.append(row)
+        self.results.add(row)
+        if self._add_to_heatmap(row):
+            self._heat_timer.schedule()
+        self._progress_timer.schedule()
+
+    def _show_progress(self) -> None:
         self.progress.setValue(len(self._rows))
-        now = time.monotonic()
-        if now - self._drawn_at >= 0.5:  # results appear as they come, redrawn at most twice a second
-            self._drawn_at = now
-            self.table = pd.DataFrame(self._rows)
-            self._redraw()
 
     # --- results -----------------------------------------------------------------------------
     def _fill_axes(self) -> None:
@@ -293,81 +315,91 @@ class OptimizerPanel(QWidget):
             combo.setCurrentIndex(min(pick, len(self.names) - 1))
             combo.blockSignals(False)
 
+    def _records(self) -> list[dict]:
+        """Every run so far: the final table once the run ended, else the runs streamed in."""
+        return self.table.to_dict("records") if not self.table.empty else self._rows
+
     def _redraw(self) -> None:
+        """Rebuild the table and the heatmap from every run (at the end of a run, or for another metric)."""
         self._fill_results()
-        self._draw_heatmap()
+        self._rebuild_heatmap()
 
     def _fill_results(self) -> None:
         metric = self.metric_box.currentText()
-        table = self.table
+        table = self.table if not self.table.empty else pd.DataFrame(self._rows)
         if len(table) > MAX_ROWS_SHOWN and metric in table:  # the heatmap still uses every run
             table = rank(table, metric).head(MAX_ROWS_SHOWN)
-        columns = self.names + [c for c in dict.fromkeys((metric, *_TABLE_STATS)) if c in table] + ["error"]
-        self.results.setSortingEnabled(False)
-        self.results.clear()
-        self.results.setColumnCount(len(columns))
-        self.results.setHorizontalHeaderLabels(columns)
-        self.results.setRowCount(len(table))
-        for row, record in enumerate(table.to_dict("records")):
-            for col, key in enumerate(columns):
-                value = record.get(key, "")
-                item = _SortItem()
-                if isinstance(value, int | float | np.number) and not isinstance(value, bool):
-                    number = float(value)
-                    item.setText(_fmt(key, number) if key not in self.names else str(_value(value)))
-                    item.setData(Qt.ItemDataRole.UserRole, number)
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                else:
-                    item.setText(str(value))
-                self.results.setItem(row, col, item)
-        self.results.setSortingEnabled(True)
-        if metric in columns and len(table):
-            self.results.sortItems(columns.index(metric), Qt.SortOrder.DescendingOrder)
-        self.results.resizeColumnsToContents()
+        stats = [c for c in dict.fromkeys((metric, *_TABLE_STATS)) if c in table]
+        self._set_results(table.to_dict("records"), stats)
+        self.results_view.resizeColumnsToContents()
+
+    def _set_results(self, records: list[dict], stats: list[str]) -> None:
+        metric = self.metric_box.currentText()
+        columns = self.names + stats + ["error"]
+        self.results.set_records(self.names, columns, metric, records)
+        if metric in columns:
+            self.results_view.sortByColumn(columns.index(metric), Qt.SortOrder.DescendingOrder)
+
+    def _rebuild_heatmap(self) -> None:
+        """Best value per cell for the current metric and axes, from every run so far."""
+        self._heat_axes = (self.metric_box.currentText(), self.x_param.currentText(), self.y_param.currentText())
+        self._heat_cells = {}
+        for record in self._records():
+            self._add_to_heatmap(record)
+        self._draw_heatmap()
+
+    def _add_to_heatmap(self, record: dict) -> bool:
+        """Fold one run into its heatmap cell (successful runs only, as ``heatmap`` does); True if it changed."""
+        metric, x, y = self._heat_axes
+        value = record.get(metric)
+        if not x or record.get("error") or x not in record or not is_number(value) or not math.isfinite(value):
+            return False
+        cell = (record[x], record.get(y) if y and y != x else 0)
+        if cell in self._heat_cells and self._heat_cells[cell] >= value:
+            return False
+        self._heat_cells[cell] = float(value)
+        return True
 
     def _draw_heatmap(self) -> None:
-        metric = self.metric_box.currentText()
-        x, y = self.x_param.currentText(), self.y_param.currentText()
-        if self.table.empty or metric not in self.table or not x:
+        metric, x, y = self._heat_axes
+        if not self._heat_cells:
             self.heat.reset()
             return
+        xs = sorted({cell[0] for cell in self._heat_cells})
+        ys = sorted({cell[1] for cell in self._heat_cells})
+        column, line = {v: n for n, v in enumerate(xs)}, {v: n for n, v in enumerate(ys)}
+        values = np.full((len(ys), len(xs)), np.nan)
+        for (x_value, y_value), value in self._heat_cells.items():
+            values[line[y_value], column[x_value]] = value
         others = len(set(self.names) - {x, y})
         title = metric + (f" (best over the other {others} varied parameter(s))" if others else "")
-        if not y or y == x:
-            self.heat.display(heatmap(self.table.assign(_=0), x, "_", metric), x, "", metric, title)
-        else:
-            self.heat.display(heatmap(self.table, x, y, metric), x, y, metric, title)
+        pivot = pd.DataFrame(values, index=ys, columns=xs)
+        self.heat.display(pivot, x, y if y and y != x else "", metric, title)
 
     def _select_cell(self, x_value: object, y_value: object) -> None:
         """Select the best row at a heatmap cell (other varied parameters may differ within it)."""
-        x, y = self.x_param.currentText(), self.y_param.currentText()
-        columns = [self.results.horizontalHeaderItem(c).text() for c in range(self.results.columnCount())]
-        metric_col = columns.index(self.metric_box.currentText()) if self.metric_box.currentText() in columns else None
+        metric, x, y = self._heat_axes
         best, best_value = None, -math.inf
-        for row in range(self.results.rowCount()):
-            cells = {name: self.results.item(row, columns.index(name)).data(Qt.ItemDataRole.UserRole)
-                     for name in (x, y) if name and name in columns}
-            if cells.get(x) != x_value or (y and y != x and cells.get(y) != y_value):
+        for row, record in enumerate(self.results.records()):
+            if record.get(x) != x_value or (y and y != x and record.get(y) != y_value):
                 continue
-            value = self.results.item(row, metric_col).data(Qt.ItemDataRole.UserRole) if metric_col is not None else 0
-            value = -math.inf if value is None or not math.isfinite(value) else value
+            value = record.get(metric)
+            value = float(value) if is_number(value) and math.isfinite(value) else -math.inf
             if best is None or value > best_value:
                 best, best_value = row, value
         if best is not None:
-            self.results.selectRow(best)
-            self.results.scrollToItem(self.results.item(best, 0))
+            index = self.sorted_results.mapFromSource(self.results.index(best, 0))
+            self.results_view.selectRow(index.row())
+            self.results_view.scrollTo(index)
 
     def selected_params(self) -> dict:
-        rows = sorted({i.row() for i in self.results.selectedIndexes()})
+        rows = sorted({i.row() for i in self.results_view.selectionModel().selectedIndexes()})
         if not rows:
             raise DomainError("select a result row first")
-        columns = [self.results.horizontalHeaderItem(c).text() for c in range(self.results.columnCount())]
-        params = {}
-        for name in self.names:
-            item = self.results.item(rows[0], columns.index(name))
-            number = item.data(Qt.ItemDataRole.UserRole)
-            params[name] = _value(number) if number is not None else item.text()
-        return params
+        source = self.sorted_results.mapToSource(self.sorted_results.index(rows[0], 0)).row()
+        record = self.results.record_at(source) or {}
+        return {name: _value(record.get(name)) if is_number(record.get(name)) else str(record.get(name, ""))
+                for name in self.names}
 
     def _use_selected(self) -> None:
         try:
@@ -382,18 +414,6 @@ class OptimizerPanel(QWidget):
     def show_error(self, error: Exception) -> None:
         self.status.setText(str(error))
         self.session.log.warning("optimizer", str(error))
-
-
-class _SortItem(QTableWidgetItem):
-    """Sorts numbers by value (failed runs last), text as text."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
-        if a is None and b is None:
-            return self.text() < other.text()
-        a = -math.inf if a is None or not math.isfinite(a) else a
-        b = -math.inf if b is None or not math.isfinite(b) else b
-        return a < b
 
 
 class HeatmapView(pg.GraphicsLayoutWidget):
@@ -485,19 +505,3 @@ def _walk_forward_text(outcome, metric: str) -> str:  # type: ignore[no-untyped-
             f"{_fmt(metric, outside)} (from {outcome.split_time:%Y-%m-%d}); return out-of-sample "
             f"{_fmt('total_return', outcome.out_of_sample.get('total_return', math.nan))}")
 
-
-def _fmt(key: str, value: float) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    if key == "trades":
-        return f"{value:.0f}"
-    return f"{value * 100:.1f}%" if key in _PERCENT else f"{value:,.2f}"
-
-
-def _value(value: object) -> object:
-    """A parameter value as the user typed it: 10 not 10.0 for a whole number."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
