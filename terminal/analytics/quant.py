@@ -116,6 +116,23 @@ def johansen(frame: pd.DataFrame, det_order: int = 0, lags: int = 1) -> Johansen
                           [float(v) for v in vector / vector[0]])
 
 
+@dataclass(frozen=True)
+class PairTests:
+    """One pair's spread and its z-score, ADF on the spread and Johansen on the two series: what the
+    analytics dock shows for a selected pair, computed in one call (statsmodels takes seconds on long
+    minute series, so the dock runs this in a worker process)."""
+
+    spread: pd.Series
+    zscore: pd.Series
+    adf: AdfResult
+    johansen: JohansenResult
+
+
+def pair_tests(y: pd.Series, x: pd.Series, ratio: float, intercept: float = 0.0) -> PairTests:
+    s = spread(y, x, ratio, intercept)
+    return PairTests(s, zscore(s), adf(s), johansen(pd.DataFrame({"y": y, "x": x})))
+
+
 def scan_pairs(closes: dict[str, pd.Series], max_p_value: float = 1.0) -> pd.DataFrame:
     """Engle-Granger over every pair of the universe, best (lowest p-value) first."""
     rows = []

@@ -5,6 +5,9 @@ through here, never the store."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
+from collections.abc import Coroutine
 from typing import Any
 
 from terminal.domain import Instrument
@@ -17,6 +20,11 @@ RISK_LIMITS_KEY = "risk_limits"
 class WorkspaceService:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # Layout saves are numbered when asked for and written in that order's favour: a save that reaches
+        # the store after a newer one (a thread still waiting on a lock when the window closes) is dropped.
+        self._layout_numbers = itertools.count(1)
+        self._layout_lock = threading.Lock()
+        self._layout_written = 0
 
     # --- watchlists ------------------------------------------------------------------------------
     async def watchlist_names(self, defaults: dict[str, list[str]] | None = None) -> list[str]:
@@ -49,8 +57,22 @@ class WorkspaceService:
         return await asyncio.to_thread(self._store.key_values.get, WORKSPACE_KEY, {}) or {}
 
     def save_layout(self, layout: dict[str, Any]) -> None:
-        """Synchronous on purpose: called while the window closes, after which the loop may be gone."""
-        self._store.key_values.set(WORKSPACE_KEY, layout)
+        """Synchronous on purpose: called while the window closes, after which the loop may be gone.
+        While the loop runs, use :meth:`save_layout_async`."""
+        self._write_layout(next(self._layout_numbers), layout)
+
+    def save_layout_async(self, layout: dict[str, Any]) -> Coroutine[Any, Any, None]:
+        """Save the window layout in a thread (a theme change, any save while the window is open); await the
+        result. If a newer layout is saved first, this one is dropped. Not ``async def``: the save is
+        numbered when asked for, not when the coroutine first runs (a close may come in between)."""
+        return asyncio.to_thread(self._write_layout, next(self._layout_numbers), layout)
+
+    def _write_layout(self, number: int, layout: dict[str, Any]) -> None:
+        with self._layout_lock:
+            if number < self._layout_written:
+                return
+            self._store.key_values.set(WORKSPACE_KEY, layout)
+            self._layout_written = number
 
     async def drawings(self, instrument: Instrument) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._store.key_values.get, _drawings_key(instrument), []) or []

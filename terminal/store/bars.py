@@ -109,7 +109,9 @@ class BarRepository:
         end: datetime | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
-        """Bars in [start, end] as a DataFrame with a UTC DatetimeIndex named ``time``."""
+        """Bars in [start, end] as a DataFrame with a UTC DatetimeIndex named ``time``; with ``limit``, the
+        newest ``limit`` of them. The database does the filtering (on the primary key): a chart asking for
+        its last days reads those days, not the whole stored series."""
         iid = self._instrument_id(instrument)
         sql = "SELECT time, open, high, low, close, volume FROM bars WHERE instrument_id = {p} AND bar_size = {p}"
         params: list = [iid, bar_size.seconds]
@@ -160,6 +162,13 @@ class BarRepository:
                 frame.index, frame["open"], frame["high"], frame["low"], frame["close"], frame["volume"], strict=True
             )
         ]
+
+    def first_time(self, instrument: Instrument, bar_size: BarSize) -> datetime | None:
+        """Time of the oldest stored bar (one index lookup), or None when none is stored."""
+        sql = "SELECT MIN(time) FROM bars WHERE instrument_id = :i AND bar_size = :b"
+        with self._engine.connect() as conn:
+            first = conn.execute(text(sql), {"i": self._instrument_id(instrument), "b": bar_size.seconds}).scalar()
+        return None if first is None else pd.Timestamp(int(first), unit="s", tz="UTC").to_pydatetime()
 
     def count(self, instrument: Instrument, bar_size: BarSize | None = None) -> int:
         iid = self._instrument_id(instrument)

@@ -271,14 +271,20 @@ class MainWindow(QMainWindow):
                 spawn(self.session.switch_to(host, port, client_id), self._show_error)
 
     def set_theme(self, name: str) -> None:
+        """Restyle this window now and rebuild its chart in the next loop turn (each takes tens of ms; the loop
+        waits for one at a time); the layout, with the theme, is saved in a thread, as the store may be slow
+        or locked by another writer."""
         self.theme = THEMES[name]
-        app = QApplication.instance()
-        apply_theme(app, self.theme)
+        apply_theme(QApplication.instance(), self.theme, self)
         for model in (self.watchlist.model, self.blotter.working, self.blotter.history, self.blotter.executions,
                       self.positions.model, self.log_panel.model, self.depth.model):
             model.theme = self.theme
-        self.chart.set_theme(self.theme)
-        self.save_workspace()
+        QTimer.singleShot(0, self, self._theme_chart)
+        spawn(self.session.workspace.save_layout_async(self.workspace()), self._show_error)
+
+    def _theme_chart(self) -> None:
+        if self.isVisible() and self.chart.theme.name != self.theme.name:  # a closed window keeps its chart
+            self.chart.set_theme(self.theme)
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)

@@ -70,6 +70,33 @@ def test_range_and_newest_limit_queries(store):
     assert list(newest.index.minute) == [7, 8, 9] and newest.index.is_monotonic_increasing
 
 
+def test_a_span_query_returns_exactly_the_stored_bars_in_the_span(store):
+    frame = _frame(20_000, start="2024-01-01 00:00")
+    frame = frame.drop(frame.index[5000:9000])  # a hole, as over a weekend
+    store.bars.write_frame(AAPL, BarSize.MIN_1, frame)
+    store.bars.write_frame(AAPL, BarSize.MIN_5, _frame(50, start="2024-01-05"))  # other sizes stay out
+    store.bars.write_frame(ES, BarSize.MIN_1, _frame(50, start="2024-01-05"))  # and other instruments
+    for start, end in (("2024-01-03 10:17:30", None), ("2024-01-04 12:00", "2024-01-05 03:01"),
+                       ("2024-01-04 12:00", "2024-01-04 13:00"), ("2023-12-31", "2024-01-01 00:09"),
+                       ("2024-02-01", None)):
+        start = pd.Timestamp(start, tz="UTC")
+        end = None if end is None else pd.Timestamp(end, tz="UTC")
+        loaded = store.bars.load_frame(AAPL, BarSize.MIN_1, start=start.to_pydatetime(),
+                                       end=None if end is None else end.to_pydatetime())
+        mask = (frame.index >= start) & ((frame.index <= end) if end is not None else True)
+        pd.testing.assert_frame_equal(loaded, frame[mask], check_freq=False, check_index_type=False)
+    newest = store.bars.load_frame(AAPL, BarSize.MIN_1, start=datetime(2024, 1, 4, tzinfo=UTC), limit=100)
+    pd.testing.assert_frame_equal(newest, frame.iloc[-100:], check_freq=False, check_index_type=False)
+
+
+def test_first_time_is_the_oldest_stored_bar_of_that_size(store):
+    assert store.bars.first_time(AAPL, BarSize.MIN_1) is None
+    store.bars.write_frame(AAPL, BarSize.MIN_1, _frame(30, start="2024-01-02 14:30"))
+    store.bars.write_frame(AAPL, BarSize.DAY_1, _frame(5, start="2023-06-01", freq="D"))
+    assert store.bars.first_time(AAPL, BarSize.MIN_1) == datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+    assert store.bars.first_time(AAPL, BarSize.DAY_1) == datetime(2023, 6, 1, tzinfo=UTC)
+
+
 def test_domain_bars_round_trip(store):
     bars = [Bar(datetime(2024, 1, d, tzinfo=UTC), 10, 11, 9, 10.5, 1000, BarSize.DAY_1) for d in (2, 3, 4)]
     store.bars.write_bars(AAPL, bars)

@@ -91,7 +91,9 @@ def test_pair_scan_finds_the_cointegrated_pair_and_hands_it_to_the_editor(termin
     panel.bar_size.setCurrentText("1D")
     table = qloop.run_until_complete(panel.scan())
     assert {table.iloc[0]["y"], table.iloc[0]["x"]} == {"KO", "PEP"} and table.iloc[0]["p_value"] < 0.01
-    assert "Engle-Granger" in panel.summary.text()
+    wait_until(qloop, lambda: "Johansen rank" in panel.summary.text(), message="the tests of the best pair")
+    assert "Engle-Granger" in panel.summary.text() and not panel.busy.isVisible()
+    assert len(panel.spread_plot.getPlotItem().listDataItems()) == 1
     panel.backtest_button.click()
     assert window.editor.strategies.currentText() == "pairs"
     assert set(window.editor.symbols.text().split(",")) == {"KO", "PEP"}

@@ -38,6 +38,7 @@ class ChartPanel(QWidget):
         self._layout.setSpacing(0)
         self._layout.addWidget(self.progress)
         self._layout.addWidget(self.message)
+        self.theme = theme
         self.chart = self._new_chart(theme)
         self._bar: Bar | None = None
         self._bar_volume_start = math.nan
@@ -58,6 +59,7 @@ class ChartPanel(QWidget):
         return chart
 
     def set_theme(self, theme) -> None:  # type: ignore[no-untyped-def]
+        self.theme = theme
         old = self.chart
         self.chart = self._new_chart(theme)
         old.setParent(None)
