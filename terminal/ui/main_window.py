@@ -50,6 +50,9 @@ class MainWindow(QMainWindow):
         self.log_panel = LogPanel(session, self.theme)
         self.chart = self._make_chart()
         self.setCentralWidget(self.chart)
+        # The ticket and the ladder take the right edge top to bottom: a ladder needs height (it showed
+        # two rows when the blotter took the bottom right corner).
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Watchlist", self.watchlist, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Order ticket", self.ticket, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Depth", self.depth, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -61,6 +64,7 @@ class MainWindow(QMainWindow):
         self.docks["Positions"].raise_()
         self.resizeDocks([self.docks["Watchlist"], self.docks["Order ticket"]], [560, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Orders"]], [300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Order ticket"], self.docks["Depth"]], [330, 600], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
         self._build_menus()
