@@ -8,6 +8,7 @@ Updates are repainted at display rate, and only in the cells whose text changed.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -21,7 +22,6 @@ from terminal.ui.theme import DARK, Theme
 
 T = TypeVar("T")
 _Index = QModelIndex | QPersistentModelIndex
-_COMPACT_AFTER = 256  # trimmed slots at the front of the storage list before it is compacted
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,8 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
         self.theme = theme
         self._newest_first = newest_first
         self._max_rows = max_rows
-        # storage oldest first; _entries[:_head] are trimmed slots (None) awaiting compaction
-        self._entries: list[_Entry[T] | None] = []
-        self._head = 0
+        # storage oldest first: appends at the right, the oldest dropped at the left, both O(1)
+        self._entries: deque[_Entry[T]] = deque()
         self._base = 0  # sequence number of _entries[0]
         self._seq: dict[Hashable, int] = {}
         self._dirty: dict[Hashable, tuple[str, ...] | None] = {}  # key -> its cells as the view last saw them
@@ -67,18 +66,16 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
 
     # --- positions: view row <-> storage slot ----------------------------------------------------
     def _count(self) -> int:
-        return len(self._entries) - self._head
+        return len(self._entries)
 
     def _slot(self, row: int) -> int:
-        return len(self._entries) - 1 - row if self._newest_first else self._head + row
+        return len(self._entries) - 1 - row if self._newest_first else row
 
     def _row(self, slot: int) -> int:
-        return len(self._entries) - 1 - slot if self._newest_first else slot - self._head
+        return len(self._entries) - 1 - slot if self._newest_first else slot
 
     def _entry(self, row: int) -> _Entry[T]:
-        entry = self._entries[self._slot(row)]
-        assert entry is not None
-        return entry
+        return self._entries[self._slot(row)]
 
     def row_of(self, key: Hashable) -> int:
         """View row of ``key`` (before any sorting proxy), -1 if absent."""
@@ -107,8 +104,8 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
                 entries.append(_Entry(key, record))
         if self._newest_first:
             entries.reverse()
-        self._entries = list(entries)
-        self._head = self._base = 0
+        self._entries = deque(entries)
+        self._base = 0
         self._seq = {e.key: n for n, e in enumerate(entries)}
         self._dirty.clear()
         self.endResetModel()
@@ -119,7 +116,6 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
         seq = self._seq.get(key)
         if seq is not None:
             entry = self._entries[seq - self._base]
-            assert entry is not None
             if key not in self._dirty:
                 self._dirty[key] = entry.cells
             entry.record = record
@@ -148,25 +144,17 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
         del self._seq[key]
         self._dirty.pop(key, None)
         for later in range(slot, len(self._entries)):
-            entry = self._entries[later]
-            assert entry is not None
-            self._seq[entry.key] = self._base + later
+            self._seq[self._entries[later].key] = self._base + later
         self.endRemoveRows()
 
     def _drop_oldest(self) -> None:
-        row = self._row(self._head)
+        row = self._row(0)
         self.beginRemoveRows(QModelIndex(), row, row)
-        entry = self._entries[self._head]
-        assert entry is not None
+        entry = self._entries.popleft()
+        self._base += 1
         del self._seq[entry.key]
         self._dirty.pop(entry.key, None)
-        self._entries[self._head] = None
-        self._head += 1
         self.endRemoveRows()
-        if self._head >= _COMPACT_AFTER and self._head * 2 >= len(self._entries):  # amortised O(1)
-            del self._entries[: self._head]
-            self._base += self._head
-            self._head = 0
 
     def flush(self) -> None:
         """Repaint the rows updated since the last flush, only in the columns whose text changed."""
@@ -182,7 +170,6 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
                 continue
             slot = seq - self._base
             entry = self._entries[slot]
-            assert entry is not None
             new = self._cells(entry)
             if old is None:  # never painted: the whole row
                 spans.append((self._row(slot), 0, last_column))
