@@ -21,6 +21,7 @@ from terminal.broker.base import Broker
 from terminal.config import Settings
 from terminal.domain import Fill, Instrument, Order
 from terminal.services.alerts import AlertService
+from terminal.services.analytics import AnalyticsService
 from terminal.services.backtests import BacktestService
 from terminal.services.confirmation import ConfirmationPolicy
 from terminal.services.history import HistoryService
@@ -104,6 +105,7 @@ class TradingSession:
         self.backtests = BacktestService(store, self.history)
         self.workspace = WorkspaceService(store)
         self.alerts = AlertService(self.log)
+        self.analytics = AnalyticsService()
         self.status = ConnectionStatus("DISCONNECTED", "")
         self.status_changed: Signal[ConnectionStatus] = Signal("session.status_changed")
         self.mismatches_changed: Signal[list[PositionMismatch]] = Signal("session.mismatches_changed")
@@ -235,7 +237,7 @@ class TradingSession:
         await self.reconciled()
 
     async def stop(self) -> None:
-        """Write what is left in the outbox, disconnect, stop the simulator."""
+        """Write what is left in the outbox, disconnect, stop the simulator and the analytics worker."""
         try:
             await self.records.flush(timeout=10.0)
             await self.broker.disconnect()
@@ -243,6 +245,7 @@ class TradingSession:
             if self.simulator is not None:
                 await self.simulator.stop()
                 self.simulator = None
+            self.analytics.close()
             await self.records.close()
 
     # --- reconciliation ------------------------------------------------------------------------

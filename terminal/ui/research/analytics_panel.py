@@ -1,24 +1,14 @@
 """Analytics dock: pair scanner (Engle-Granger, hedge ratio, half-life, z-score), spread and z-score plots,
 ADF and Johansen on the selection, and "backtest this pair" into the strategy editor.
 
-The scan and the tests of a selected pair run in one worker process, started on first use: statsmodels
-takes seconds on long minute series (ADF on 20,000 bars: ~1.5 s) and runs Python, holding the GIL,
-between its small LAPACK calls. In a thread it is slower still: measured on a 2-core machine beside a
-10 ms timer, 20 s against 1.5 s, OpenBLAS's own threads competing with the loop's. The loop only sends
-the series and paints the answer. A newer selection supersedes an older one: a test still queued is
-cancelled, one already running is ignored when it ends.
+The scan and the tests of a selected pair run in the session's analytics worker process
+(``services.analytics``); the dock only sends the series and paints the answer. A newer selection
+supersedes an older one: a test still queued is cancelled, one already running is ignored when it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
-from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,53 +33,6 @@ from terminal.domain import BarSize, DomainError
 from terminal.ui.panels.common import spawn
 
 ENTRY_Z = 2.0
-T = TypeVar("T")
-# BLAS libraries size their thread pools from the environment when numpy loads in the worker. One thread:
-# else OpenBLAS's spinning helpers fight the terminal's own threads and processes for the cores (ADF on
-# 12,000 bars beside one busy process on 2 cores: 11-23 s, against 0.6-0.8 s single-threaded).
-WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-class QuantWorker:
-    """One worker process for the statsmodels work of the dock, started on the first call; a worker that
-    died (killed, out of memory) is replaced by the next call."""
-
-    def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
-
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
-        pool = self._pool
-        try:
-            with _environment(WORKER_ENVIRONMENT):  # a spawning pool starts its process in submit()
-                future = pool.submit(function, *args)
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool:
-            if self._pool is pool:
-                self._pool = None
-            raise DomainError("the analytics worker process ended; run it again") from None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class AnalyticsPanel(QWidget):
     backtest_pair = Signal(str, str)  # y, x
 
@@ -144,16 +87,12 @@ class AnalyticsPanel(QWidget):
         layout.addWidget(splitter, 1)
         self.closes: dict[str, pd.Series] = {}
         self.results = pd.DataFrame()
-        self.worker = QuantWorker()
         self._jobs = 0  # scans and tests under way, for the busy bar
         self._selection = 0  # number of the newest selection: only its test result is painted
         self._test_task: asyncio.Task | None = None
         self.scan_button.clicked.connect(lambda: spawn(self.scan(), self.show_error))
         self.table.itemSelectionChanged.connect(self._selected)
         self.backtest_button.clicked.connect(self._backtest)
-        # Not on aboutToQuit: under qasync, Qt's event loop is left (and that emitted) at every
-        # run_until_complete. An idle worker left at exit is ended by concurrent.futures' exit hook.
-        self.destroyed.connect(self.worker.close)
 
     async def load_closes(self) -> dict[str, pd.Series]:
         size = BarSize.parse(self.bar_size.currentText())
@@ -174,7 +113,7 @@ class AnalyticsPanel(QWidget):
             if len(closes) < 2:
                 raise DomainError("need stored bars of at least two symbols of the universe (open their charts "
                                   "or import CSVs)")
-            results = await self.worker.run(quant.scan_pairs, closes)
+            results = await self.session.analytics.scan_pairs(closes)
         finally:
             self._set_busy(-1)
         self.closes, self.results = closes, results  # together: a selection always finds its pair's closes
@@ -206,8 +145,8 @@ class AnalyticsPanel(QWidget):
         self.summary.setText(f"Testing {r['y']} against {r['x']}…")
         self._set_busy(+1)
         try:
-            tests = await self.worker.run(quant.pair_tests, self.closes[r["y"]], self.closes[r["x"]],
-                                          float(r["hedge_ratio"]), float(r["intercept"]))
+            tests = await self.session.analytics.pair_tests(self.closes[r["y"]], self.closes[r["x"]],
+                                                            float(r["hedge_ratio"]), float(r["intercept"]))
         finally:
             self._set_busy(-1)
         if number == self._selection:
