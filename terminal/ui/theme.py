@@ -45,7 +45,7 @@ def apply_theme(app: QApplication, theme: Theme, window: QWidget | None = None) 
     switch scoped to the window costs ~50 ms where the application-wide sheet cost ~150 ms (and seconds
     with more top-level widgets, such as the hundreds of plot menus pyqtgraph creates). The palette goes
     first: widgets polished by the sheet keep the palette they were polished with."""
-    if not app.styleSheet():  # Fusion once: setting it again would re-polish every widget for nothing
+    if app.style().name().lower() != "fusion":  # setting it again would re-polish every widget for nothing
         app.setStyle("Fusion")
     app.setPalette(_palette(theme))
     sheet = _style_sheet(theme)
