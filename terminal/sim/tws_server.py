@@ -13,10 +13,9 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -25,6 +24,7 @@ from terminal.sim import outgoing as out
 from terminal.sim.contracts import Listing, Universe
 from terminal.sim.events import EngineEvent, Execution, OrderUpdate, Rejection
 from terminal.sim.framing import ConnectionLimits, PartialFrames
+from terminal.sim.history_query import HistoryRequestError, bar_rows, parse_query
 from terminal.sim.incoming import ContractRef, contract_at, place_order
 from terminal.sim.matching import Accounts, MatchingEngine, commission
 from terminal.sim.prices import Market
@@ -33,12 +33,6 @@ from terminal.sim.wire import ProtocolError, as_int
 
 log = logging.getLogger(__name__)
 
-_BAR_SECONDS = {"1 secs": 1, "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30, "1 min": 60, "2 mins": 120,
-                "3 mins": 180, "5 mins": 300, "10 mins": 600, "15 mins": 900, "20 mins": 1200, "30 mins": 1800,
-                "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400, "8 hours": 28800,
-                "1 day": 86400, "1 week": 604800, "1 month": 2592000}
-_DURATION = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
-MAX_HISTORY_BARS = 100_000
 PASS_SECONDS = 0.025  # the ticker's pass: each pass steps the slice of instruments due (see _tick_loop)
 DEFAULT_TICK_RATE = 4.0  # quotes per second per instrument; TWS conflates stocks to a few a second
 
@@ -261,59 +255,21 @@ class SimServer:
 
     def _req_historical_data(self, session: ClientSession, fields: list[str]) -> None:
         req_id = as_int(fields[1], name="reqId")
-        ref = contract_at(fields, 2)
-        end_text, bar_text, duration_text = fields[15], fields[16], fields[17]
         keep_up = fields[21] == "1" if len(fields) > 21 else False
-        listing = self._resolve(session, req_id, ref)
+        listing = self._resolve(session, req_id, contract_at(fields, 2))
         if listing is None:
             return
-        bar_seconds = _BAR_SECONDS.get(bar_text.strip())
-        if bar_seconds is None:
-            session.send(*out.error(req_id, 321, f"Error validating request:-'bD' : cause - Invalid bar size "
-                                                 f"{bar_text!r}; valid: {', '.join(_BAR_SECONDS)}"))
-            return
-        match = re.fullmatch(r"\s*(\d+)\s+([SDWMY])\s*", duration_text)
-        if match is None:
-            session.send(*out.error(req_id, 321, f"Error validating request:-'bD' : cause - Historical data "
-                                                 f"query duration {duration_text!r} is invalid, e.g. '2 D', '1 Y'"))
-            return
-        span = int(match.group(1)) * _DURATION[match.group(2)]
-        end = self._parse_end(end_text)
-        if end is None:
-            session.send(*out.error(req_id, 321, f"Error validating request: end date/time {end_text!r} "
-                                                 "is not YYYYMMDD HH:MM:SS [zone]"))
-            return
-        if span > (end - datetime.min.replace(tzinfo=UTC)).total_seconds():
-            session.send(*out.error(req_id, 321, f"Error validating request: duration {duration_text!r} before "
-                                                 f"end date/time {end_text!r} reaches back before the year 1"))
-            return
-        daily = bar_seconds >= 86400
-        count = max(1, span // bar_seconds if not daily else span * 5 // (7 * 86400))
-        if count > MAX_HISTORY_BARS:
-            session.send(*out.error(req_id, 162, f"Historical Market Data Service error message:request of {count} "
-                                                 f"bars exceeds the limit of {MAX_HISTORY_BARS}"))
-            return
-        frame = self.market.history(listing.instrument.contract_id, bar_seconds, int(count), end)
-        rows: list[object] = []
-        for t, bar in zip(frame.index, frame.itertuples(index=False), strict=True):
-            rows += [out.bar_time(t.to_pydatetime(), daily), bar.open, bar.high, bar.low, bar.close, bar.volume,
-                     round((bar.high + bar.low + bar.close) / 3, 6), 1]
-        start = (end - timedelta(seconds=span)).strftime("%Y%m%d %H:%M:%S")
-        session.send(17, req_id, start, end.strftime("%Y%m%d %H:%M:%S"), len(frame), *rows)
-        if keep_up:
-            session.subs.live_history[req_id] = (listing.instrument.contract_id, bar_seconds)
-
-    @staticmethod
-    def _parse_end(text: str) -> datetime | None:
-        text = text.strip()
-        if not text:
-            return datetime.now(UTC)
-        parts = text.replace("-", " ").split()
         try:
-            moment = datetime.strptime(" ".join(parts[:2]), "%Y%m%d %H:%M:%S")
-        except ValueError:
-            return None
-        return moment.replace(tzinfo=UTC)
+            query = parse_query(fields[15], fields[16], fields[17])
+        except HistoryRequestError as exc:
+            session.send(*out.error(req_id, exc.code, str(exc)))
+            return
+        con_id = listing.instrument.contract_id
+        frame = self.market.history(con_id, query.bar_seconds, query.count, query.end)
+        session.send(17, req_id, query.start.strftime("%Y%m%d %H:%M:%S"), query.end.strftime("%Y%m%d %H:%M:%S"),
+                     len(frame), *bar_rows(frame, query.daily))
+        if keep_up:
+            session.subs.live_history[req_id] = (con_id, query.bar_seconds)
 
     def _cancel_historical(self, session: ClientSession, fields: list[str]) -> None:
         session.subs.live_history.pop(as_int(fields[2], name="reqId"), None)
