@@ -34,12 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF  # noqa: E402
+from PySide6.QtCore import QPointF, QRectF  # noqa: E402
 from PySide6.QtGui import QPainter, QPicture  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from terminal.domain import Bar  # noqa: E402
 from terminal.ui.chart import ChartWidget  # noqa: E402
+from tests.support.paint import PaintRegions  # noqa: E402
 
 W, H = 1600, 900
 
@@ -212,23 +213,10 @@ def baseline_on_bar(chart: ChartWidget, bar: Bar) -> None:
         chart.show_range(x0 + 1, x1 + 1)
 
 
-class RepaintCounter(QObject):
-    """Counts the viewport's paint events and the width each repainted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.widths: list[int] = []
-
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.Paint:
-            self.widths.append(event.region().boundingRect().width())
-        return False
-
-
 def live_frames(chart: ChartWidget, make_bar, events: int, baseline: bool = False) -> dict[str, list[float]]:
     """Per event: ms for the model update, for the repaint processEvents runs, and their sum (the frame)."""
     app = QApplication.instance()
-    counter = RepaintCounter()
+    counter = PaintRegions()
     chart.graphics.viewport().installEventFilter(counter)
     model, paint, frame = [], [], []
     for _ in range(events):

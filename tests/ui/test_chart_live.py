@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from terminal.domain import Bar, BarSize
 from terminal.ui.chart import ChartWidget
+from tests.support.paint import PaintRegions
 from tests.ui.test_chart_rendering import make_chart, random_walk_bars
 
 ALL_STUDIES = ("SMA", "EMA", "Bollinger", "VWAP", "RSI", "MACD")
@@ -97,19 +97,6 @@ def test_a_million_bar_chart_after_live_bars_equals_its_rebuild_and_keeps_the_vi
     chart.rebuild()  # series, pyramid and studies recomputed from the bars, as a reload would
     assert chart.plots["price"].getViewBox().viewRange()[0] == view and len(chart.series) == 1_000_040
     assert_same_lines(streamed, {k: s.lines for k, s in chart.studies.items()})
-
-
-class PaintRegions(QObject):
-    """Records the region of every paint event of the widget it filters."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.widths: list[int] = []
-
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.Paint:
-            self.widths.append(event.region().boundingRect().width())
-        return False
 
 
 def pixels(image: QImage) -> np.ndarray:
