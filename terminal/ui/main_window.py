@@ -65,6 +65,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Watchlist"], self.docks["Order ticket"]], [560, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Orders"]], [300], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Order ticket"], self.docks["Depth"]], [330, 600], Qt.Orientation.Vertical)
+        # the blotter's tab group holds the optimizer and results too: it gets the wider share of the bottom
+        self.resizeDocks([self.docks["Orders"], self.docks["Positions"]], [880, 470], Qt.Orientation.Horizontal)
         self._default_state = self.saveState()
 
         self._build_menus()

@@ -111,9 +111,13 @@ class OptimizerPanel(QWidget):
         controls.addWidget(self.metric_box)
         controls.addWidget(QLabel("Workers"))
         controls.addWidget(self.workers)
-        controls.addWidget(self.walk_forward)
-        controls.addWidget(self.in_sample)
         controls.addStretch(1)
+        # walk-forward on a row of its own: one row of every control made the left side ~550 px wide at
+        # least, which left the heatmap too narrow for its numbers in the default layout
+        split = QHBoxLayout()
+        split.addWidget(self.walk_forward)
+        split.addWidget(self.in_sample)
+        split.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -124,6 +128,7 @@ class OptimizerPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.space_table, 2)
         left_layout.addLayout(controls)
+        left_layout.addLayout(split)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.results_view, 3)
         axes = QHBoxLayout()
