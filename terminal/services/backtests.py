@@ -52,6 +52,7 @@ from terminal.backtest.runner import (
 )
 from terminal.domain import BarSize, DomainError
 from terminal.services.history import HistoryService
+from terminal.services.signal import Signal
 from terminal.store import Store
 
 MAX_COST_FRACTION = 0.1  # commission or slippage of 10 % of a trade's value is a typo, not a cost model
@@ -63,6 +64,7 @@ class BacktestService:
         self._store = store
         self._history = history or HistoryService(None, store)
         self.load_time_limit = load_time_limit  # seconds a strategy module may spend loading, in its worker
+        self.run_recorded: Signal[int] = Signal("backtests.run_recorded")  # the id of a run just saved
 
     # --- strategies ------------------------------------------------------------------------------
     @staticmethod
@@ -194,6 +196,7 @@ class BacktestService:
         run_id = await asyncio.to_thread(self._store.backtest_runs.start, request.strategy_name, stored.version,
                                          request.engine, list(request.frames), request.params)
         await asyncio.to_thread(self._store.backtest_runs.finish, run_id, "done", payload["statistics"], payload)
+        self.run_recorded.emit(int(run_id))
         return int(run_id)
 
     async def saved_runs(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -159,6 +159,15 @@ class KeyValueRepository:
             value = conn.execute(select(key_values.c.value).where(key_values.c.key == key)).scalar()
         return default if value is None else json.loads(value)
 
+    def with_prefix(self, prefix: str) -> dict[str, Any]:
+        """Every value whose key starts with ``prefix``, by key."""
+        # '/' as the LIKE escape: a backslash means different things to SQLite and MySQL string literals.
+        pattern = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(key_values.c.key, key_values.c.value)
+                                .where(key_values.c.key.like(pattern, escape="/"))).all()
+        return {key: json.loads(value) for key, value in rows}
+
     def set(self, key: str, value: Any) -> None:
         payload = json.dumps(value)
         with self._engine.begin() as conn:

@@ -143,6 +143,13 @@ class BacktestRunRepository:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(backtest_runs)).scalar_one())
 
+    def summaries(self, limit: int = 20) -> list[StoredRun]:
+        """The newest runs without their full result (equity curves and trades stay in the database)."""
+        columns = [c for c in backtest_runs.c if c.name != "result"]
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(*columns).order_by(backtest_runs.c.id.desc()).limit(limit)).mappings().all()
+        return [_run({**r, "result": "{}"}) for r in rows]
+
 
 def _run(row: Any) -> StoredRun:
     return StoredRun(

@@ -168,9 +168,12 @@ class FillRepository:
         with self._engine.begin() as conn:
             return _insert_fill(conn, fill)
 
-    def list(self, limit: int = 1000, client_order_id: str | None = None) -> list[Fill]:
-        """Newest first (all fills of one order when ``client_order_id`` is given)."""
+    def list(self, limit: int = 1000, client_order_id: str | None = None,
+             since: datetime | None = None) -> list[Fill]:
+        """Newest first (all fills of one order when ``client_order_id`` is given; none before ``since``)."""
         query = select(fills).order_by(fills.c.time.desc())
+        if since is not None:  # times are stored as ISO 8601 UTC text, which sorts as time does
+            query = query.where(fills.c.time >= since.astimezone(UTC).isoformat())
         if client_order_id is not None:
             query = query.where(fills.c.client_order_id == client_order_id)
         else:
