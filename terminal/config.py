@@ -13,7 +13,7 @@ import platformdirs
 APP_NAME = "quant-terminal"
 ENV_PREFIX = "QT_"
 # Secrets never live in the TOML file: they come from the environment or the OS keyring.
-SECRET_FIELDS = frozenset({"quandl_api_key"})
+SECRET_FIELDS = frozenset({"quandl_api_key", "monitor_token"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -51,6 +51,8 @@ class Settings:
     log_level: str = "INFO"
     quandl_api_base: str = ""
     quandl_api_key: str = ""
+    monitor: str = ""  # HOST:PORT of the read-only monitor served from the terminal; empty = none
+    monitor_token: str = ""  # bearer token of the monitor (environment or keyring only); required off loopback
     max_order_quantity: float = RiskLimits.max_order_quantity
     max_notional: float = RiskLimits.max_notional
     price_band_percent: float = RiskLimits.price_band_percent
@@ -162,6 +164,11 @@ def load_settings(
         if key:
             values["quandl_api_key"] = key
             sources["quandl_api_key"] = where
+    if "monitor_token" not in values:
+        token, where = _from_keyring("monitor_token", environ)
+        if token:
+            values["monitor_token"] = token
+            sources["monitor_token"] = where
     for name, raw in (overrides or {}).items():
         if raw is None:
             continue
@@ -173,6 +180,13 @@ def load_settings(
     _check_ranges(settings, sources)
     if settings.ib:
         parse_ib_endpoint(settings.ib, settings.client_id)
+    if settings.monitor:
+        from terminal.monitor.security import MonitorConfigError, parse_listen
+
+        try:
+            parse_listen(settings.monitor)
+        except MonitorConfigError as exc:
+            raise ConfigError(f"{exc} (from {sources['monitor']})") from None
     _check_daily_reset(settings, sources)
     if settings.theme not in ("dark", "light"):
         raise ConfigError(f"theme {settings.theme!r} from {sources['theme']} must be 'dark' or 'light'")
@@ -221,12 +235,17 @@ def _quandl_key_from_elsewhere(environ: dict[str, str]) -> tuple[str, str]:
     for env_name in ("NASDAQ_DATA_LINK_API_KEY", "QUANDL_API_KEY"):
         if environ.get(env_name):
             return environ[env_name], f"env {env_name}"
+    return _from_keyring("quandl_api_key", environ)
+
+
+def _from_keyring(name: str, environ: dict[str, str]) -> tuple[str, str]:
+    """A secret from the OS keyring (service ``quant-terminal``, user ``name``), unless QT_NO_KEYRING is set."""
     if environ.get(ENV_PREFIX + "NO_KEYRING"):
         return "", ""
     try:
         import keyring  # optional: only when installed
 
-        key = keyring.get_password(APP_NAME, "quandl_api_key")
+        key = keyring.get_password(APP_NAME, name)
     except Exception:  # no keyring package or no backend on this machine
         return "", ""
     return (key, "keyring") if key else ("", "")
