@@ -61,6 +61,9 @@ def _global_options(parser: argparse.ArgumentParser, default: object = None) -> 
         ("--universe", {"dest": "sim_universe", "type": Path, "metavar": "FILE",
                         "help": "simulator: CSV of instruments (symbol,price[,name,sector,primary_exchange,"
                                 "volatility,con_id,pair_with]) instead of the built-in S&P 500"}),
+        ("--monitor", {"metavar": "HOST:PORT",
+                       "help": "serve the read-only monitor (API + web page) from the terminal at HOST:PORT; "
+                               "off loopback it needs QT_MONITOR_TOKEN"}),
         ("--log-level", {"type": log_level, "metavar": "{DEBUG,INFO,WARNING,ERROR}"}),
     ]
     for flag, kwargs in options:
@@ -124,6 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("config", help="print the effective settings and where each came from")
 
+    monitor = commands.add_parser(
+        "monitor", help="serve the read-only monitor for a desk from the shared store, or print an nginx.conf for it")
+    monitor.add_argument("--listen", default="127.0.0.1:8765", metavar="HOST:PORT",
+                         help="address of the monitor (default 127.0.0.1:8765; off loopback it needs QT_MONITOR_TOKEN)")
+    nginx = monitor.add_argument_group("nginx in front of monitors (with --nginx-config)")
+    nginx.add_argument("--nginx-config", action="store_true", help="print a complete nginx.conf and exit")
+    nginx.add_argument("--port", type=port_number, help="port nginx listens on")
+    nginx.add_argument("--bind", default="127.0.0.1", help="address nginx listens on (default 127.0.0.1)")
+    nginx.add_argument("--upstream", action="append", default=[], metavar="HOST:PORT",
+                       help="a monitor behind nginx (repeatable: requests go to any healthy one)")
+    nginx.add_argument("--htpasswd", type=Path, metavar="FILE", help="basic auth users (htpasswd -c FILE USER)")
+    nginx.add_argument("--prefix", type=Path, metavar="DIR",
+                       help="nginx's private folder (pid, logs, temp; default: the data dir's nginx/); the "
+                            "config is also written there as nginx.conf")
+    nginx.add_argument("--tls-cert", type=Path, metavar="FILE", help="TLS certificate (PEM); with --tls-key")
+    nginx.add_argument("--tls-key", type=Path, metavar="FILE", help="TLS private key (PEM)")
+    nginx.add_argument("--rate", type=positive_float, default=20.0,
+                       help="requests per second per client before 429 (default 20)")
+
     from terminal.cli_backtest import add_backtest_parser
 
     add_backtest_parser(commands)
@@ -145,7 +167,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name, None)
         for name in ("db_url", "data_dir", "ib", "client_id", "theme", "sim_seed", "sim_tick_rate", "sim_universe",
-                     "log_level")
+                     "monitor", "log_level")
     }
     if args.config is not None and not args.config.exists():  # load_settings reads a missing file as none
         raise ConfigError(f"--config {args.config}: no such file; give an existing TOML file")
@@ -166,6 +188,7 @@ def _handler(command: str):  # type: ignore[no-untyped-def]
         "fetch": cli_commands.run_fetch,
         "bars": cli_commands.run_bars,
         "config": cli_commands.run_config,
+        "monitor": cli_commands.run_monitor,
         "backtest": cli_commands.run_backtest,
         "optimize": cli_commands.run_optimize,
     }[command]

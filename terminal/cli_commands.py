@@ -202,6 +202,14 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
 def run_gui(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.app import run_app
 
+    if settings.monitor:  # refused before any window or socket opens
+        from terminal.monitor.security import MonitorConfigError, check_bind, parse_listen
+
+        try:
+            check_bind(*parse_listen(settings.monitor), settings.monitor_token)
+        except MonitorConfigError as exc:
+            print(f"quant-terminal: {exc}", file=sys.stderr)
+            return 2
     return run_app(settings)
 
 
@@ -215,3 +223,9 @@ def run_optimize(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.cli_backtest import run_optimize_command
 
     return run_optimize_command(args, settings)
+
+
+def run_monitor(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.cli_monitor import run_monitor_command
+
+    return run_monitor_command(args, settings)

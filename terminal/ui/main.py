@@ -66,6 +66,13 @@ def run(settings: Settings) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     session = build_session(settings)
+    try:
+        monitor = start_monitor(session, settings, loop)
+    except OSError as exc:
+        print(f"quant-terminal: the monitor cannot listen on {settings.monitor}: {exc.strerror or exc}",
+              file=sys.stderr)
+        session.store.close()
+        return 1
     closed = asyncio.Event()
 
     async def main() -> None:
@@ -80,5 +87,40 @@ def run(settings: Settings) -> int:
 
     with loop:
         loop.run_until_complete(main())
+    monitor.stop()
     session.store.close()
     return 0
+
+
+class TerminalMonitor:
+    """The session's feed (always: the desk snapshot in the store) and, with ``--monitor``, its HTTP server."""
+
+    def __init__(self, feed, thread=None) -> None:  # type: ignore[no-untyped-def]
+        self.feed = feed
+        self.thread = thread
+
+    def stop(self) -> None:
+        self.feed.stop()
+        if self.thread is not None:
+            self.thread.stop()
+
+
+def start_monitor(session, settings: Settings, loop) -> TerminalMonitor:  # type: ignore[no-untyped-def]
+    """Publish the session's state for monitors: every 5 s into the store (for a desk's ``quant-terminal monitor``)
+    and, when ``settings.monitor`` is set, to the HTTP server on its own thread. OSError when it cannot listen."""
+    from terminal.monitor import MonitorServer, MonitorState, MonitorThread
+    from terminal.monitor.security import parse_listen
+    from terminal.monitor.session_feed import SessionFeed
+
+    state = MonitorState("terminal")
+    thread = None
+    if settings.monitor:
+        host, port = parse_listen(settings.monitor)
+        server = MonitorServer(state, host, port, settings.monitor_token)
+        thread = MonitorThread(server)
+        thread.start()
+        session.log.info("monitor", f"read-only monitor on {server.url}"
+                                    + (" (token required)" if settings.monitor_token else ""))
+    feed = SessionFeed(session, state, loop, store_every=5.0)
+    feed.start()
+    return TerminalMonitor(feed, thread)
