@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from terminal.monitor.rows import account_row, fill_row, order_row, position_row
 from terminal.monitor.state import MonitorState, iso
 from terminal.services.log import LogEntry, Severity
 from terminal.services.session import ConnectionStatus, TradingSession
+from terminal.services.signal import Signal
 from terminal.services.trading_day import day_start
 
 log = logging.getLogger(__name__)
@@ -53,18 +55,11 @@ class SessionFeed:
         self._connected = False
 
     def start(self) -> None:
-        session = self.session
         if self._connected:
             return
         self._connected = True
-        session.status_changed.connect(self._on_status)
-        session.portfolio.position_changed.connect(self._mark_positions)
-        session.portfolio.account_changed.connect(self._mark_account)
-        session.orders.order_changed.connect(self._mark_orders)
-        session.orders.fill_added.connect(self._on_fill)
-        session.alerts.changed.connect(self._mark_alerts)
-        session.log.added.connect(self._on_log)
-        session.backtests.run_recorded.connect(self._on_run)
+        for signal, listener in self._listeners():
+            signal.connect(listener)
         self._dirty.update(("connection", "account", "positions", "orders", "alerts"))
         self._restart_day(datetime.now(UTC))
         self._load_runs()
@@ -77,15 +72,19 @@ class SessionFeed:
         if not self._connected:
             return
         self._connected = False
+        for signal, listener in self._listeners():
+            signal.disconnect(listener)
+
+    def _listeners(self) -> list[tuple[Signal[Any], Callable[[Any], None]]]:
         session = self.session
-        session.status_changed.disconnect(self._on_status)
-        session.portfolio.position_changed.disconnect(self._mark_positions)
-        session.portfolio.account_changed.disconnect(self._mark_account)
-        session.orders.order_changed.disconnect(self._mark_orders)
-        session.orders.fill_added.disconnect(self._on_fill)
-        session.alerts.changed.disconnect(self._mark_alerts)
-        session.log.added.disconnect(self._on_log)
-        session.backtests.run_recorded.disconnect(self._on_run)
+        return [(session.status_changed, self._on_status),
+                (session.portfolio.position_changed, self._mark_positions),
+                (session.portfolio.account_changed, self._mark_account),
+                (session.orders.order_changed, self._mark_orders),
+                (session.orders.fill_added, self._on_fill),
+                (session.alerts.changed, self._mark_alerts),
+                (session.log.added, self._on_log),
+                (session.backtests.run_recorded, self._on_run)]
 
     # --- events only mark ---------------------------------------------------------------------
     def _on_status(self, _status: ConnectionStatus) -> None:

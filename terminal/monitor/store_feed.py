@@ -79,7 +79,9 @@ class StoreFeed:
             self.state.publish(name, value)
 
     def _publish_terminals(self, terminals: dict[str, Any], now: datetime) -> None:
-        rows, positions, accounts = [], [], []
+        rows: list[dict[str, Any]] = []
+        positions: list[dict[str, Any]] = []
+        accounts: list[dict[str, Any]] = []
         for key, snapshot in sorted(terminals.items()):
             account = key.removeprefix(DESK_KEY)
             as_of = _parse(snapshot.get("as_of"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,7 +144,7 @@ class BacktestRunRepository:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(backtest_runs)).scalar_one())
 
-    def summaries(self, limit: int = 20) -> list[StoredRun]:
+    def summaries(self, limit: int = 20) -> builtins.list[StoredRun]:  # builtins: the class has a list()
         """The newest runs without their full result (equity curves and trades stay in the database)."""
         columns = [c for c in backtest_runs.c if c.name != "result"]
         with self._engine.connect() as conn:

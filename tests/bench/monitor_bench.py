@@ -176,12 +176,12 @@ def _get(url: str) -> bytes:
 
 def in_terminal(folder: Path, seconds: float, symbols: int) -> dict[str, object]:
     import qasync
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from terminal.config import load_settings
     from terminal.domain import Order, OrderSide, OrderStatus
     from terminal.ui.main import build_session, open_window, start_monitor
+    from tests.support.lag import TimerLag
 
     app = QApplication.instance() or QApplication([])
     loop = qasync.QEventLoop(app, already_running=False)
@@ -213,18 +213,8 @@ def in_terminal(folder: Path, seconds: float, symbols: int) -> dict[str, object]
     monitor = start_monitor(session, settings, loop)
     nginx = nginx_for(folder / "terminal", monitor.thread.server.port)
     url = f"http://127.0.0.1:{nginx.port}/"
-    lags: list[float] = []
-    expected = [time.perf_counter() + 0.010]
-
-    def on_probe() -> None:
-        now = time.perf_counter()
-        lags.append(max(0.0, now - expected[0]) * 1000)
-        expected[0] = now + 0.010
-
-    probe = QTimer()
-    probe.setInterval(10)
-    probe.timeout.connect(on_probe)
-    probe.start()
+    probe = TimerLag().start()
+    lags = probe.lags
 
     def run_for(process: subprocess.Popen | None, duration: float) -> list[float]:
         lags.clear()

@@ -111,12 +111,12 @@ async def bare_client(symbols: list[str], tick_rate: float, warmup: float, secon
 def terminal_run(symbols: list[str], tick_rate: float, warmup: float, seconds: float,
                  profile: bool = False) -> dict[str, float]:
     import qasync
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from terminal.config import load_settings
     from terminal.domain import Order, OrderSide, OrderStatus, OrderType
     from terminal.ui.main import build_session, open_window
+    from tests.support.lag import TimerLag
 
     app = QApplication.instance() or QApplication([])
     loop = qasync.QEventLoop(app, already_running=False)
@@ -150,18 +150,8 @@ def terminal_run(symbols: list[str], tick_rate: float, warmup: float, seconds: f
             loop.run_until_complete(asyncio.sleep(0.05))
     ticks = count_ticks(session.broker.ib.wrapper)
     model = window.watchlist.model
-    lags: list[float] = []
-    expected = [time.perf_counter() + 0.010]
-
-    def on_probe() -> None:
-        now = time.perf_counter()
-        lags.append(max(0.0, now - expected[0]) * 1000)
-        expected[0] = now + 0.010
-
-    probe = QTimer()
-    probe.setInterval(10)
-    probe.timeout.connect(on_probe)
-    probe.start()
+    probe = TimerLag().start()
+    lags = probe.lags
     loop.run_until_complete(asyncio.sleep(warmup))
     lags.clear()
     ticks[0] = 0
