@@ -83,11 +83,11 @@ def run(settings: Settings) -> int:
         window.show()
         app.aboutToQuit.connect(closed.set)
         await closed.wait()
+        monitor.stop()  # on the loop, before it closes: the feed's timer belongs to it
         await session.stop()
 
     with loop:
         loop.run_until_complete(main())
-    monitor.stop()
     session.store.close()
     return 0
 
