@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
@@ -63,6 +64,15 @@ class InstrumentRepository:
         with self._engine.connect() as conn:
             row = conn.execute(select(instruments).where(instruments.c.key == key)).mappings().first()
         return _instrument(row) if row else None
+
+    def by_keys(self, keys: Iterable[str]) -> dict[str, Instrument]:
+        """The instruments of ``keys`` that exist, by key, in one query (for lists of orders and fills)."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(instruments).where(instruments.c.key.in_(wanted))).mappings().all()
+        return {row["key"]: _instrument(row) for row in rows}
 
     def find_symbol(self, symbol: str) -> list[Instrument]:
         with self._engine.connect() as conn:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from terminal.domain import Fill, Order, OrderSide, OrderStatus, OrderType, TimeInForce
+from terminal.domain import Fill, Instrument, Order, OrderSide, OrderStatus, OrderType, TimeInForce
 from terminal.store.records import InstrumentRepository
 from terminal.store.schema import fills, orders, position_book
 
@@ -109,7 +109,10 @@ class OrderRepository:
     def get(self, client_order_id: str) -> Order | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(orders).where(orders.c.client_order_id == client_order_id)).mappings().first()
-        return self._order(row) if row else None
+        if row is None:
+            return None
+        instrument = self._instruments.get(row["instrument_key"])
+        return _order(row, instrument) if instrument else None
 
     def list(self, working_only: bool = False, limit: int = 1000) -> list[Order]:
         """Newest first; ``working_only`` lists every order not in a final state, however old."""
@@ -121,38 +124,37 @@ class OrderRepository:
             query = query.limit(limit)
         with self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [o for o in (self._order(r) for r in rows) if o is not None]
+        known = self._instruments.by_keys(r["instrument_key"] for r in rows)
+        return [_order(r, known[r["instrument_key"]]) for r in rows if r["instrument_key"] in known]
 
-    def _order(self, row: Any) -> Order | None:
-        instrument = self._instruments.get(row["instrument_key"])
-        if instrument is None:
-            return None
-        return Order(
-            instrument=instrument,
-            side=OrderSide(row["side"]),
-            quantity=row["quantity"],
-            order_type=OrderType(row["order_type"]),
-            limit_price=row["limit_price"],
-            stop_price=row["stop_price"],
-            trail_amount=row["trail_amount"],
-            trail_percent=row["trail_percent"],
-            time_in_force=TimeInForce(row["time_in_force"]),
-            outside_rth=bool(row["outside_rth"]),
-            parent_id=int(row["parent_id"]),
-            oca_group=row["oca_group"],
-            client_order_id=row["client_order_id"],
-            order_id=int(row["order_id"]),
-            account=row["account"],
-            status=OrderStatus(row["status"]),
-            filled_quantity=row["filled_quantity"],
-            average_fill_price=row["average_fill_price"],
-            created=_parse_time(row["created"]),
-            updated=_parse_time(row["updated"]),
-            reason=row["reason"],
-            source=row["source"],
-            perm_id=int(row["perm_id"] or 0),
-            parent_ref=row["parent_ref"] or "",
-        )
+
+def _order(row: Any, instrument: Instrument) -> Order:
+    return Order(
+        instrument=instrument,
+        side=OrderSide(row["side"]),
+        quantity=row["quantity"],
+        order_type=OrderType(row["order_type"]),
+        limit_price=row["limit_price"],
+        stop_price=row["stop_price"],
+        trail_amount=row["trail_amount"],
+        trail_percent=row["trail_percent"],
+        time_in_force=TimeInForce(row["time_in_force"]),
+        outside_rth=bool(row["outside_rth"]),
+        parent_id=int(row["parent_id"]),
+        oca_group=row["oca_group"],
+        client_order_id=row["client_order_id"],
+        order_id=int(row["order_id"]),
+        account=row["account"],
+        status=OrderStatus(row["status"]),
+        filled_quantity=row["filled_quantity"],
+        average_fill_price=row["average_fill_price"],
+        created=_parse_time(row["created"]),
+        updated=_parse_time(row["updated"]),
+        reason=row["reason"],
+        source=row["source"],
+        perm_id=int(row["perm_id"] or 0),
+        parent_ref=row["parent_ref"] or "",
+    )
 
 
 class FillRepository:
@@ -180,9 +182,10 @@ class FillRepository:
             query = query.limit(limit)
         with self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
+        known = self._instruments.by_keys(r["instrument_key"] for r in rows)
         result = []
         for r in rows:
-            instrument = self._instruments.get(r["instrument_key"])
+            instrument = known.get(r["instrument_key"])
             if instrument is None:
                 continue
             result.append(
