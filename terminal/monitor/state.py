@@ -81,18 +81,13 @@ class MonitorState:
         now = datetime.now(UTC)
         self._sections: dict[str, Section] = {
             name: Section(name, 0, 0, EMPTY.get(name, ()), now) for name in SECTIONS}
-        self._encoded: dict[tuple[str, int, int], bytes] = {}
+        self._encoded: dict[str, tuple[int, int, bytes]] = {}  # section → (epoch, version, body)
         self._watchers: list[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = []
 
     # --- the feed's side -------------------------------------------------------------------------
     def publish(self, name: str, value: dict[str, Any]) -> None:
         """Replace a snapshot section (the value must not be changed afterwards)."""
-        if name not in SNAPSHOT_SECTIONS:
-            raise ValueError(f"section {name!r} is not one of {', '.join(SNAPSHOT_SECTIONS)}")
-        with self._lock:
-            old = self._sections[name]
-            self._sections[name] = Section(name, old.version + 1, old.epoch, clean(value), datetime.now(UTC))
-        self._notify()
+        self.publish_many({name: value})
 
     def append(self, name: str, rows: list[dict[str, Any]], restart: bool = False) -> None:
         """Add rows to a growing section; ``restart`` drops what it held first (a new day, a reload)."""
@@ -109,6 +104,9 @@ class MonitorState:
 
     def publish_many(self, values: dict[str, dict[str, Any]]) -> None:
         """Several snapshot sections at once, with one wake-up of the server."""
+        wrong = [name for name in values if name not in SNAPSHOT_SECTIONS]
+        if wrong:
+            raise ValueError(f"section {wrong[0]!r} is not one of {', '.join(SNAPSHOT_SECTIONS)}")
         now = datetime.now(UTC)
         with self._lock:
             for name, value in values.items():
@@ -128,15 +126,13 @@ class MonitorState:
     def body(self, name: str) -> bytes:
         """The section as the JSON body of its endpoint, encoded once per version."""
         section = self.section(name)
-        key = (name, section.epoch, section.version)
-        cached = self._encoded.get(key)
-        if cached is None:
-            value = section.value if name in SNAPSHOT_SECTIONS else {name: list(section.value)}
-            cached = encode({"schema": SCHEMA_VERSION, "updated": iso(section.updated), **value})
-            for old in [k for k in self._encoded if k[0] == name]:
-                self._encoded.pop(old, None)
-            self._encoded[key] = cached
-        return cached
+        cached = self._encoded.get(name)
+        if cached is not None and cached[:2] == (section.epoch, section.version):
+            return cached[2]
+        value = section.value if name in SNAPSHOT_SECTIONS else {name: list(section.value)}
+        body = encode({"schema": SCHEMA_VERSION, "updated": iso(section.updated), **value})
+        self._encoded[name] = (section.epoch, section.version, body)
+        return body
 
     def watch(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` on ``loop`` after every change; returns the function that stops it."""
