@@ -38,11 +38,16 @@ class SessionFeed:
     """Publishes a ``TradingSession``'s connection, account, positions, orders, fills, equity, alerts and runs."""
 
     def __init__(self, session: TradingSession, state: MonitorState | None,
-                 loop: asyncio.AbstractEventLoop | None = None, store_every: float = 0.0) -> None:
-        """``state`` None: publish only to the store; ``store_every`` > 0: write the desk snapshot this often."""
+                 loop: asyncio.AbstractEventLoop | None = None, store_every: float = 0.0,
+                 flush_seconds: float = FLUSH_SECONDS) -> None:
+        """``state`` None: publish only to the store; ``store_every`` > 0: write the desk snapshot this often;
+        ``flush_seconds``: how often dirty sections are built (with no server to read them, as seldom as
+        the snapshot is written)."""
         self.session = session
         self.state = state or MonitorState("terminal")
         self.store_every = store_every
+        self.flush_seconds = flush_seconds
+        self._realized_today = 0.0  # the day's fills' realized P&L, summed as fills arrive
         self._last_stored = 0.0
         self._loop = loop or asyncio.get_event_loop_policy().get_event_loop()
         self._dirty: set[str] = set()
@@ -130,7 +135,7 @@ class SessionFeed:
 
     # --- the timer builds -----------------------------------------------------------------------
     def _schedule(self) -> None:
-        self._timer = self._loop.call_later(FLUSH_SECONDS, self._flush)
+        self._timer = self._loop.call_later(self.flush_seconds, self._flush)
 
     def _flush(self) -> None:
         try:
@@ -148,9 +153,10 @@ class SessionFeed:
         if start != self._day:
             self._restart_day(now)
         if self._new_fills:
-            fresh = [fill_row(f) for f in self._new_fills if _utc(f.time) >= start]
+            fresh = [f for f in self._new_fills if _utc(f.time) >= start]
             self._new_fills.clear()
-            self.state.append("fills", fresh)
+            self._realized_today += sum(f.realized_pnl for f in fresh)
+            self.state.append("fills", [fill_row(f) for f in fresh])
         values: dict[str, dict[str, Any]] = {}
         dirty, self._dirty = self._dirty, set()
         for name in dirty:
@@ -181,9 +187,10 @@ class SessionFeed:
     def _restart_day(self, now: datetime) -> None:
         portfolio = self.session.portfolio
         self._day = day_start(now, portfolio.trading_day.at, portfolio.trading_day.zone)
-        today = [fill_row(f) for f in self.session.orders.fills if _utc(f.time) >= self._day]
+        today = [f for f in self.session.orders.fills if _utc(f.time) >= self._day]
         self._new_fills.clear()
-        self.state.append("fills", today, restart=True)
+        self._realized_today = sum(f.realized_pnl for f in today)
+        self.state.append("fills", [fill_row(f) for f in today], restart=True)
         self.state.append("equity", [], restart=True)
         self._last_equity = 0.0
 
@@ -198,9 +205,7 @@ class SessionFeed:
         portfolio = self.session.portfolio
         positions = list(portfolio.positions.values())
         unrealized = sum(p.unrealized_pnl for p in positions if math.isfinite(p.unrealized_pnl))
-        start = self._day or datetime.now(UTC)
-        realized = sum(f.realized_pnl for f in self.session.orders.fills if _utc(f.time) >= start)
-        row = account_row(portfolio.account, portfolio.daily_pnl(), realized, unrealized)
+        row = account_row(portfolio.account, portfolio.daily_pnl(), self._realized_today, unrealized)
         row["values"] = {tag: value.value for tag, value in portfolio.values.items()}
         return row
 

@@ -110,7 +110,7 @@ def start_monitor(session, settings: Settings, loop) -> TerminalMonitor:  # type
     and, when ``settings.monitor`` is set, to the HTTP server on its own thread. OSError when it cannot listen."""
     from terminal.monitor import MonitorServer, MonitorState, MonitorThread
     from terminal.monitor.security import parse_listen
-    from terminal.monitor.session_feed import SessionFeed
+    from terminal.monitor.session_feed import FLUSH_SECONDS, SessionFeed
 
     state = MonitorState("terminal")
     thread = None
@@ -121,6 +121,8 @@ def start_monitor(session, settings: Settings, loop) -> TerminalMonitor:  # type
         thread.start()
         session.log.info("monitor", f"read-only monitor on {server.url}"
                                     + (" (token required)" if settings.monitor_token else ""))
-    feed = SessionFeed(session, state, loop, store_every=5.0)
+    # Without a server nobody reads the sections between snapshots: build them only as often as those.
+    feed = SessionFeed(session, state, loop, store_every=5.0,
+                       flush_seconds=FLUSH_SECONDS if thread is not None else 5.0)
     feed.start()
     return TerminalMonitor(feed, thread)
