@@ -19,12 +19,19 @@ def _flushed(loop, feed: SessionFeed) -> None:
     loop.run_until_complete(flush())
 
 
-def test_session_feed_shows_the_fill_the_position_and_the_working_order(loop, sims, sessions):
-    sim = sims()
-    session = sessions(sim.port)
+@pytest.fixture
+def fed(loop, sims, sessions):
+    """(session, state, feed): a session on the simulator and the monitor state its started feed publishes to."""
+    session = sessions(sims().port)
     state = MonitorState("terminal")
     feed = SessionFeed(session, state, loop)
     feed.start()
+    yield session, state, feed
+    feed.stop()
+
+
+def test_session_feed_shows_the_fill_the_position_and_the_working_order(loop, fed):
+    session, state, _feed = fed
     aapl = loop.run_until_complete(session.market.qualify("AAPL"))
     filled = fill_order(loop, session, Order(aapl, OrderSide.BUY, 100))
     working = loop.run_until_complete(session.orders.place(
@@ -45,25 +52,19 @@ def test_session_feed_shows_the_fill_the_position_and_the_working_order(loop, si
     connection = state.section("connection").value
     assert connection["state"] == "CONNECTED" and connection["broker"] == "IB"
     wait(loop, lambda: state.section("account").value.get("net_liquidation") is not None, what="account values")
-    feed.stop()
 
 
-def test_session_feed_lists_warnings_and_fired_alerts(loop, sims, sessions):
-    sim = sims()
-    session = sessions(sim.port)
-    state = MonitorState("terminal")
-    feed = SessionFeed(session, state, loop)
-    feed.start()
+def test_session_feed_lists_the_logs_warnings_but_not_its_info(loop, fed):
+    session, state, feed = fed
     session.log.warning("risk", "daily loss at 80 % of the limit")
     session.log.info("session", "nothing to see")
     _flushed(loop, feed)
     events = state.section("alerts").value["events"]
     assert [e["message"] for e in events if e["source"] == "risk"] == ["daily loss at 80 % of the limit"]
     assert not any(e["message"] == "nothing to see" for e in events)
-    feed.stop()
 
 
-def test_a_desk_monitor_reads_a_terminals_state_from_the_shared_store(loop, sims, sessions, monkeypatch):
+def test_a_desk_monitor_reads_a_terminals_state_from_the_shared_store(loop, sims, sessions):
     sim = sims()
     session = sessions(sim.port)
     feed = SessionFeed(session, None, loop, store_every=0.2)

@@ -57,40 +57,36 @@ def assert_same_chart(live: ChartWidget, fresh: ChartWidget) -> None:
             assert item.values is live.studies[kind].lines[item.name]  # the item draws the updated array
 
 
+def studied_chart(qtbot, frame, timeframe: BarSize | None = None) -> ChartWidget:
+    """A chart of ``frame`` (on ``timeframe``) with every study added."""
+    chart = make_chart(qtbot, frame)
+    if timeframe is not None:
+        chart.set_timeframe(timeframe)
+    for kind in ALL_STUDIES:
+        chart.add_study(kind)
+    return chart
+
+
 @pytest.mark.parametrize(("loaded", "total"), [(3000, 3400), (5, 160)], ids=["long-history", "through-the-seeds"])
 def test_streamed_live_bars_leave_the_chart_equal_to_one_built_from_the_final_bars(qtbot, loaded, total):
     # 5 loaded bars: every array doubles several times and each study passes its seed bar live
     frame = random_walk_bars(total)
-    live = make_chart(qtbot, frame.iloc[:loaded])
-    for kind in ALL_STUDIES:
-        live.add_study(kind)
+    live = studied_chart(qtbot, frame.iloc[:loaded])
     live.series.buckets(0, loaded - 1, 6)  # a pyramid built before the live bars arrive
     stream(live, frame.iloc[loaded:])
-    fresh = make_chart(qtbot, frame)
-    for kind in ALL_STUDIES:
-        fresh.add_study(kind)
-    assert_same_chart(live, fresh)
+    assert_same_chart(live, studied_chart(qtbot, frame))
 
 
 def test_live_minute_bars_on_a_15_minute_view_equal_resampling_the_final_bars(qtbot):
     frame = random_walk_bars(2400)
-    live = make_chart(qtbot, frame.iloc[:2000])
-    live.set_timeframe(BarSize.MIN_15)
-    for kind in ALL_STUDIES:
-        live.add_study(kind)
+    live = studied_chart(qtbot, frame.iloc[:2000], BarSize.MIN_15)
     stream(live, frame.iloc[2000:])
-    fresh = make_chart(qtbot, frame)
-    fresh.set_timeframe(BarSize.MIN_15)
-    for kind in ALL_STUDIES:
-        fresh.add_study(kind)
-    assert_same_chart(live, fresh)
+    assert_same_chart(live, studied_chart(qtbot, frame, BarSize.MIN_15))
 
 
 def test_a_million_bar_chart_after_live_bars_equals_its_rebuild_and_keeps_the_view(qtbot):
     frame = random_walk_bars(1_000_040)
-    chart = make_chart(qtbot, frame.iloc[:1_000_000])
-    for kind in ALL_STUDIES:
-        chart.add_study(kind)
+    chart = studied_chart(qtbot, frame.iloc[:1_000_000])
     stream(chart, frame.iloc[1_000_000:])
     view = chart.plots["price"].getViewBox().viewRange()[0]
     streamed = {k: {n: v.copy() for n, v in s.lines.items()} for k, s in chart.studies.items()}
