@@ -254,7 +254,7 @@ class MatchingEngine:
             working.trail_stop = math.nan
         events: list[EngineEvent] = [self._update(working, candidate.status)]
         book = self.books.get(candidate.instrument.contract_id)
-        if book is not None and not working.held:
+        if book is not None and self._live(working):  # a modified bracket exit still waits for its parent
             events += self._match(working, book)
         return events
 
@@ -308,15 +308,17 @@ class MatchingEngine:
             self.accounts.mark(book.contract_id, book.last)
         events: list[EngineEvent] = []
         for working in [w for w in self.orders.values()
-                        if w.order.instrument.contract_id == book.contract_id and w.order.status.is_working
-                        and not w.held]:
-            if working.order.status is OrderStatus.PENDING_SUBMIT:
-                continue
-            parent = self.orders.get((working.client_id, working.order.parent_id)) if working.order.parent_id else None
-            if parent is not None and parent.order.status is not OrderStatus.FILLED:
-                continue
-            events += self._match(working, book)
+                        if w.order.instrument.contract_id == book.contract_id and w.order.status.is_working]:
+            if working.order.status is not OrderStatus.PENDING_SUBMIT and self._live(working):
+                events += self._match(working, book)
         return events
+
+    def _live(self, working: _Working) -> bool:
+        """Whether the order may trade now: transmitted, and (a bracket exit) its parent has filled."""
+        if working.held:
+            return False
+        parent = self.orders.get((working.client_id, working.order.parent_id)) if working.order.parent_id else None
+        return parent is None or parent.order.status is OrderStatus.FILLED
 
     def _match(self, working: _Working, book: BookSnapshot) -> list[EngineEvent]:
         order = working.order

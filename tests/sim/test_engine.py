@@ -159,6 +159,19 @@ def test_bracket_children_are_held_until_the_parent_fills() -> None:
     assert 1 not in working and working[2] is OrderStatus.SUBMITTED
 
 
+def test_modified_bracket_exit_still_waits_for_its_parent() -> None:
+    engine = MatchingEngine(Accounts(), clock=lambda: T0)
+    engine.on_book(book(99.99, 100.01))
+    _bracket(engine)
+    # the take-profit moved to a price the market already offers: it must not trade before its parent fills
+    events = engine.submit(1, Order(AAPL, OrderSide.SELL, 10, OrderType.LIMIT, limit_price=99.0, order_id=2,
+                                    parent_id=1))
+    assert not fills(events)
+    working = {u.order.order_id: u.order.status for u in engine.open_orders(1)}
+    assert working == {1: OrderStatus.SUBMITTED, 2: OrderStatus.PRE_SUBMITTED, 3: OrderStatus.PRE_SUBMITTED}
+    assert not engine.accounts.positions_of("DU1234567")
+
+
 def test_cancelling_a_bracket_parent_cancels_its_children() -> None:
     engine = MatchingEngine(Accounts(), clock=lambda: T0)
     engine.on_book(book(99.99, 100.01))
