@@ -128,7 +128,7 @@ def order_from_trade(trade: Any, instrument: Instrument) -> Order:
         filled_quantity=0.0 if math.isnan(filled) else min(filled, float(o.totalQuantity)),
         average_fill_price=0.0 if math.isnan(average) else average,
         created=log_times[0] if log_times else None, updated=log_times[-1] if log_times else None, reason=reason,
-        perm_id=perm_id,
+        perm_id=perm_id, api_client_id=int(getattr(o, "clientId", 0) or 0),
     )
 
 

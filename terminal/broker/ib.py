@@ -95,6 +95,11 @@ class IBBroker(IBOrders):
     def is_connected(self) -> bool:
         return self.ib.isConnected()
 
+    @property
+    def client_id(self) -> int:
+        """The API client id of this connection (0 before the first connect)."""
+        return self._endpoint[2] if self._endpoint else 0
+
     async def connect(self, host: str, port: int, client_id: int, timeout: float = 10.0) -> None:
         self._endpoint = (host, port, client_id)
         self._closing = False

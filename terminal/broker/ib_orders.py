@@ -94,17 +94,25 @@ class IBOrders:
         return placed
 
     def _trade_of(self, order: Order, working: bool = True) -> Any:
-        """The client library's trade for ``order``, by client order id, else permanent id."""
+        """The client library's trade for ``order``, by client order id, else permanent id.
+
+        Only a trade this connection's client id placed is returned: IB addresses a cancel or modify
+        by (client id, order id), so sending one for another client's order would reach whichever
+        order of ours has that IB order id."""
         trades = self.ib.openTrades() if working else self.ib.trades()
-        for trade in trades:
-            if order.client_order_id and trade.order.orderRef == order.client_order_id:
-                return trade
-        if order.perm_id:
-            for trade in trades:
-                if trade.order.permId == order.perm_id:
-                    return trade
-        raise OrderNotAtBroker(f"order {order.client_order_id} ({order.describe()}) is not working at the broker "
-                               "on this connection")
+        found = next((t for t in trades if order.client_order_id and t.order.orderRef == order.client_order_id), None)
+        if found is None and order.perm_id:
+            found = next((t for t in trades if t.order.permId == order.perm_id), None)
+        if found is None:
+            raise OrderNotAtBroker(f"order {order.client_order_id} ({order.describe()}) is not working at the "
+                                   "broker on this connection")
+        owner, mine = int(found.order.clientId or 0), int(self.ib.client.clientId)
+        if owner != mine:
+            who = "TWS itself" if owner == 0 else f"API client id {owner}"
+            raise OrderNotAtBroker(f"order {order.client_order_id} ({order.describe()}) was placed by {who}; this "
+                                   f"terminal is client id {mine}, and IB lets only the placing client change or "
+                                   "cancel it: do it there, or use Cancel all (a global cancel)")
+        return found
 
     async def modify(self, order: Order) -> Order:
         """Change quantity, prices and time in force of the working order ``order`` names."""
@@ -122,6 +130,9 @@ class IBOrders:
         elif order.stop_price is not None:
             o.auxPrice = order.stop_price
         o.tif = order.time_in_force.value
+        # A bracket's parent and first exit went out with transmit=False (the last exit transmitted them
+        # all); a modify re-sent that way would stay in TWS untransmitted.
+        o.transmit = True
         self.ib.placeOrder(trade.contract, o)
         return replace(order, order_id=int(o.orderId))
 
@@ -172,7 +183,18 @@ class IBOrders:
 
     # --- state at the broker -----------------------------------------------------------------
     async def open_orders(self) -> list[Order]:
-        return [convert.order_from_trade(t, self._instrument_of(t.contract)) for t in self.ib.openTrades()]
+        """Every open order of the account, asked afresh: this client's (their updates stream to it) and those
+        of other API clients and TWS (``reqAllOpenOrders``; IB streams their updates to their own client only,
+        so what the client library remembers of them may be stale and is not used)."""
+        self._require()
+        mine = int(self.ib.client.clientId)
+        try:
+            every = await asyncio.wait_for(self.ib.reqAllOpenOrdersAsync(), 10.0)
+        except TimeoutError:
+            raise BrokerError("the broker did not list the account's open orders within 10 s") from None
+        others = [t for t in every if int(t.order.clientId or 0) != mine]
+        own = [t for t in self.ib.openTrades() if int(t.order.clientId or 0) == mine]
+        return [convert.order_from_trade(t, self._instrument_of(t.contract)) for t in [*own, *others]]
 
     async def completed_orders(self) -> list[Order]:
         """Orders done today as the broker reports them (reqCompletedOrders at connect, and since)."""

@@ -144,6 +144,9 @@ class Order:
     source: str = "manual"  # ticket | hotkey | ladder | chart | close position | strategy name | external
     perm_id: int = 0
     parent_ref: str = ""
+    # The IB API client id that placed it, as the broker reports it (0: unknown, or TWS itself). IB
+    # sends an order's updates only to that client and lets only that client cancel or modify it.
+    api_client_id: int = 0
 
     @property
     def is_external(self) -> bool:

@@ -153,6 +153,7 @@ class OrderBook:
             trail_amount=update.trail_amount if update.trail_amount is not None else previous.trail_amount,
             trail_percent=update.trail_percent if update.trail_percent is not None else previous.trail_percent,
             account=update.account or previous.account, parent_id=update.parent_id or previous.parent_id,
+            api_client_id=update.api_client_id or previous.api_client_id,
             oca_group=update.oca_group or previous.oca_group, reason=update.reason or previous.reason,
             updated=update.updated or datetime.now(UTC),
         )
@@ -244,10 +245,23 @@ class OrderBook:
 
     # --- reconciliation ------------------------------------------------------------------------
     def reconcile(self, open_orders: list[Order], completed_orders: list[Order],
-                  executions: list[Fill]) -> ReconcileReport:
-        """Bring the book in line with what the broker reports after a (re)connect."""
+                  executions: list[Fill], client_id: int = 0) -> ReconcileReport:
+        """Bring the book in line with what the broker reports after a (re)connect.
+
+        ``open_orders`` are those of every client of the account; ``client_id`` is this connection's. One of
+        our orders that another client id placed (the terminal restarted with a new id) stays working, with
+        a warning: IB sends its updates to that client only, so here it is brought up to date at each
+        reconciliation, and only that client (or a global cancel) can cancel it."""
         before = dict(self.orders)
         seen = {self.on_order(order) for order in [*open_orders, *completed_orders]}
+        for update in open_orders:
+            key = self._key_of(update)
+            order = self.orders.get(key) if key else None
+            if order is not None and not order.is_external and client_id and update.api_client_id not in (0, client_id):
+                self._log.warning("orders", f"order {key} ({order.describe()}) is working under API client id "
+                                            f"{update.api_client_id}, not this terminal's {client_id}: its updates "
+                                            "reach this terminal only at reconciliations, and only that client or "
+                                            "Cancel all can cancel it")
         new_fills = sum(self.on_fill(fill) for fill in executions)
         inactivated = []
         now = datetime.now(UTC)

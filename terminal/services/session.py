@@ -93,7 +93,7 @@ class TradingSession:
         self.store = store
         self.broker = broker
         self.log = LogService()
-        self.records = RecordWriter(store, self.log)
+        self.records = RecordWriter(store, self.log, dead_letter=settings.resolved_data_dir / "unwritten-records.jsonl")
         self.market = MarketService(broker, store)
         self.portfolio = PortfolioService(TradingDay(settings.daily_reset_time, settings.daily_reset_timezone))
         self.risk = RiskChecker(settings.risk_limits)
@@ -270,13 +270,14 @@ class TradingSession:
             self.portfolio.replace_positions(positions)
             self.portfolio.on_account(await self.broker.account())
             report = self.orders.reconcile(await self.broker.open_orders(), await self.broker.completed_orders(),
-                                           await self.broker.executions())
+                                           await self.broker.executions(), self.broker.client_id)
             mismatches = await self.check_positions()
             report = replace(report, mismatches=tuple(mismatches))
             self.last_reconcile = report
             (self.log.error if mismatches else self.log.warning if report.inactivated else self.log.info)(
                 "reconcile", report.describe())
             self.orders.reconciled.emit(report)
+            await self.orders.after_reconcile()
             return report
 
     async def check_positions(self, settle: float = POSITION_SETTLE_SECONDS) -> list[PositionMismatch]:

@@ -14,7 +14,8 @@ from ib_async import IB, LimitOrder, Stock
 
 from terminal.broker.base import OrderNotAtBroker
 from terminal.broker.events import OrderEvent
-from terminal.domain import Order, OrderSide, OrderStatus, OrderType
+from terminal.domain import Order, OrderRejected, OrderSide, OrderStatus, OrderType
+from terminal.services.confirmation import ConfirmationRequired
 from terminal.services.order_book import NOT_AT_BROKER
 from tests.support.trading import close, fill_order, wait
 
@@ -171,10 +172,13 @@ def test_a_late_event_never_moves_a_filled_order_back(loop, sims, sessions):
     aapl = _aapl(loop, session)
     order = fill_order(loop, session, Order(aapl, OrderSide.BUY, 5))
     filled = session.orders.orders[order.client_order_id]
-    late = Order(aapl, OrderSide.BUY, 5, client_order_id=order.client_order_id, order_id=order.order_id,
-                 perm_id=filled.perm_id, status=OrderStatus.SUBMITTED, filled_quantity=0.0)
-    session.broker.events.publish(OrderEvent(late))
-    assert session.orders.orders[order.client_order_id] == filled
+    for status in (OrderStatus.SUBMITTED, OrderStatus.CANCELLED, OrderStatus.INACTIVE):
+        # a late status with every fill in it: only the state machine can refuse it (Filled is final)
+        late = Order(aapl, OrderSide.BUY, 5, client_order_id=order.client_order_id, order_id=order.order_id,
+                     perm_id=filled.perm_id, status=status, filled_quantity=5.0,
+                     average_fill_price=filled.average_fill_price)
+        session.broker.events.publish(OrderEvent(late))
+        assert session.orders.orders[order.client_order_id] == filled
 
 
 def test_fill_reported_before_its_order_is_kept_and_applied(loop, sims, sessions):
@@ -223,3 +227,61 @@ def test_cancel_by_an_ib_order_id_alone_never_reaches_another_order(loop, sims, 
         loop.run_until_complete(session.broker.cancel(earlier))
     loop.run_until_complete(asyncio.sleep(0.3))
     assert _at_sim(sim)[live.client_order_id].order.status is OrderStatus.SUBMITTED
+
+
+def test_orders_of_other_clients_are_shown_as_external_and_counted_by_cancel_all(loop, sims, sessions):
+    sim = sims()
+    session = sessions(sim.port, client_id=1, confirm_orders=True)
+    other = IB()
+    loop.run_until_complete(other.connectAsync("127.0.0.1", sim.port, clientId=7, timeout=5))
+    try:
+        contract = Stock("AAPL", "SMART", "USD")
+        loop.run_until_complete(other.qualifyContractsAsync(contract))
+        other.placeOrder(contract, LimitOrder("BUY", 3, 50.0))
+        wait(loop, lambda: sim.engine.submitted_count == 1, what="the other client's order")
+        loop.run_until_complete(session.reconcile())
+        external = [o for o in session.orders.working() if o.is_external]
+        assert [(o.quantity, o.api_client_id) for o in external] == [(3, 7)]
+        with pytest.raises(ConfirmationRequired, match="Cancel all 1 working order.*1 of them placed outside"):
+            loop.run_until_complete(session.orders.cancel_all())
+        with pytest.raises(OrderRejected, match="placed by API client id 7"):  # IB lets only its client cancel it
+            loop.run_until_complete(session.orders.cancel(external[0].client_order_id))
+        assert loop.run_until_complete(session.orders.cancel_all(confirmed=True)) == 1
+        wait(loop, lambda: not any(w.order.status.is_working for w in sim.engine.orders.values()),
+             what="the global cancel")
+    finally:
+        other.disconnect()
+
+
+def test_a_restart_with_another_client_id_keeps_our_working_order_working(loop, sims, sessions):
+    sim = sims()
+    session = sessions(sim.port, client_id=1)
+    aapl = _aapl(loop, session)
+    placed = loop.run_until_complete(session.orders.place(_resting_buy(loop, session, aapl)))
+    wait(loop, lambda: session.orders.orders[placed.client_order_id].perm_id, what="acknowledged")
+    close(loop, session)
+    again = sessions(sim.port, client_id=2)
+    order = again.orders.orders[placed.client_order_id]
+    assert order.status is OrderStatus.SUBMITTED and order.api_client_id == 1 and not order.is_external
+    assert any("working under API client id 1" in e.message for e in again.log.entries)
+    with pytest.raises(OrderRejected, match="placed by API client id 1; this terminal is client id 2"):
+        loop.run_until_complete(again.orders.cancel(placed.client_order_id))
+    assert _at_sim(sim)[placed.client_order_id].order.status is OrderStatus.SUBMITTED
+
+
+def test_a_modified_bracket_exit_does_not_trade_before_its_parent_fills(loop, sims, sessions):
+    sim = sims()
+    session = sessions(sim.port)
+    aapl = _aapl(loop, session)
+    parent, take_profit, stop_loss = loop.run_until_complete(
+        session.orders.place_bracket(_resting_buy(loop, session, aapl), 2.0, 3.0))
+    wait(loop, lambda: session.orders.orders[stop_loss.client_order_id].perm_id, what="the bracket acknowledged")
+    last, _ = loop.run_until_complete(session.market.reference_price_now(aapl))
+    # the take-profit dragged below the market: were it live, it would sell at once
+    loop.run_until_complete(session.orders.modify(take_profit.client_order_id,
+                                                  limit_price=aapl.round_to_tick(last * 0.99), confirmed=True))
+    loop.run_until_complete(asyncio.sleep(0.5))
+    at_sim = _at_sim(sim)
+    assert [at_sim[o.client_order_id].order.status for o in (parent, take_profit, stop_loss)] == [
+        OrderStatus.SUBMITTED, OrderStatus.PRE_SUBMITTED, OrderStatus.PRE_SUBMITTED]
+    assert session.portfolio.position_quantity(aapl) == 0 and not sim.engine.executions
