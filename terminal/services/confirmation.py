@@ -63,15 +63,42 @@ class ConfirmationPolicy:
             raise ConfirmationRequired("Send the same order again?", question)
         raise ConfirmationRequired("Send order?", question + "\n\nSend this order?")
 
+    def check_close(self, order: Order, cancels: int, kill_switch: bool, confirmed: bool) -> None:
+        """Close position: asked like a new order, and always while the kill switch is on."""
+        if confirmed:
+            return
+        duplicate = self._duplicate(order)
+        if not (self.confirm_orders or duplicate or kill_switch):
+            return
+        lines = [order.describe()]
+        if cancels:
+            lines.append(f"First cancels the {cancels} working order(s) in {order.instrument.display_name}.")
+        if kill_switch:
+            lines.append("The kill switch is on: it blocks new orders, but this one only closes the position.")
+        if duplicate:
+            lines.append(duplicate)
+        title = "Close the position again?" if duplicate else "Close position?"
+        raise ConfirmationRequired(title, "\n".join(lines) + "\n\nClose the position?")
+
+    def check_kill_switch_off(self, confirmed: bool) -> None:
+        if not confirmed:
+            raise ConfirmationRequired("Turn the kill switch off?", "The kill switch blocks every new order. "
+                                       "Turn it off and allow orders again?")
+
     def check_modify(self, before: Order, after: Order, confirmed: bool) -> None:
         if confirmed or not self.confirm_orders:
             return
         raise ConfirmationRequired("Modify order?", f"{before.describe()}\n→ {after.describe()}\n\nModify this order?")
 
-    def check_cancel_all(self, working: int, confirmed: bool) -> None:
-        if confirmed or not self.confirm_orders or working == 0:
+    def check_cancel_all(self, working: int, confirmed: bool, external: int = 0) -> None:
+        """Cancel all is a global cancel: the question counts every open order of the account."""
+        if confirmed or not self.confirm_orders:
             return
-        raise ConfirmationRequired("Cancel all orders?", f"Cancel all {working} working order(s)?")
+        if working == 0:
+            raise ConfirmationRequired("Cancel all orders?", "No working order is known. Send a global cancel to "
+                                                             "the broker anyway?")
+        outside = f", {external} of them placed outside this terminal (TWS or another client)" if external else ""
+        raise ConfirmationRequired("Cancel all orders?", f"Cancel all {working} working order(s){outside}?")
 
     def sent(self, order: Order) -> None:
         """Remember an accepted order for the double-send guard."""

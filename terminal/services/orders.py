@@ -52,6 +52,7 @@ class OrderService(OrderBook):
         self._portfolio = portfolio
         self.confirmation = confirmation or ConfirmationPolicy(confirm_orders=False)
         self._sequence = itertools.count(1)
+        self._cancel_epoch = 0  # bumped by every Cancel all: an order recorded before it is never sent after it
         # Unique across runs and terminals: seconds since the epoch plus a random tag, then a counter.
         self._prefix = f"qt{int(time.time()):x}{secrets.token_hex(2)}"
 
@@ -187,9 +188,13 @@ class OrderService(OrderBook):
             child.validate()
         return children
 
-    async def _send(self, orders: list[Order]) -> list[Order]:
-        """Write ahead, then send (as a bracket when there are children); every failure leaves a final state."""
+    async def _send(self, orders: list[Order], closing: bool = False) -> list[Order]:
+        """Write ahead, then send (as a bracket when there are children); every failure leaves a final state.
+
+        The kill switch and Cancel all are checked again between the write-ahead and the send: one given
+        while the order was being recorded (up to 5 s on a locked database) must stop it too."""
         keys = [o.client_order_id for o in orders]
+        epoch = self._cancel_epoch
         if not self._broker.is_connected:  # said at once, and nothing is recorded for an order never sent
             error = OrderRejected("not sent: not connected to the broker (reconnecting); try again when the status "
                                   "bar says connected", rule="broker")
@@ -206,6 +211,12 @@ class OrderService(OrderBook):
                         await self.records.write_ahead(order)
             except RecordError as exc:
                 self._fail(keys, f"not sent: {exc}", "store")
+            if self.risk.kill_switch and not closing:
+                self._fail(keys, "not sent: the kill switch was switched on while it was being recorded",
+                           "kill_switch", OrderStatus.CANCELLED)
+            if self._cancel_epoch != epoch:
+                self._fail(keys, "not sent: Cancel all was given while it was being recorded", "cancel_all",
+                           OrderStatus.CANCELLED)
             try:
                 if len(orders) > 1:
                     sent = await self._broker.place_bracket(orders[0], *orders[1:])
@@ -224,11 +235,11 @@ class OrderService(OrderBook):
         self._log.info("orders", f"sent #{result[0].order_id} {result[0].client_order_id}: {result[0].describe()}")
         return result
 
-    def _fail(self, keys: list[str], reason: str, rule: str) -> None:
+    def _fail(self, keys: list[str], reason: str, rule: str, status: OrderStatus = OrderStatus.INACTIVE) -> None:
         for key in keys:
             order = self.orders[key]
             if order.status.is_working:
-                self._record(order.with_status(OrderStatus.INACTIVE, reason=reason, updated=datetime.now(UTC)))
+                self._record(order.with_status(status, reason=reason, updated=datetime.now(UTC)))
         error = OrderRejected(reason, rule=rule)
         self._reject(self.orders[keys[0]], error)
         raise error
@@ -290,35 +301,129 @@ class OrderService(OrderBook):
             raise OrderRejected(f"not cancelled: {exc}", rule="broker") from exc
 
     async def cancel_all(self, confirmed: bool = False) -> int:
-        """Global cancel at the broker (every open order of the account, ours and external)."""
+        """Global cancel at the broker: every open order of the account, ours and those of other clients and TWS.
+
+        The account's open orders are listed afresh first, so the question counts what will be cancelled;
+        an order still being recorded is stopped before it is sent."""
+        if not self._broker.is_connected:
+            raise OrderRejected("nothing cancelled: not connected to the broker (reconnecting); try again when the "
+                                "status bar says connected", rule="broker")
+        try:
+            for update in await self._broker.open_orders():
+                self.on_order(update)
+        except BrokerError as exc:
+            self._log.warning("orders", f"cancel all: the account's open orders could not be listed ({exc}); "
+                                        "counting those this terminal knows")
         working = self.working()
-        self.confirmation.check_cancel_all(len(working), confirmed)
-        await self._broker.cancel_all()
-        self._log.warning("orders", f"cancel all: {len(working)} working order(s)")
+        external = sum(o.is_external for o in working)
+        self.confirmation.check_cancel_all(len(working), confirmed, external)
+        self._cancel_epoch += 1
+        try:
+            await self._broker.cancel_all()
+        except BrokerError as exc:
+            raise OrderRejected(f"nothing cancelled: {exc}", rule="broker") from exc
+        self._log.warning("orders", f"cancel all: {len(working)} working order(s)"
+                                    + (f", {external} of them placed outside this terminal" if external else ""))
         return len(working)
 
     def set_kill_switch(self, on: bool) -> asyncio.Task | None:
-        """On: block new orders at once and cancel every working order (the returned task); off: allow again.
+        """On: block new orders at once, record it, and cancel every working order (the returned task); off:
+        allow orders again.
 
-        The state is kept in the store, so a restart keeps orders blocked."""
+        The state is kept in the store, so a restart keeps orders blocked. Switched on while the broker is
+        away, the cancel happens at the reconciliation after the connection is back (``after_reconcile``)."""
         if not on and not self.risk.kill_switch:  # already off (switching on again cancels again)
             return None
         self.risk.kill_switch = on
-        if self.records is not None:
-            self.records.save_value("kill_switch", {"on": on, "since": datetime.now(UTC).isoformat()})
+        written = (self.records.save_value("kill_switch", {"on": on, "since": datetime.now(UTC).isoformat()})
+                   if self.records is not None else None)
         if not on:
             self._log.warning("risk", "kill switch off: orders allowed again")
             return None
         self._log.error("risk", "KILL SWITCH ON: cancelling all orders, new orders blocked")
-        return asyncio.ensure_future(self.cancel_all(confirmed=True))
+        return asyncio.ensure_future(self._kill(written))
 
-    async def close_position(self, instrument: Instrument, confirmed: bool = False) -> Order | None:
-        quantity = self._portfolio.position_quantity(instrument)
-        if quantity == 0:
+    async def reset_kill_switch(self, confirmed: bool = False) -> None:
+        """Allow orders again: always asked (a key pressed twice must not end an emergency stop)."""
+        if not self.risk.kill_switch:
+            return
+        self.confirmation.check_kill_switch_off(confirmed)
+        self.set_kill_switch(False)
+
+    async def _kill(self, written: asyncio.Future | None) -> int:
+        if written is not None:
+            await asyncio.shield(written)  # the switch is durable before anything else happens
+        if not self._broker.is_connected:
+            self._log.error("risk", "kill switch: not connected to the broker, so no order could be cancelled "
+                                    "yet; every working order is cancelled as soon as the connection is back")
+            return 0
+        try:
+            return await self.cancel_all(confirmed=True)
+        except OrderRejected as exc:
+            self._log.error("risk", f"kill switch: {exc}; it is tried again at the next reconciliation")
+            return 0
+
+    async def after_reconcile(self) -> None:
+        """With the kill switch on, nothing may stay working at the broker: cancel what reconciliation found."""
+        if self.risk.kill_switch and self.working():
+            self._log.error("risk", f"kill switch is on and {len(self.working())} order(s) are working at the "
+                                    "broker: cancelling all")
+            await self._kill(None)
+
+    def _position_now(self, instrument: Instrument) -> float:
+        """The position as our applied fills leave it (ahead of the broker's position message), else the broker's."""
+        expected = self.positions.quantity(self._portfolio.account.account, instrument.key)
+        return expected if expected is not None else self._portfolio.position_quantity(instrument)
+
+    async def close_position(self, instrument: Instrument, confirmed: bool = False,
+                             cancel_timeout: float = 5.0) -> Order | None:
+        """Flatten: cancel this terminal's working orders in the instrument, then a market order for what is left.
+
+        Cancelling first means no exit left working can later open a position the other way, and a second
+        Close (a double click) replaces the first's order instead of closing twice. A close only takes risk
+        off, so of the risk rules only the position-mismatch block applies (``RiskChecker.check_close``)."""
+        position = self._position_now(instrument)
+        if position == 0:
             return None
-        side = OrderSide.SELL if quantity > 0 else OrderSide.BUY
-        return await self.place(Order(instrument, side, abs(quantity), OrderType.MARKET, source="close position"),
-                                confirmed=confirmed)
+        side = OrderSide.SELL if position > 0 else OrderSide.BUY
+        order = Order(instrument, side, abs(position), OrderType.MARKET, source="close position")
+        mine = [o for o in self.working() if o.instrument.key == instrument.key and not o.is_external]
+        self.confirmation.check_close(order, len(mine), self.risk.kill_switch, confirmed)
+        if instrument.key in self.risk.blocked:
+            error = OrderRejected(self.risk.blocked[instrument.key], rule="position_mismatch")
+            self._reject(order, error)
+            raise error
+        for working in mine:
+            await self._cancel_for_close(working, cancel_timeout)
+        position = self._position_now(instrument)  # fills may have come while the cancels were on their way
+        if position == 0:
+            self._log.info("orders", f"close position: {instrument.display_name} is already flat")
+            return None
+        order = self._identify(replace(order, side=OrderSide.SELL if position > 0 else OrderSide.BUY,
+                                       quantity=abs(position)))
+        try:
+            order = await self._qualified(order)
+            self.risk.check_close(order, position)
+        except OrderRejected as exc:
+            self._reject(order, exc)
+            raise
+        self.confirmation.sent(order)
+        return (await self._send([order], closing=True))[0]
+
+    async def _cancel_for_close(self, order: Order, timeout: float) -> None:
+        key = order.client_order_id
+        deadline = time.monotonic() + timeout
+        while key in self._in_flight and time.monotonic() < deadline:  # being sent: cancel it once it is out
+            await asyncio.sleep(0.02)
+        if self.orders[key].status.is_working:
+            await self.cancel(key)
+        while self.orders[key].status.is_working:
+            if time.monotonic() > deadline:
+                error = OrderRejected(f"close position: {self.orders[key].describe()} was not cancelled within "
+                                      f"{timeout:g} s, so no closing order was sent", rule="broker")
+                self._reject(order, error)
+                raise error
+            await asyncio.sleep(0.02)
 
     # --- previews ------------------------------------------------------------------------------
     async def preview(self, order: Order, timeout: float = 3.0) -> OrderPreview:

@@ -69,6 +69,10 @@ class PositionBook:
     def tracks(self, account: str) -> bool:
         return account in self.accounts
 
+    def quantity(self, account: str, instrument_key: str) -> float | None:
+        """What the applied fills say the position is (None for an account without a baseline)."""
+        return self.expected.get((account, instrument_key), 0.0) if account in self.accounts else None
+
     def on_fill(self, fill: Fill) -> str | None:
         """Move the book by ``fill``; returns the account if it is tracked (its row must be written)."""
         if fill.account not in self.accounts:

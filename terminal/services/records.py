@@ -6,18 +6,24 @@ event loop. A write that fails because the database is locked, slow or briefly g
 (SQLAlchemy ``OperationalError``) stays at the head of the outbox and is retried with
 exponential backoff, so it is delayed, never lost, and never overtaken by a later write
 of the same order. ``write_ahead`` is the one write a caller waits for: an order is
-committed before it is sent. A write that can never succeed (a programming error) is
-logged with what it was and dropped so it cannot block the records behind it.
+committed before it is sent. A write the database refuses for good (not a lock or an
+outage: a constraint, a bug) is tried three times, then appended as one JSON line to the
+dead-letter file (``unwritten-records.jsonl`` in the data folder) with the reason, and the
+log says so, so it cannot block the records behind it and is still not lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -45,9 +51,12 @@ class _Job:
 class RecordWriter:
     """Writes trading records in order, retrying transient database errors; ``pending`` counts the outbox."""
 
+    PERMANENT_ATTEMPTS = 3  # tries of a write that fails with anything but a transient database error
+
     def __init__(self, store: Store, log_service: LogService, retry_initial: float = 0.05,
-                 retry_max: float = 5.0) -> None:
+                 retry_max: float = 5.0, dead_letter: Path | None = None) -> None:
         self._store = store
+        self.dead_letter = dead_letter
         self._log = log_service
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -145,9 +154,15 @@ class RecordWriter:
                 delay = min(self.retry_max, delay * 2)
                 continue
             except Exception as exc:
+                if job.attempts < self.PERMANENT_ATTEMPTS:
+                    await asyncio.sleep(delay)
+                    delay = min(self.retry_max, delay * 2)
+                    continue
                 self._jobs.popleft()
-                self._log.error("store", f"{job.description} could not be written and was dropped: {exc!r}")
                 log.exception("record %s failed", job.description)
+                kept = await loop.run_in_executor(self._executor, self._keep_unwritten, job, exc)
+                self._log.error("store", f"{job.description} could not be written to the store ({exc!r}); "
+                                         + (f"kept in {kept}" if kept else "it could not be kept anywhere either"))
                 if not job.future.done():
                     job.future.set_exception(exc)
                     job.future.exception()  # retrieved: callers that do not wait must not see a warning
@@ -158,6 +173,27 @@ class RecordWriter:
                 self._log.info("store", f"{job.description} written after {job.attempts} attempts")
             if not job.future.done():
                 job.future.set_result(result)
+
+
+    def _keep_unwritten(self, job: _Job, error: Exception) -> Path | None:
+        """Append the record the store refused to the dead-letter file; returns its path (None if that failed too)."""
+        if self.dead_letter is None:
+            return None
+        line = json.dumps({"time": datetime.now(UTC).isoformat(), "record": job.description,
+                           "write": getattr(job.function, "__qualname__", repr(job.function)),
+                           "error": repr(error), "values": [_plain(a) for a in job.args]}, default=str)
+        try:
+            self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
+            with self.dead_letter.open("a", encoding="utf-8") as file:
+                file.write(line + "\n")
+        except OSError:
+            log.exception("cannot append to %s", self.dead_letter)
+            return None
+        return self.dead_letter
+
+
+def _plain(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
 
 def _short(exc: OperationalError) -> str:

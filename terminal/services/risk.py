@@ -41,6 +41,18 @@ class RiskChecker:
         self.set_limits(replace(self.limits, **changes))
         return self.limits
 
+    def check_close(self, order: Order, position: float) -> None:
+        """Rules for an order that closes ``position`` (Close position): it must only reduce it, and a position
+        mismatch still blocks (the quantity to close is in doubt). Size, notional, price band, position and
+        daily-loss limits do not apply to taking risk off, and the kill switch, which stops new risk, lets a
+        close through (the order service asks the user first)."""
+        order.validate()
+        if order.instrument.key in self.blocked:
+            raise OrderRejected(self.blocked[order.instrument.key], rule="position_mismatch")
+        if position == 0 or order.side.sign * position > 0 or order.quantity > abs(position) + 1e-9:
+            raise OrderRejected(f"{order.describe()} does not only close the position of {position:+g} in "
+                                f"{order.instrument.display_name}", rule="close_position")
+
     def check(self, order: Order, context: RiskContext) -> None:
         """Raise OrderRejected(rule=...) for the first rule the order breaks."""
         order.validate()
