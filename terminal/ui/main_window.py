@@ -9,12 +9,17 @@ from datetime import datetime
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
+    QComboBox,
     QDialog,
     QDockWidget,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
+    QTextEdit,
     QWidget,
 )
 
@@ -168,10 +173,14 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction("Quit", self.close, QKeySequence.StandardKey.Quit)
         trade = bar.addMenu("&Trading")
-        self.kill_action = QAction("Kill switch", self, checkable=True)
-        self.kill_action.setShortcut(QKeySequence("Ctrl+K"))
-        self.kill_action.toggled.connect(self.session.orders.set_kill_switch)
+        # Ctrl+K only ever switches the kill switch on (a second press must not end an emergency stop);
+        # off is the menu item, and it asks. "\t" shows the key in the menu's shortcut column.
+        self.kill_action = QAction("Kill switch\tCtrl+K", self, checkable=True)
+        self.kill_action.toggled.connect(self._kill_switch_toggled)
         trade.addAction(self.kill_action)
+        self.kill_key = QShortcut(QKeySequence("Ctrl+K"), self)
+        self.kill_key.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.kill_key.activated.connect(self.kill_switch_on)
         trade.addAction("Cancel all orders", lambda: self.entry.cancel_all(self._show_error),
                         QKeySequence("Ctrl+Shift+X"))
         trade.addAction("Risk limits…", self.risk_dialog)
@@ -213,6 +222,22 @@ class MainWindow(QMainWindow):
                 shortcut.activated.connect(lambda side=side: self.hit(side))
                 self.hotkeys.append(shortcut)
 
+    def kill_switch_on(self) -> None:
+        if not self.session.risk.kill_switch:
+            self.kill_action.setChecked(True)  # toggled → _kill_switch_toggled(True)
+
+    def _kill_switch_toggled(self, on: bool) -> None:
+        if on:
+            task = self.session.orders.set_kill_switch(True)
+            if task is not None:
+                task.add_done_callback(lambda t: t.cancelled() or t.exception() is None
+                                       or self._show_error(t.exception()))
+        else:
+            self.entry.run(lambda confirmed: self.session.orders.reset_kill_switch(confirmed=confirmed),
+                           self._show_error, on_done=lambda _: self.sync_trading_state(),
+                           on_declined=self.sync_trading_state)
+        self.sync_trading_state()
+
     def sync_trading_state(self) -> None:
         """Menu checkmarks from the session (kill switch and confirm preference are restored from the store)."""
         for action, on in ((self.kill_action, self.session.risk.kill_switch),
@@ -238,7 +263,14 @@ class MainWindow(QMainWindow):
         self.ticket.quantity.setFocus()
 
     def hit(self, side: OrderSide) -> None:
-        """Hotkey: a limit order at the ask (buy) or bid (sell) for the ticket's quantity — marketable, capped."""
+        """Hotkey: a limit order at the ask (buy) or bid (sell) for the ticket's quantity — marketable, capped.
+
+        Not while the user types in a text field (the watchlist's symbol entry, a search box): the
+        keys are then part of typing, and the order would be for the ticket's symbol, not the typed one."""
+        if _typing(QApplication.focusWidget()):
+            self.statusBar().showMessage("Ctrl+B / Ctrl+S trade only from a table, chart or the ticket's numbers, "
+                                         "not while typing in a text field", 8000)
+            return
         instrument = self.ticket.instrument
         if instrument is None:
             self._show_error(ValueError("select a symbol before using the buy/sell hotkeys"))
@@ -353,3 +385,14 @@ class MainWindow(QMainWindow):
 
     def _show_error(self, error: Exception) -> None:
         self.session.log.error("ui", str(error))
+
+
+def _typing(widget: QWidget | None) -> bool:
+    """Whether ``widget`` takes free text (a spin box's own line edit is a number field, not free text)."""
+    if isinstance(widget, (QTextEdit, QPlainTextEdit)):
+        return not widget.isReadOnly()
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    if isinstance(widget, QLineEdit):
+        return not widget.isReadOnly() and not isinstance(widget.parent(), (QAbstractSpinBox, QComboBox))
+    return False

@@ -54,6 +54,33 @@ def test_sell_hotkey_in_a_trading_dock_asks_when_confirm_orders_is_on(terminal_w
     assert order.side is OrderSide.SELL and order.source == "hotkey" and order.order_type is OrderType.LIMIT
 
 
+def test_trading_hotkeys_do_nothing_while_typing_a_symbol(terminal_window, qloop, qtbot):
+    window, session, _ = open_with_symbol(terminal_window, qloop, confirm_orders=False, in_process_simulator=True)
+    entry = window.watchlist.entry
+    _press(qloop, entry, Qt.Key.Key_M, Qt.KeyboardModifier.NoModifier)
+    for key in (Qt.Key.Key_S, Qt.Key.Key_B):
+        _press(qloop, entry, key)
+    qloop.run_until_complete(asyncio.sleep(0.5))
+    assert session.orders.orders == {} and session.simulator.engine.submitted_count == 0
+    assert "not while typing" in window.statusBar().currentMessage()
+
+
+def test_ctrl_k_only_switches_the_kill_switch_on_and_off_is_asked(terminal_window, qloop, qtbot):
+    window, session, _ = open_with_symbol(terminal_window, qloop, confirm_orders=False, in_process_simulator=True)
+    table = window.watchlist.table
+    for _ in range(2):  # a second press must not end the emergency stop
+        _press(qloop, table, Qt.Key.Key_K)
+        wait_until(qloop, lambda: session.risk.kill_switch, message="the kill switch on")
+    qloop.run_until_complete(asyncio.sleep(0.3))
+    assert session.risk.kill_switch and window.kill_action.isChecked() and window.entry.dialog is None
+    window.kill_action.trigger()  # the menu item: off only after a yes
+    assert "Turn it off" in answer_confirmation(qloop, qtbot, window, yes=False)
+    assert session.risk.kill_switch and window.kill_action.isChecked()
+    window.kill_action.trigger()
+    answer_confirmation(qloop, qtbot, window, yes=True)
+    assert not session.risk.kill_switch and not window.kill_action.isChecked()
+
+
 def test_held_hotkey_sends_once_and_asks_before_the_repeat(terminal_window, qloop, qtbot):
     window, session, instrument = open_with_symbol(terminal_window, qloop, confirm_orders=False, in_process_simulator=True)
     quantity = window.ticket.quantity

@@ -163,6 +163,8 @@ def test_kill_switch_cancels_working_orders_and_blocks_new_ones(terminal_window,
     window.ticket.submit(OrderSide.BUY)
     assert window.ticket.error.text().startswith("[kill_switch]")
     window.kill_action.setChecked(False)
+    assert "Turn it off and allow orders again?" in answer_confirmation(qloop, qtbot, window)
+    assert not session.risk.kill_switch and not window.kill_action.isChecked()
     window.ticket.submit(OrderSide.BUY)
     if session.orders.confirmation._duplicate(session.orders.orders[next(iter(session.orders.orders))]):
         assert "Send it again?" in answer_confirmation(qloop, qtbot, window)  # the same order within 2 s
