@@ -21,10 +21,12 @@ DUPLICATE_WINDOW_SECONDS = 2.0
 class ConfirmationRequired(Exception):  # noqa: N818 - a question, not an error
     """The action waits for the user's yes: ``question`` says what would happen and why we ask."""
 
-    def __init__(self, title: str, question: str) -> None:
+    def __init__(self, title: str, question: str, default_no: bool = False) -> None:
+        """``default_no``: Enter answers No (a repeat, ending the kill switch: a held key must not say yes)."""
         super().__init__(question)
         self.title = title
         self.question = question
+        self.default_no = default_no
 
 
 class ConfirmationPolicy:
@@ -60,7 +62,7 @@ class ConfirmationPolicy:
         question = "\n".join(lines)
         if duplicate:
             question += f"\n\n{duplicate} Send it again?"
-            raise ConfirmationRequired("Send the same order again?", question)
+            raise ConfirmationRequired("Send the same order again?", question, default_no=True)
         raise ConfirmationRequired("Send order?", question + "\n\nSend this order?")
 
     def check_close(self, order: Order, cancels: int, kill_switch: bool, confirmed: bool) -> None:
@@ -78,12 +80,12 @@ class ConfirmationPolicy:
         if duplicate:
             lines.append(duplicate)
         title = "Close the position again?" if duplicate else "Close position?"
-        raise ConfirmationRequired(title, "\n".join(lines) + "\n\nClose the position?")
+        raise ConfirmationRequired(title, "\n".join(lines) + "\n\nClose the position?", default_no=bool(duplicate))
 
     def check_kill_switch_off(self, confirmed: bool) -> None:
         if not confirmed:
             raise ConfirmationRequired("Turn the kill switch off?", "The kill switch blocks every new order. "
-                                       "Turn it off and allow orders again?")
+                                       "Turn it off and allow orders again?", default_no=True)
 
     def check_modify(self, before: Order, after: Order, confirmed: bool) -> None:
         if confirmed or not self.confirm_orders:

@@ -79,9 +79,9 @@ class OrderEntry(QObject):
         box = QMessageBox(QMessageBox.Icon.Question, question.title, question.question,
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self._parent)
         box.setObjectName("confirm_order")
-        # A repeated order defaults to No: a held key or a double click must not send it by Enter.
-        again = "again" in question.title
-        box.setDefaultButton(QMessageBox.StandardButton.No if again else QMessageBox.StandardButton.Yes)
+        # A repeated order (or ending the kill switch) defaults to No: a held key or a double click must
+        # not say yes by Enter.
+        box.setDefaultButton(QMessageBox.StandardButton.No if question.default_no else QMessageBox.StandardButton.Yes)
         box.setWindowModality(Qt.WindowModality.ApplicationModal)
 
         def answered(_: int) -> None:
