@@ -253,15 +253,17 @@ class OrderBook:
         a warning: IB sends its updates to that client only, so here it is brought up to date at each
         reconciliation, and only that client (or a global cancel) can cancel it."""
         before = dict(self.orders)
-        seen = {self.on_order(order) for order in [*open_orders, *completed_orders]}
+        seen: set[str | None] = set()
         for update in open_orders:
-            key = self._key_of(update)
+            key = self.on_order(update)
+            seen.add(key)
             order = self.orders.get(key) if key else None
             if order is not None and not order.is_external and client_id and update.api_client_id not in (0, client_id):
                 self._log.warning("orders", f"order {key} ({order.describe()}) is working under API client id "
                                             f"{update.api_client_id}, not this terminal's {client_id}: its updates "
                                             "reach this terminal only at reconciliations, and only that client or "
                                             "Cancel all can cancel it")
+        seen |= {self.on_order(order) for order in completed_orders}
         new_fills = sum(self.on_fill(fill) for fill in executions)
         inactivated = []
         now = datetime.now(UTC)

@@ -365,9 +365,10 @@ class OrderService(OrderBook):
 
     async def after_reconcile(self) -> None:
         """With the kill switch on, nothing may stay working at the broker: cancel what reconciliation found."""
-        if self.risk.kill_switch and self.working():
-            self._log.error("risk", f"kill switch is on and {len(self.working())} order(s) are working at the "
-                                    "broker: cancelling all")
+        working = self.working()
+        if self.risk.kill_switch and working:
+            self._log.error("risk", f"kill switch is on and {len(working)} order(s) are working at the broker: "
+                                    "cancelling all")
             await self._kill(None)
 
     def _position_now(self, instrument: Instrument) -> float:

@@ -145,20 +145,18 @@ class RecordWriter:
             job.attempts += 1
             try:
                 result = await loop.run_in_executor(self._executor, job.function, *job.args)
-            except OperationalError as exc:  # locked, slow or gone: keep it at the head and try again
-                self.retries += 1
-                if job.attempts == 1 or job.attempts % 10 == 0:
-                    self._log.warning("store", f"{job.description} not written yet (attempt {job.attempts}, "
-                                               f"retrying in {delay:.2f} s): {_short(exc)}")
-                await asyncio.sleep(delay)
-                delay = min(self.retry_max, delay * 2)
-                continue
             except Exception as exc:
-                if job.attempts < self.PERMANENT_ATTEMPTS:
+                transient = isinstance(exc, OperationalError)  # locked, slow or gone: keep it at the head
+                if transient or job.attempts < self.PERMANENT_ATTEMPTS:
+                    self.retries += transient
+                    if transient and (job.attempts == 1 or job.attempts % 10 == 0):
+                        self._log.warning("store", f"{job.description} not written yet (attempt {job.attempts}, "
+                                                   f"retrying in {delay:.2f} s): {_short(exc)}")
                     await asyncio.sleep(delay)
                     delay = min(self.retry_max, delay * 2)
                     continue
                 self._jobs.popleft()
+                delay = self.retry_initial
                 log.exception("record %s failed", job.description)
                 kept = await loop.run_in_executor(self._executor, self._keep_unwritten, job, exc)
                 self._log.error("store", f"{job.description} could not be written to the store ({exc!r}); "
@@ -173,7 +171,6 @@ class RecordWriter:
                 self._log.info("store", f"{job.description} written after {job.attempts} attempts")
             if not job.future.done():
                 job.future.set_result(result)
-
 
     def _keep_unwritten(self, job: _Job, error: Exception) -> Path | None:
         """Append the record the store refused to the dead-letter file; returns its path (None if that failed too)."""
@@ -196,5 +193,6 @@ def _plain(value: Any) -> Any:
     return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
 
-def _short(exc: OperationalError) -> str:
-    return str(exc.orig) if exc.orig is not None else str(exc).splitlines()[0]
+def _short(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig) if orig is not None else str(exc).splitlines()[0]
