@@ -45,7 +45,8 @@ def test_bars_are_the_stored_span_only(sqlite_store):
     frame = asyncio.run(HistoryService(None, sqlite_store).bars(AAPL, BarSize.MIN_1, span))
     after = datetime.now(UTC)
     first = frame.index[0]
-    assert before - span <= first <= after - span + timedelta(minutes=1)
+    # the store keeps whole seconds: a span starting at hh:mm:00.4 includes the bar of hh:mm:00
+    assert (before - span).replace(microsecond=0) <= first <= after - span + timedelta(minutes=1)
     pd.testing.assert_frame_equal(frame, stored.loc[first:], check_freq=False, check_index_type=False)
 
 
