@@ -81,6 +81,7 @@ def run(settings: Settings) -> int:
 
         errors.install(session, lambda text: window.statusBar().showMessage(text, 15_000), loop)
         window.show()
+        settle_heap()
         app.aboutToQuit.connect(closed.set)
         await closed.wait()
         monitor.stop()  # on the loop, before it closes: the feed's timer belongs to it
@@ -90,6 +91,18 @@ def run(settings: Settings) -> int:
         loop.run_until_complete(main())
     session.store.close()
     return 0
+
+
+def settle_heap() -> None:
+    """Collect once, then keep what start-up built out of the collector's sight (``gc.freeze``).
+
+    The started window holds ~225,000 long-lived Python objects (Qt wrappers, pandas, statsmodels,
+    pyqtgraph); every full collection walked them all on the loop, 115 ms on this machine, whenever
+    the ticks' short-lived objects triggered one. Frozen, a full collection takes microseconds."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 class TerminalMonitor:

@@ -34,7 +34,14 @@ def _session_loop(qapp):
 
 @pytest.fixture
 def qloop(_session_loop):
-    """The shared qasync loop; tasks a test leaves behind are cancelled after it."""
+    """The shared qasync loop; tasks a test leaves behind are cancelled after it.
+
+    The heap is settled first, as the app does once its window is up (``settle_heap``): without it,
+    full collections late in a run walk every object earlier tests left (250-500 ms), inside the
+    stall windows the loop tests measure."""
+    from terminal.ui.main import settle_heap
+
+    settle_heap()
     yield _session_loop
     cancel_leftover_tasks(_session_loop)
 

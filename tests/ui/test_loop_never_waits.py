@@ -8,7 +8,6 @@ not a benchmark. Each test also checks that the work still completed with the ri
 
 from __future__ import annotations
 
-import gc
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -55,12 +54,7 @@ class StallMeter:
 
 @pytest.fixture
 def stall(qloop):
-    """Runs ``action`` from inside the loop, runs the loop until ``done()``; returns the worst stall in ms.
-
-    What earlier tests left on the heap is collected first and frozen out of the collector's view: a
-    full collection of a whole test run's objects (hundreds of ms, late in a run) is not the action's."""
-    gc.collect()
-    gc.freeze()
+    """Runs ``action`` from inside the loop, runs the loop until ``done()``; returns the worst stall in ms."""
     meter = StallMeter()
     meter.timer.start()
 
@@ -76,7 +70,6 @@ def stall(qloop):
 
     yield measure
     meter.timer.stop()
-    gc.unfreeze()
 
 
 def _minute_bars(n: int, end: datetime, seed: int = 3) -> pd.DataFrame:
