@@ -146,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     nginx.add_argument("--rate", type=positive_float, default=20.0,
                        help="requests per second per client before 429 (default 20)")
 
+    from terminal.cli_archive import add_archive_parsers
     from terminal.cli_backtest import add_backtest_parser
 
     add_backtest_parser(commands)
+    add_archive_parsers(commands)
     for sub in _subparsers(parser):
         _global_options(sub, default=argparse.SUPPRESS)
     return parser
@@ -179,9 +181,11 @@ def _command_name(args: argparse.Namespace) -> str:
 
 
 def _handler(command: str):  # type: ignore[no-untyped-def]
-    from terminal import cli_commands
+    from terminal import cli_archive, cli_commands
 
     return {
+        "record": cli_archive.run_record,
+        "archive": cli_archive.run_archive,
         "gui": cli_commands.run_gui,
         "sim": cli_commands.run_sim,
         "import": cli_commands.run_import,

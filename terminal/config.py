@@ -51,6 +51,7 @@ class Settings:
     log_level: str = "INFO"
     quandl_api_base: str = ""
     quandl_api_key: str = ""
+    archive: str = ""  # URL of the Parquet archive (path, nfs://, hdfs://); empty = <data dir>/archive
     monitor: str = ""  # HOST:PORT of the read-only monitor served from the terminal; empty = none
     monitor_token: str = ""  # bearer token of the monitor (environment or keyring only); required off loopback
     max_order_quantity: float = RiskLimits.max_order_quantity
@@ -63,6 +64,10 @@ class Settings:
     @property
     def resolved_data_dir(self) -> Path:
         return Path(self.data_dir) if self.data_dir else Path(platformdirs.user_data_dir(APP_NAME))
+
+    @property
+    def resolved_archive(self) -> str:
+        return self.archive or str(self.resolved_data_dir / "archive")
 
     @property
     def resolved_db_url(self) -> str:

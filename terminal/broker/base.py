@@ -47,6 +47,7 @@ class Broker(Protocol):
     """
 
     events: EventBus
+    record_ticks: bool  # publish a TickEvent with every tick besides the QuoteEvents (for the recorder)
 
     @property
     def is_connected(self) -> bool: ...

@@ -93,6 +93,20 @@ def instrument_from_details(details: Any) -> Instrument:
     )
 
 
+# IB tick types of the top of book and the tape (delayed ones too), and what each sets.
+_TICK_KINDS = {1: "bid", 66: "bid", 0: "bid", 69: "bid", 2: "ask", 67: "ask", 3: "ask", 70: "ask",
+               4: "last", 68: "last", 5: "last", 71: "last", 8: "volume", 74: "volume"}
+
+
+def ticks_from_ticker(ticker: Any) -> tuple[tuple[float, str, float, float], ...]:
+    """The ticker's ticks of this update as (epoch seconds, bid|ask|last|volume, price, size).
+
+    A size-only tick carries the price it belongs to (ib_async fills it in), so each is a whole side."""
+    kinds = _TICK_KINDS
+    return tuple((t.time.timestamp(), kinds[t.tickType], t.price, t.size) for t in ticker.ticks
+                 if t.tickType in kinds)
+
+
 def quote_from_ticker(ticker: Any, symbol: str) -> Quote:
     when = ticker.time if isinstance(ticker.time, datetime) else None
     return Quote(

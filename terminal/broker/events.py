@@ -26,6 +26,16 @@ class QuoteEvent:
 
 
 @dataclass(frozen=True)
+class TickEvent:
+    """Every tick of a quote stream since the last QuoteEvent, in the order they came, as
+    (epoch seconds, "bid" | "ask" | "last" | "volume", price, size); only while a recorder asks
+    for them (``Broker.record_ticks``), since a QuoteEvent already carries the state after them."""
+
+    instrument: Instrument
+    ticks: tuple[tuple[float, str, float, float], ...]
+
+
+@dataclass(frozen=True)
 class DepthEvent:
     instrument: Instrument
     bids: tuple[tuple[float, float], ...]
@@ -77,7 +87,7 @@ class ConnectionEvent:
     message: str = ""
 
 
-BrokerEvent = (QuoteEvent | DepthEvent | BarEvent | OrderEvent | FillEvent | PositionEvent | AccountEvent
+BrokerEvent = (QuoteEvent | TickEvent | DepthEvent | BarEvent | OrderEvent | FillEvent | PositionEvent | AccountEvent
                | ErrorEvent | ConnectionEvent)
 
 

@@ -26,6 +26,7 @@ from terminal.broker.events import (
     EventBus,
     PositionEvent,
     QuoteEvent,
+    TickEvent,
 )
 from terminal.broker.ib_orders import IBOrders
 from terminal.broker.pacing import PacingLimiter
@@ -79,6 +80,7 @@ class IBBroker(IBOrders):
         self._values: dict[str, str] = {}
         self._daily_pnl = math.nan
         self._pnl = None
+        self.record_ticks = False  # publish TickEvents (every tick) besides the QuoteEvents: a recorder asks
         ib = self.ib
         ib.pendingTickersEvent += self._on_tickers
         ib.orderStatusEvent += self._on_trade
@@ -246,6 +248,10 @@ class IBBroker(IBOrders):
             if instrument is None:
                 continue
             if con_id in self._quote_tickers and self._quote_tickers[con_id] is ticker:
+                if self.record_ticks and ticker.ticks:
+                    ticks = convert.ticks_from_ticker(ticker)
+                    if ticks:
+                        self.events.publish(TickEvent(instrument, ticks))
                 self.events.publish(QuoteEvent(instrument, convert.quote_from_ticker(ticker, instrument.symbol)))
             depth = self._depth_tickers.get(con_id)
             if depth is not None and depth[0] is ticker:

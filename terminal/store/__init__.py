@@ -10,6 +10,7 @@ from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError
 
+from terminal.store.netfs import network_filesystem
 from terminal.store.bars import BarRepository, rows_to_frame
 from terminal.store.migrations import CURRENT_VERSION, SchemaTooNew, current_version, migrate
 from terminal.store.records import InstrumentRepository, KeyValueRepository, WatchlistRepository
@@ -66,6 +67,11 @@ def safe_url(url: str) -> str:
 def _sqlite_file(url: str, database: str) -> None:
     """Check the file of an SQLite URL before SQLite sees it, so that the message can say what is wrong."""
     path = Path(database).expanduser()
+    kind = network_filesystem(path)
+    if kind is not None:
+        raise StoreError(f"cannot open database {url}: {path} is on a network filesystem ({kind}), where SQLite's "
+                         "locks do not hold and a second writer corrupts it; keep the SQLite file on a local disk, "
+                         "or share a MySQL/MariaDB database (--db mysql+pymysql://…)")
     if path.is_dir():
         raise StoreError(f"cannot open database {url}: {path} is a folder; give the path of a database file")
     try:

@@ -1,0 +1,285 @@
+"""The market-memory commands: ``record`` ticks into the archive, and ``archive ls | export | import | copy |
+compact | verify``. Every one takes ``--archive URL`` (a path, ``nfs://HOST/EXPORT/PATH`` or
+``hdfs://NAMENODE:PORT/PATH``; default: the data dir's ``archive`` folder)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from terminal.cli_args import positive_float
+from terminal.config import Settings
+
+
+def _archive_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--archive", metavar="URL",
+                        help="archive root: a path, nfs://HOST/EXPORT/PATH or hdfs://NAMENODE:PORT/PATH "
+                             "(default: the data dir's archive folder)")
+
+
+def add_archive_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    record = commands.add_parser("record", help="record ticks (and depth, live bars) of symbols into the archive")
+    record.add_argument("--symbols", required=True, help="comma-separated symbols, e.g. AAPL,ES,EUR.USD")
+    record.add_argument("--depth", action="store_true", help="also record L2 depth (10 levels)")
+    record.add_argument("--no-bars", action="store_true", help="do not record the live 5-second bars")
+    record.add_argument("--seconds", type=positive_float, metavar="N",
+                        help="stop after N seconds (default: until Ctrl+C)")
+    record.add_argument("--flush-seconds", type=positive_float, default=60.0, metavar="N",
+                        help="write a batch to the archive at least every N seconds (default 60)")
+    _archive_option(record)
+
+    archive = commands.add_parser("archive", help="list, export, copy, compact or verify the Parquet archive")
+    verbs = archive.add_subparsers(dest="kind", metavar="ACTION", required=True)
+    ls = verbs.add_parser("ls", help="what the archive holds: per kind, symbol and day, files, rows, time range")
+    ls.add_argument("--kind", dest="kind_filter", choices=["ticks", "depth", "bars"])
+    ls.add_argument("--symbol")
+    _archive_option(ls)
+    export = verbs.add_parser("export", help="write stored bars (the local store) into the archive")
+    export.add_argument("symbols", nargs="*", metavar="SYMBOL", help="default: every stored series")
+    export.add_argument("--bar-size", help="only this bar size (1m, 5m, 1h, 1D…)")
+    _archive_option(export)
+    imp = verbs.add_parser("import", help="read bars from the archive into the local store")
+    imp.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    imp.add_argument("--bar-size", required=True, help="bar size to import (1m, 5m, 1h, 1D…)")
+    _archive_option(imp)
+    copy = verbs.add_parser("copy", help="copy every file from one archive to another (each verified first)")
+    copy.add_argument("source", metavar="SRC")
+    copy.add_argument("target", metavar="DST")
+    copy.add_argument("--kind", dest="kind_filter", choices=["ticks", "depth", "bars"])
+    copy.add_argument("--symbol")
+    compact = verbs.add_parser("compact", help="merge each partition's files into one (verified before removal)")
+    compact.add_argument("--kind", dest="kind_filter", choices=["ticks", "depth", "bars"])
+    compact.add_argument("--symbol")
+    _archive_option(compact)
+    verify = verbs.add_parser("verify", help="read every file back and check its rows and checksum")
+    verify.add_argument("--kind", dest="kind_filter", choices=["ticks", "depth", "bars"])
+    verify.add_argument("--symbol")
+    _archive_option(verify)
+
+
+def _fail(message: str) -> int:
+    print(f"quant-terminal: {message}", file=sys.stderr)
+    return 1
+
+
+def open_settings_archive(settings: Settings, url: str | None):  # type: ignore[no-untyped-def]
+    from terminal.archive import open_archive
+
+    return open_archive(url or settings.resolved_archive)
+
+
+# --- archive ---------------------------------------------------------------------------------------
+def run_archive(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.archive import ArchiveError, SchemaError
+    from terminal.domain import DomainError
+    from terminal.store import StoreError
+
+    try:
+        if args.kind == "copy":
+            return _copy(args)
+        archive = open_settings_archive(settings, args.archive)
+        if args.kind == "ls":
+            return _ls(archive, args)
+        if args.kind == "verify":
+            return _verify(archive, args)
+        if args.kind == "compact":
+            return _compact(archive, args)
+        if args.kind == "export":
+            return _export(archive, settings, args)
+        if args.kind == "import":
+            return _import(archive, settings, args)
+    except (ArchiveError, SchemaError, StoreError, DomainError, FileNotFoundError) as exc:
+        return _fail(f"archive {args.kind}: {exc}")
+    raise AssertionError(args.kind)
+
+
+def _ls(archive, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    partitions = [p for p in archive.partitions(args.kind_filter) if not args.symbol or p.symbol == args.symbol.upper()]
+    if not partitions:
+        print(f"the archive at {archive.url} holds nothing" + (" of that selection" if args.kind_filter or args.symbol
+                                                                else ""))
+        return 0
+    print(f"{'kind':<6} {'symbol':<10} {'date':<10} {'files':>5} {'rows':>12} {'MB':>9}  first (UTC)  last (UTC)")
+    for p in partitions:
+        first = f"{p.first:%H:%M:%S}" if p.first else "-"
+        last = f"{p.last:%H:%M:%S}" if p.last else "-"
+        print(f"{p.kind:<6} {p.symbol:<10} {p.date.isoformat():<10} {len(p.files):>5} {p.rows:>12,} "
+              f"{p.size / 1e6:>9.2f}  {first:<11}  {last}")
+    total = sum(p.rows for p in partitions)
+    print(f"{len(partitions)} partitions, {sum(len(p.files) for p in partitions)} files, {total:,} rows in {archive.url}")
+    return 0
+
+
+def _filtered(archive, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    symbol = args.symbol.upper() if args.symbol else None
+    return [f for f in archive.files(args.kind_filter) if symbol is None or f.symbol == symbol]
+
+
+def _verify(archive, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    files = _filtered(archive, args)
+    problems = archive.verify(files)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"verified {len(files)} files in {archive.url}: {len(problems)} damaged")
+    return 1 if problems else 0
+
+
+def _compact(archive, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    merged = 0
+    for partition in archive.partitions(args.kind_filter):
+        if args.symbol and partition.symbol != args.symbol.upper():
+            continue
+        target = archive.compact(partition)
+        if target is not None:
+            merged += 1
+            print(f"{partition.kind}/{partition.symbol}/{partition.date}: {len(partition.files)} files -> "
+                  f"{target.name} ({partition.rows:,} rows)")
+    print(f"compacted {merged} partitions in {archive.url}")
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from terminal.archive import open_archive
+
+    source, target = open_archive(args.source), open_archive(args.target)
+    files = _filtered(source, args)
+    started = time.perf_counter()
+    size = 0
+    for file in source.copy_to(target, files):
+        size += file.size
+    seconds = time.perf_counter() - started
+    print(f"copied {len(files)} files ({size / 1e6:.1f} MB) from {source.url} to {target.url} in {seconds:.1f} s")
+    return 0
+
+
+def _export(archive, settings: Settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from terminal.archive.bars import frame_to_table
+    from terminal.cli_commands import _open_store
+    from terminal.domain import BarSize
+
+    store = _open_store(settings)
+    wanted = {s.upper() for s in args.symbols}
+    size = BarSize.parse(args.bar_size) if args.bar_size else None
+    exported = 0
+    for key, bar_size, count, _first, _last in store.bars.summary():
+        instrument = store.instruments.get(key)
+        if instrument is None or (wanted and instrument.symbol not in wanted) or (size and bar_size != size):
+            continue
+        frame = store.bars.load_frame(instrument, bar_size)
+        files = archive.write("bars", frame_to_table(instrument, bar_size, frame, provenance="unknown"))
+        exported += 1
+        print(f"{instrument.symbol} {bar_size.short}: {count} bars -> {len(files)} files")
+    if not exported:
+        return _fail(f"archive export: no stored bars match {' '.join(sorted(wanted)) or 'anything'}"
+                     f"{' of ' + size.short if size else ''}; see 'quant-terminal bars'")
+    print(f"exported {exported} series to {archive.url}")
+    return 0
+
+
+def _import(archive, settings: Settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from terminal.archive.bars import table_to_frame
+    from terminal.cli_commands import _open_store, _write_frame
+    from terminal.domain import BarSize, Instrument
+
+    bar_size = BarSize.parse(args.bar_size)
+    store = _open_store(settings)
+    for symbol in (s.upper() for s in args.symbols):
+        table = archive.read("bars", symbol)
+        frame, key = table_to_frame(table, bar_size)
+        if frame.empty:
+            return _fail(f"archive import: the archive at {archive.url} has no {bar_size.short} bars of {symbol}; "
+                         "see 'quant-terminal archive ls --kind bars'")
+        instrument = store.instruments.get(key) if key else None
+        instrument = instrument or Instrument(symbol)
+        count = _write_frame(store, instrument, bar_size, frame)
+        print(f"imported {count} {bar_size.short} bars of {symbol} from {archive.url}")
+    return 0
+
+
+# --- record ----------------------------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def broker_connection(settings: Settings, seed_symbols: list[str] | None = None) -> AsyncIterator[tuple]:  # type: ignore[type-arg]
+    """An IBBroker connected to ``--ib`` or, without it, to a built-in simulator on this loop; and its provenance."""
+    from terminal.broker.ib import IBBroker
+    from terminal.sim.tws_server import SimServer
+
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # the command says what failed, in one line
+        for name in ("ib_async", "ib_insync"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    broker = IBBroker()
+    server = None
+    endpoint = settings.ib_endpoint()
+    if endpoint is None:
+        server = SimServer(port=0, seed=settings.sim_seed, tick_interval=1 / settings.sim_tick_rate)
+        await server.start()
+        endpoint = ("127.0.0.1", server.port, settings.client_id)
+    try:
+        await broker.connect(*endpoint)
+        provenance = getattr(broker, "provenance", None)
+        yield broker, str(getattr(provenance, "value", provenance) or ("simulator" if server else "unknown"))
+    finally:
+        with contextlib.suppress(Exception):
+            await broker.disconnect()
+        if server is not None:
+            await server.stop()
+
+
+def run_record(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.archive import ArchiveError
+
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    if not symbols:
+        return _fail("record --symbols: give at least one symbol, e.g. --symbols AAPL,ES")
+    try:
+        archive = open_settings_archive(settings, args.archive)
+    except ArchiveError as exc:
+        return _fail(f"record: {exc}")
+    return asyncio.run(_record(args, settings, archive, symbols))
+
+
+async def _record(args: argparse.Namespace, settings: Settings, archive, symbols: list[str]) -> int:  # type: ignore[no-untyped-def]
+    from terminal.broker.base import BrokerError
+    from terminal.domain import DomainError
+    from terminal.services.market import MarketService
+    from terminal.services.recording import RecordingRequest, RecordingService
+
+    try:
+        async with broker_connection(settings) as (broker, provenance):
+            market = MarketService(broker)
+            instruments = []
+            for symbol in symbols:
+                try:
+                    instruments.append(await market.qualify(symbol))
+                except (DomainError, BrokerError) as exc:
+                    return _fail(f"record --symbols: {symbol!r}: {exc}")
+            service = RecordingService(broker, archive, provenance, settings.resolved_data_dir / "spool",
+                                       batch_seconds=args.flush_seconds)
+            recorder = await service.start(RecordingRequest(tuple(instruments), depth=args.depth,
+                                                            bars=not args.no_bars))
+            print(f"recording {', '.join(i.symbol for i in instruments)} ({provenance}) as {recorder.recording} "
+                  f"into {archive.url}" + (f" for {args.seconds:g} s" if args.seconds else "; Ctrl+C stops"),
+                  file=sys.stderr, flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stop.set)
+            started = time.monotonic()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.seconds)
+            stats = await service.stop()
+    except (OSError, BrokerError, ConnectionError, TimeoutError) as exc:
+        return _fail(f"record: cannot connect to the broker: {exc}")
+    seconds = time.monotonic() - started
+    lost = f"; {stats.failures} batches could not be written and wait in the spool" if stats.failures else ""
+    print(f"recorded {stats.rows:,} rows ({service.ticks_seen:,} ticks) in {seconds:.1f} s as {recorder.recording}: "
+          f"{stats.written:,} rows in {stats.files} files in {archive.url}, {stats.gaps} gaps{lost}")
+    print(f"recording {recorder.recording} ended {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr)
+    return 1 if stats.failures else 0
