@@ -128,3 +128,16 @@ def test_optimize_command_ranks_the_grid_and_walks_forward(db, real_csv_dir, cap
     assert main(["--db", db, "optimize", "sma_cross", "--symbol", "GOOG", "--grid", "fast=5,10", "--top", "2"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:2] == ["fast", "sharpe"] and len(out.splitlines()) == 3
+
+
+def test_imported_and_fetched_bars_are_stored_as_csv_and_quandl(db, real_csv_dir, capsys, monkeypatch):
+    from terminal.domain import Provenance
+
+    assert main(["--db", db, "import", "csv", str(real_csv_dir / "GOOG.csv"), "--symbol", "GOOG"]) == 0
+    monkeypatch.setenv("QT_QUANDL_API_KEY", "k1")
+    with QuandlServer() as server:
+        assert main(["--db", db, "fetch", "quandl", "WIKI/AAPL", "--api-base", server.api_base]) == 0
+    store = Store.open(db)
+    assert store.bars.sources(Instrument("GOOG"), BarSize.DAY_1) == {Provenance.CSV}
+    assert store.bars.sources(Instrument("AAPL"), BarSize.DAY_1) == {Provenance.QUANDL}
+    store.close()
