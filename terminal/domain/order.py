@@ -257,6 +257,11 @@ class Fill:
     def notional(self) -> float:
         return self.quantity * self.price * self.instrument.multiplier
 
+    @property
+    def ledger(self) -> str:
+        """The account figures this fill belongs to (``Account.ledger``): provenance and account id."""
+        return f"{self.provenance.value}:{self.account}"
+
 
 @dataclass(frozen=True, slots=True)
 class OrderPreview:

@@ -50,7 +50,9 @@ def test_session_feed_shows_the_fill_the_position_and_the_working_order(loop, fe
     assert (fill["symbol"], fill["side"], fill["quantity"], fill["client_order_id"]) == (
         "AAPL", "BUY", 100, filled.client_order_id)
     connection = state.section("connection").value
-    assert connection["state"] == "CONNECTED" and connection["broker"] == "IB"
+    # reached by --ib HOST:PORT, and still the simulator: it says so, the port does not make it IB
+    assert connection["state"] == "CONNECTED" and connection["broker"] == "simulator"
+    assert connection["provenance"] == "simulator" and fill["provenance"] == order["provenance"] == "simulator"
     wait(loop, lambda: state.section("account").value.get("net_liquidation") is not None, what="account values")
 
 
