@@ -71,3 +71,14 @@ def weakest(provenances: Iterable[Provenance]) -> Provenance:
         if real in found:
             return real
     return Provenance.UNKNOWN
+
+
+def data_warning(provenance: Provenance) -> str:
+    """What a backtest on bars of ``provenance`` must say about them; empty for real market data."""
+    if provenance.is_simulated:
+        return (f"synthetic data ({provenance.value}): these bars are the simulator's random walk, not market "
+                "prices; figures from them say nothing about the strategy")
+    if provenance is Provenance.UNKNOWN:
+        return ("data of unknown provenance: the store does not know where these bars came from (stored before "
+                "provenance was recorded, or written without it); they may be the simulator's synthetic bars")
+    return ""
