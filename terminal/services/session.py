@@ -225,7 +225,7 @@ class TradingSession:
             await self.simulator.stop()
             self.simulator = None
         await self._connect(host, port, client_id)
-        self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}"))
+        self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}", provenance=self.broker.provenance))
         self.log.info("session", f"switched to {host}:{port} client {client_id}")
         for old in wanted:
             try:
