@@ -60,6 +60,9 @@ async def _prepare(args: argparse.Namespace, service):  # type: ignore[no-untype
     bar_size = BarSize.parse(args.bar_size)
     frames = await service.frames(args.symbol, bar_size, args.start and args.start.isoformat(),
                                   args.end and args.end.isoformat())
+    warning = service.data_warning(service.frames_provenance(frames))
+    if warning:  # said before anything runs, on stderr so that --json output stays parseable
+        print(f"quant-terminal: warning: {warning}", file=sys.stderr)
     return service.request(source, name, frames, _pairs(args.param, "--param"), args.engine, args.cash,
                            args.commission, args.slippage, args.units, args.time_limit, bar_size)
 
@@ -100,7 +103,7 @@ async def _backtest(args: argparse.Namespace, settings) -> int:  # type: ignore[
         return _failed(f"backtest failed: {result.error}{where}")
     frames = request.frames
     print(f"{request.strategy_name} on {', '.join(frames)} ({args.engine}, {len(next(iter(frames.values())))} bars, "
-          f"{result.seconds:.2f} s)")
+          f"{result.seconds:.2f} s, data: {request.data_provenance})")
     for key, value in result.statistics.items():
         print(f"  {key:<22} {value:>14.4f}" if isinstance(value, float) else f"  {key:<22} {value}")
     return 0
@@ -175,7 +178,7 @@ async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[
         return 1
     ranked = rank(table, args.metric)
     if args.json:
-        payload = {"rows": ranked.to_dict("records")}
+        payload = {"rows": ranked.to_dict("records"), "data_provenance": request.data_provenance}
         if outcome is not None:
             payload["walk_forward"] = {"best_params": outcome.best_params, "split_time": outcome.split_time.isoformat(),
                                        "in_sample": outcome.in_sample, "out_of_sample": outcome.out_of_sample}

@@ -7,7 +7,7 @@ import os
 import sys
 
 from terminal.config import Settings, describe
-from terminal.domain import BarSize, DomainError, Instrument, SecType, ValidationError
+from terminal.domain import BarSize, DomainError, Instrument, Provenance, SecType, ValidationError
 
 
 def _fail(message: str) -> int:
@@ -24,15 +24,17 @@ def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
         raise StoreError(f"cannot open database {safe_url(settings.resolved_db_url)}: {exc}") from exc
 
 
-def _write_frame(store, instrument: Instrument, bar_size: BarSize, frame) -> int:  # type: ignore[no-untyped-def]
-    """Store the bars in one transaction; a database that refuses (read-only, locked) is a StoreError."""
+def _write_frame(store, instrument: Instrument, bar_size: BarSize, frame,  # type: ignore[no-untyped-def]
+                 provenance: Provenance) -> int:
+    """Store the bars (from ``provenance``) in one transaction; a database that refuses (read-only, locked) is
+    a StoreError."""
     from sqlalchemy.exc import DatabaseError
 
     from terminal.store import StoreError
 
     driver_error = store.engine.dialect.loaded_dbapi.Error  # the bar writer uses the driver's cursor directly
     try:
-        return store.bars.write_frame(instrument, bar_size, frame)
+        return store.bars.write_frame(instrument, bar_size, frame, provenance)
     except (DatabaseError, driver_error) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise StoreError(f"cannot write to database {store.url}: {reason}; no bars were stored") from exc
@@ -60,6 +62,7 @@ def _instrument_from_args(args: argparse.Namespace) -> Instrument:
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.data import CsvImportError, infer_bar_size, read_bars_csv
+    from terminal.data.csv_import import PROVENANCE
     from terminal.store import StoreError
 
     try:  # every argument and the whole file are checked before the store is opened
@@ -69,7 +72,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         bar_size = bar_size or infer_bar_size(frame)
         store = _open_store(settings)
         instrument = store.instruments.get(explicit.key) or explicit
-        count = _write_frame(store, instrument, bar_size, frame)
+        count = _write_frame(store, instrument, bar_size, frame, PROVENANCE)
     except (CsvImportError, DomainError, StoreError) as exc:
         return _fail(str(exc))
     print(
@@ -81,7 +84,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.cli_args import check_range
-    from terminal.data.quandl_source import QuandlFetchError, fetch_dataset
+    from terminal.data.quandl_source import PROVENANCE, QuandlFetchError, fetch_dataset
     from terminal.store import StoreError
 
     symbol = (args.symbol or args.code.split("/")[-1]).upper()
@@ -98,7 +101,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
             return _fail(f"quandl dataset {args.code} returned no rows for that date range")
         store = _open_store(settings)
         instrument = store.instruments.get(Instrument(symbol).key) or Instrument(symbol, description=f"quandl {args.code}")
-        count = _write_frame(store, instrument, BarSize.DAY_1, frame)
+        count = _write_frame(store, instrument, BarSize.DAY_1, frame, PROVENANCE)
     except (QuandlFetchError, DomainError, StoreError) as exc:
         return _fail(str(exc))
     print(f"fetched {count} daily bars of {args.code} as {symbol} "

@@ -6,6 +6,9 @@ import html
 import math
 from typing import Any
 
+from terminal.domain import Provenance
+from terminal.domain.provenance import data_warning
+
 
 def _polyline(values: list[float], width: int, height: int, color: str, low: float, high: float) -> str:
     if len(values) < 2 or high <= low:
@@ -33,10 +36,15 @@ def render_html(run: dict[str, Any]) -> str:
         f"<td>{t['exit_time'][:19]}</td><td>{t['exit_price']:.4f}</td><td>{t['size']:g}</td><td>{t['pnl']:,.2f}</td></tr>"
         for t in run.get("trades", []))
     title = html.escape(f"{run.get('strategy_name', '')} · {run.get('engine', '')} · {run.get('params', {})}")
+    provenance = Provenance.parse(run.get("data_provenance"))
+    warning = data_warning(provenance)
+    banner = (f'<p class="data-warning" style="background:#fde68a;border:2px solid #b45309;padding:8px 12px;'
+              f'font-weight:bold">{html.escape(warning[0].upper() + warning[1:])}</p>' if warning else "")
+    source = f"<p>Data: {html.escape(provenance.label)}</p>"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;margin:24px}}table{{border-collapse:collapse}}td,th{{padding:2px 10px;
 border-bottom:1px solid #eee;text-align:right}}td:first-child{{text-align:left}}</style></head><body>
-<h1>{title}</h1><p>Equity (blue) against buy-and-hold (grey).</p>{svg}
+<h1>{title}</h1>{banner}{source}<p>Equity (blue) against buy-and-hold (grey).</p>{svg}
 <h2>Statistics</h2><table>{rows}</table>
 <h2>Trades</h2><table><tr><th>symbol</th><th>entry</th><th>price</th><th>exit</th><th>price</th><th>size</th>
 <th>P&amp;L</th></tr>{trades}</table><p>{html.escape(run.get('notes', ''))}</p></body></html>"""

@@ -39,6 +39,7 @@ class BacktestRequest:
     time_limit: float = 300.0
     fast: bool = True
     periods_per_year: float = 252.0
+    data_provenance: str = "unknown"  # Provenance.value of the bars (the weakest of the symbols')
 
 
 @dataclass
@@ -55,6 +56,7 @@ class BacktestResult:
     traceback: str = ""
     error_line: int = 0
     notes: str = COMPARABILITY
+    data_provenance: str = "unknown"  # where the bars came from (Provenance.value); see data_warning
 
     @property
     def ok(self) -> bool:
@@ -103,13 +105,14 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
             message = f"{type(exc).__name__}: {exc}"
         return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],
                               time.perf_counter() - started, message, text,
-                              getattr(exc, "line", 0) or _user_line(text, request.strategy_name))
+                              getattr(exc, "line", 0) or _user_line(text, request.strategy_name),
+                              data_provenance=request.data_provenance)
     first = next(iter(request.frames.values()))
     benchmark = request.cash * first["close"] / first["close"].iloc[0]
     stats = compute_statistics(output.equity, [t["pnl"] for t in output.trades], output.exposure,
                                request.periods_per_year, benchmark)
     return BacktestResult(request.strategy_name, request.engine, request.params, stats, output.equity, benchmark,
-                          output.trades, time.perf_counter() - started)
+                          output.trades, time.perf_counter() - started, data_provenance=request.data_provenance)
 
 
 def _user_line(text: str, name: str) -> int:
@@ -255,7 +258,7 @@ def run_in_worker(request: BacktestRequest, progress: Callable[[float], None] | 
     if isinstance(outcome, WorkerFailure):
         empty = pd.Series(dtype=float)
         return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],
-                              time.perf_counter() - started, outcome.message)
+                              time.perf_counter() - started, outcome.message, data_provenance=request.data_provenance)
     return outcome
 
 

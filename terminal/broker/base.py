@@ -17,6 +17,7 @@ from terminal.domain import (
     Order,
     OrderPreview,
     Position,
+    Provenance,
     Quote,
 )
 
@@ -44,10 +45,13 @@ class Broker(Protocol):
     permanent id, never by the IB order id alone: a restarted TWS / Gateway reuses order ids.
     After every connect and reconnect the connection publishes ``ConnectionEvent(CONNECTED)``
     once its own sync (open orders, completed orders, executions, positions) is complete.
+    ``provenance`` says what the session is (live, paper, simulator, replay; UNKNOWN until the first
+    connect completes), and every order, fill and account the connection reports carries it.
     """
 
     events: EventBus
     record_ticks: bool  # publish a TickEvent with every tick besides the QuoteEvents (for the recorder)
+    provenance: Provenance
 
     @property
     def is_connected(self) -> bool: ...

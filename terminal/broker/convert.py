@@ -16,6 +16,7 @@ from terminal.domain import (
     OrderStatus,
     OrderType,
     Position,
+    Provenance,
     Quote,
     SecType,
     TimeInForce,
@@ -117,7 +118,7 @@ def quote_from_ticker(ticker: Any, symbol: str) -> Quote:
     )
 
 
-def order_from_trade(trade: Any, instrument: Instrument) -> Order:
+def order_from_trade(trade: Any, instrument: Instrument, provenance: Provenance = Provenance.UNKNOWN) -> Order:
     o, status = trade.order, trade.orderStatus
     order_type = OrderType(o.orderType) if o.orderType in {t.value for t in OrderType} else OrderType.MARKET
     limit = optional(o.lmtPrice) if order_type.needs_limit_price else None
@@ -142,11 +143,11 @@ def order_from_trade(trade: Any, instrument: Instrument) -> Order:
         filled_quantity=0.0 if math.isnan(filled) else min(filled, float(o.totalQuantity)),
         average_fill_price=0.0 if math.isnan(average) else average,
         created=log_times[0] if log_times else None, updated=log_times[-1] if log_times else None, reason=reason,
-        perm_id=perm_id, api_client_id=int(getattr(o, "clientId", 0) or 0),
+        perm_id=perm_id, api_client_id=int(getattr(o, "clientId", 0) or 0), provenance=provenance,
     )
 
 
-def fill_from_ib(fill: Any, instrument: Instrument) -> Fill:
+def fill_from_ib(fill: Any, instrument: Instrument, provenance: Provenance = Provenance.UNKNOWN) -> Fill:
     e = fill.execution
     report = fill.commissionReport
     commission = number(report.commission) if report is not None else math.nan
@@ -157,7 +158,7 @@ def fill_from_ib(fill: Any, instrument: Instrument) -> Fill:
         price=float(e.price), time=e.time.astimezone(UTC) if e.time.tzinfo else e.time.replace(tzinfo=UTC),
         commission=0.0 if math.isnan(commission) else commission, account=e.acctNumber,
         client_order_id=e.orderRef or "", realized_pnl=0.0 if math.isnan(realized) else realized,
-        perm_id=int(e.permId or 0),
+        perm_id=int(e.permId or 0), provenance=provenance,
     )
 
 
@@ -179,11 +180,12 @@ def position_from_ib(item: Any, instrument: Instrument, market_price: float = ma
                     realized_pnl=realized, market_price=market_price, account=item.account)
 
 
-def account_from_values(account: str, values: dict[str, str], daily_pnl: float = math.nan) -> Account:
+def account_from_values(account: str, values: dict[str, str], daily_pnl: float = math.nan,
+                        provenance: Provenance = Provenance.UNKNOWN) -> Account:
     def get(tag: str) -> float:
         return number(values.get(tag))
 
     daily = daily_pnl if math.isfinite(daily_pnl) else get("DailyPnL")
     return Account(account=account, net_liquidation=get("NetLiquidation"), total_cash=get("TotalCashValue"),
                    buying_power=get("BuyingPower"), daily_pnl=daily, unrealized_pnl=get("UnrealizedPnL"),
-                   realized_pnl=get("RealizedPnL"))
+                   realized_pnl=get("RealizedPnL"), provenance=provenance)

@@ -30,7 +30,17 @@ from terminal.broker.events import (
 )
 from terminal.broker.ib_orders import IBOrders
 from terminal.broker.pacing import PacingLimiter
-from terminal.domain import Account, AccountValue, Bar, BarSize, Instrument, Position
+from terminal.domain import (
+    Account,
+    AccountValue,
+    Bar,
+    BarSize,
+    Instrument,
+    Position,
+    Provenance,
+    session_provenance,
+)
+from terminal.domain.provenance import ACCOUNT_TYPE_TAG
 
 if os.environ.get("QT_IB_CLIENT") == "ib_insync":
     import ib_insync as ibapi
@@ -106,9 +116,12 @@ class IBBroker(IBOrders):
         self._endpoint = (host, port, client_id)
         self._closing = False
         self.events.publish(ConnectionEvent(ConnectionState.CONNECTING, message=f"{host}:{port}"))
+        self.provenance = Provenance.UNKNOWN  # somewhere else now: known again after the connect
+        self._hold_sync()
         try:
             await self.ib.connectAsync(host, port, clientId=client_id, timeout=timeout)
         except (TimeoutError, OSError, ConnectionError) as exc:
+            self._release_sync(Provenance.UNKNOWN)
             raise BrokerError(f"cannot connect to {host}:{port} with client id {client_id}: "
                               f"{exc or type(exc).__name__}") from exc
         await self._after_connect()
@@ -116,11 +129,28 @@ class IBBroker(IBOrders):
     async def _after_connect(self) -> None:
         _bound_reads(self.ib)
         accounts = self.ib.managedAccounts()
+        self._release_sync(await self._session_provenance(accounts))
         if accounts:
             self._pnl = self.ib.reqPnL(accounts[0])
         host, port, client_id = self._endpoint  # type: ignore[misc]
         self.events.publish(ConnectionEvent(ConnectionState.CONNECTED,
                                             message=f"{host}:{port} client {client_id} via {CLIENT_LIBRARY}"))
+
+    async def _session_provenance(self, accounts: list[str]) -> Provenance:
+        """Simulator or replay when the server says so in ``AccountType`` (our simulator does; TWS never sends
+        those values), else paper or live by the account id. The connect's sync has brought the account
+        values; when it has not (no single account to subscribe to), the account summary is asked."""
+        types = [v.value for v in self.ib.accountValues() if v.tag == ACCOUNT_TYPE_TAG]
+        if not types:
+            try:
+                summary = await asyncio.wait_for(self.ib.accountSummaryAsync(), 5.0)
+            except (TimeoutError, ConnectionError) as exc:
+                log.warning("account summary not received (%s); the session's provenance is judged by its "
+                            "account ids alone", exc)
+                summary = []
+            types = [v.value for v in summary if v.tag == ACCOUNT_TYPE_TAG]
+        simulated = [t for t in types if session_provenance([], t).is_simulated]
+        return session_provenance(accounts, simulated[0] if simulated else "")
 
     async def disconnect(self) -> None:
         self._closing = True
@@ -151,9 +181,11 @@ class IBBroker(IBOrders):
             self.events.publish(ConnectionEvent(ConnectionState.RECONNECTING, attempt, delay,
                                                 f"connection to {host}:{port} lost; retry {attempt} in {delay:.1f} s"))
             await asyncio.sleep(delay)
+            self._hold_sync()
             try:
                 await self.ib.connectAsync(host, port, clientId=client_id, timeout=5)
             except (TimeoutError, OSError, ConnectionError) as exc:
+                self._release_sync(self.provenance)
                 log.info("reconnect attempt %d to %s:%d failed: %s", attempt, host, port, exc)
                 if self.ib.isConnected():
                     self.ib.disconnect()
@@ -328,7 +360,8 @@ class IBBroker(IBOrders):
         accounts = self.ib.managedAccounts()
         values = {v.tag: v.value for v in self.ib.accountValues() if v.currency in ("USD", "BASE", "")}
         self._values.update(values)
-        return convert.account_from_values(accounts[0] if accounts else "", self._values, self._daily_pnl)
+        return convert.account_from_values(accounts[0] if accounts else "", self._values, self._daily_pnl,
+                                           self.provenance)
 
     async def account_values(self) -> list[AccountValue]:
         return [AccountValue(v.account, v.tag, v.value, v.currency) for v in self.ib.accountValues()]
@@ -346,14 +379,20 @@ class IBBroker(IBOrders):
         if value.currency not in ("USD", "BASE", ""):
             return
         self._values[value.tag] = value.value
+        if self._sync_held is not None:  # the provenance is not known yet; the session asks account() after the sync
+            return
         if value.tag in ("NetLiquidation", "TotalCashValue", "BuyingPower", "DailyPnL"):
-            self.events.publish(AccountEvent(convert.account_from_values(value.account, self._values, self._daily_pnl)))
+            self.events.publish(AccountEvent(convert.account_from_values(value.account, self._values, self._daily_pnl,
+                                                                         self.provenance)))
 
     def _on_pnl(self, pnl: Any) -> None:
         daily = convert.number(pnl.dailyPnL)
         if math.isfinite(daily):
             self._daily_pnl = daily
-            self.events.publish(AccountEvent(convert.account_from_values(pnl.account, self._values, daily)))
+            if self._sync_held is not None:
+                return
+            self.events.publish(AccountEvent(convert.account_from_values(pnl.account, self._values, daily,
+                                                                         self.provenance)))
 
 
 SOCKET_READ_BYTES = 16 * 1024

@@ -17,7 +17,7 @@ from typing import Any
 from terminal.broker import convert
 from terminal.broker.base import BrokerError, OrderNotAtBroker
 from terminal.broker.events import ErrorEvent, EventBus, FillEvent, OrderEvent
-from terminal.domain import Fill, Instrument, Order, OrderPreview, OrderType, Quote
+from terminal.domain import Fill, Instrument, Order, OrderPreview, OrderType, Provenance, Quote
 
 # Error codes that are notices, not problems (market data farm connection OK and the like).
 INFO_CODES = frozenset({2104, 2106, 2107, 2108, 2119, 2158, 2100, 2150})
@@ -36,6 +36,9 @@ class IBOrders:
         self._unpublished: set[str] = set()
         self._fills_seen = 0
         self._previews: dict[int, asyncio.Future] = {}
+        self.provenance = Provenance.UNKNOWN
+        # Order and fill events of a connect's sync, held until the session's provenance is known (_release_sync).
+        self._sync_held: list[OrderEvent | FillEvent] | None = None
 
     # supplied by IBBroker
     def _require(self) -> None: ...  # pragma: no cover
@@ -194,20 +197,44 @@ class IBOrders:
             raise BrokerError("the broker did not list the account's open orders within 10 s") from None
         others = [t for t in every if int(t.order.clientId or 0) != mine]
         own = [t for t in self.ib.openTrades() if int(t.order.clientId or 0) == mine]
-        return [convert.order_from_trade(t, self._instrument_of(t.contract)) for t in [*own, *others]]
+        return [convert.order_from_trade(t, self._instrument_of(t.contract), self.provenance)
+                for t in [*own, *others]]
 
     async def completed_orders(self) -> list[Order]:
         """Orders done today as the broker reports them (reqCompletedOrders at connect, and since)."""
-        return [convert.order_from_trade(t, self._instrument_of(t.contract)) for t in self.ib.trades() if t.isDone()]
+        return [convert.order_from_trade(t, self._instrument_of(t.contract), self.provenance)
+                for t in self.ib.trades() if t.isDone()]
 
     async def executions(self) -> list[Fill]:
         self._sweep_fills()
-        return [convert.fill_from_ib(f, self._instrument_of(f.contract)) for f in self.ib.fills()
+        return [convert.fill_from_ib(f, self._instrument_of(f.contract), self.provenance) for f in self.ib.fills()
                 if f.commissionReport is not None and f.commissionReport.execId]
 
     # --- events ------------------------------------------------------------------------------
+    def _hold_sync(self) -> None:
+        """From here until ``_release_sync`` order and fill events wait: the client library's connect sync
+        replays open orders and executions before the account values say what the session is."""
+        self._sync_held = []
+
+    def _release_sync(self, provenance: Provenance) -> None:
+        """The session's provenance is known: publish the held events, in their order, stamped with it."""
+        self.provenance = provenance
+        held, self._sync_held = self._sync_held or [], None
+        for event in held:
+            if isinstance(event, OrderEvent):
+                self.events.publish(OrderEvent(replace(event.order, provenance=provenance)))
+            else:
+                self.events.publish(FillEvent(replace(event.fill, provenance=provenance)))
+
+    def _publish_trading(self, event: OrderEvent | FillEvent) -> None:
+        if self._sync_held is not None:
+            self._sync_held.append(event)
+        else:
+            self.events.publish(event)
+
     def _on_trade(self, trade: Any) -> None:
-        self.events.publish(OrderEvent(convert.order_from_trade(trade, self._instrument_of(trade.contract))))
+        self._publish_trading(OrderEvent(convert.order_from_trade(trade, self._instrument_of(trade.contract),
+                                                                  self.provenance)))
         self._sweep_fills()
 
     def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
@@ -239,7 +266,7 @@ class IBOrders:
         if exec_id in self._published_fills:
             return
         self._published_fills.add(exec_id)
-        self.events.publish(FillEvent(convert.fill_from_ib(fill, self._instrument_of(fill.contract))))
+        self._publish_trading(FillEvent(convert.fill_from_ib(fill, self._instrument_of(fill.contract), self.provenance)))
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None, *args: Any) -> None:
         preview = self._previews.get(req_id)

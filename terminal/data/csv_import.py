@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from terminal.domain import BarSize
+from terminal.domain import BarSize, Provenance
+
+PROVENANCE = Provenance.CSV  # what bars stored from a CSV file are recorded as
 
 _ALIASES = {
     "time": ("time", "date", "datetime", "timestamp", "date time", "gmt time", "local time"),

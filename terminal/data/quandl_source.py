@@ -14,7 +14,9 @@ from quandl.errors.quandl_error import (
     QuandlError,
 )
 
-from terminal.domain import ValidationError
+from terminal.domain import Provenance, ValidationError
+
+PROVENANCE = Provenance.QUANDL  # what bars stored from Nasdaq Data Link are recorded as
 
 _CANDIDATES = {
     "open": ("Adj. Open", "Open", "Opening Price"),

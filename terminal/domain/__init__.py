@@ -15,6 +15,7 @@ from terminal.domain.order import (
     check_transition,
 )
 from terminal.domain.portfolio import Account, AccountValue, Position
+from terminal.domain.provenance import Provenance, session_provenance
 
 __all__ = [
     "Account",
@@ -32,10 +33,12 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Position",
+    "Provenance",
     "Quote",
     "SecType",
     "TimeInForce",
     "ValidationError",
     "can_transition",
     "check_transition",
+    "session_provenance",
 ]

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from terminal.domain.errors import OrderRejected, ValidationError
 from terminal.domain.instrument import Instrument
+from terminal.domain.provenance import Provenance
 
 
 class OrderSide(StrEnum):
@@ -147,6 +148,8 @@ class Order:
     # The IB API client id that placed it, as the broker reports it (0: unknown, or TWS itself). IB
     # sends an order's updates only to that client and lets only that client cancel or modify it.
     api_client_id: int = 0
+    # The broker session it was sent to or reported by (live, paper, simulator, replay); see provenance.py.
+    provenance: Provenance = Provenance.UNKNOWN
 
     @property
     def is_external(self) -> bool:
@@ -235,6 +238,7 @@ class Fill:
     client_order_id: str = ""
     realized_pnl: float = 0.0
     perm_id: int = 0
+    provenance: Provenance = Provenance.UNKNOWN  # the broker session that reported it
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -252,6 +256,11 @@ class Fill:
     @property
     def notional(self) -> float:
         return self.quantity * self.price * self.instrument.multiplier
+
+    @property
+    def ledger(self) -> str:
+        """The account figures this fill belongs to (``Account.ledger``): provenance and account id."""
+        return f"{self.provenance.value}:{self.account}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from terminal.domain.instrument import Instrument
 from terminal.domain.order import Fill
+from terminal.domain.provenance import Provenance
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +81,10 @@ class Account:
     unrealized_pnl: float = math.nan
     realized_pnl: float = math.nan
     currency: str = "USD"
+    provenance: Provenance = Provenance.UNKNOWN  # live, paper, simulator or replay: the broker session's
+
+    @property
+    def ledger(self) -> str:
+        """The key of this account's own figures (daily-loss baseline, realized P&L): a simulator account
+        and a real one never share them, even under the same id."""
+        return f"{self.provenance.value}:{self.account}"

@@ -7,6 +7,7 @@ from typing import Any
 NUMBER = {"type": ["number", "null"]}
 TEXT = {"type": "string"}
 TIME = {"type": ["string", "null"], "format": "date-time"}
+PROVENANCE = {"enum": ["live", "paper", "simulator", "replay", "csv", "quandl", "unknown"]}
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -23,11 +24,11 @@ POSITION = _object({"account": TEXT, "instrument_key": TEXT, "symbol": TEXT, "se
 ORDER = _object({"client_order_id": TEXT, "order_id": {"type": "integer"}, "account": TEXT, "instrument_key": TEXT,
                  "symbol": TEXT, "side": {"enum": ["BUY", "SELL"]}, "quantity": NUMBER, "order_type": TEXT,
                  "limit_price": NUMBER, "stop_price": NUMBER, "time_in_force": TEXT, "status": TEXT,
-                 "filled_quantity": NUMBER, "average_fill_price": NUMBER, "source": TEXT, "created": TIME,
-                 "updated": TIME})
+                 "filled_quantity": NUMBER, "average_fill_price": NUMBER, "source": TEXT, "provenance": PROVENANCE,
+                 "created": TIME, "updated": TIME})
 FILL = _object({"execution_id": TEXT, "client_order_id": TEXT, "account": TEXT, "instrument_key": TEXT,
                 "symbol": TEXT, "side": {"enum": ["BUY", "SELL"]}, "quantity": NUMBER, "price": NUMBER,
-                "commission": NUMBER, "realized_pnl": NUMBER, "time": TIME})
+                "commission": NUMBER, "realized_pnl": NUMBER, "time": TIME, "provenance": PROVENANCE})
 EQUITY_POINT = _object({"time": TIME, "net_liquidation": NUMBER, "daily_pnl": NUMBER})
 HEADER = {"schema": {"type": "integer", "description": "schema version of the payload (1)"}, "updated": TIME}
 
@@ -38,9 +39,10 @@ ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
                              "updated": {"type": "object", "additionalProperties": TIME}})),
     "/api/connection": ("Broker connection: state (CONNECTED, RECONNECTING, DISCONNECTED…), endpoint, account",
                         _object({**HEADER, "state": TEXT, "endpoint": TEXT, "message": TEXT, "account": TEXT,
-                                 "broker": {"enum": ["IB", "simulator", "store"]}, "next_retry_seconds": NUMBER})),
+                                 "broker": {"enum": ["IB", "simulator", "store"]}, "provenance": PROVENANCE,
+                                 "next_retry_seconds": NUMBER})),
     "/api/account": ("Account values and the trading day's P&L",
-                     _object({**HEADER, "account": TEXT, "net_liquidation": NUMBER, "total_cash": NUMBER,
+                     _object({**HEADER, "account": TEXT, "provenance": PROVENANCE, "net_liquidation": NUMBER, "total_cash": NUMBER,
                               "buying_power": NUMBER, "daily_pnl": NUMBER, "realized_pnl": NUMBER,
                               "unrealized_pnl": NUMBER, "values": {"type": "object"}})),
     "/api/positions": ("Open positions with market price and P&L", _object({**HEADER, "positions": _rows(POSITION)})),

@@ -42,6 +42,7 @@ def order_row(order: Order) -> dict[str, Any]:
         "filled_quantity": order.filled_quantity,
         "average_fill_price": order.average_fill_price,
         "source": order.source,
+        "provenance": order.provenance.value,
         "created": iso(order.created),
         "updated": iso(order.updated),
     }
@@ -60,12 +61,14 @@ def fill_row(fill: Fill) -> dict[str, Any]:
         "commission": fill.commission,
         "realized_pnl": fill.realized_pnl,
         "time": iso(fill.time),
+        "provenance": fill.provenance.value,
     }
 
 
 def account_row(account: Account, daily_pnl: float, realized_pnl: float, unrealized_pnl: float) -> dict[str, Any]:
     return {
         "account": account.account,
+        "provenance": account.provenance.value,
         "net_liquidation": account.net_liquidation,
         "total_cash": account.total_cash,
         "buying_power": account.buying_power,

@@ -47,7 +47,7 @@ class SessionFeed:
         self.state = state or MonitorState("terminal")
         self.store_every = store_every
         self.flush_seconds = flush_seconds
-        self._realized_today = 0.0  # the day's fills' realized P&L, summed as fills arrive
+        self._realized_today: dict[str, float] = {}  # the day's realized P&L by ledger, summed as fills arrive
         self._last_stored = 0.0
         self._loop = loop or asyncio.get_event_loop_policy().get_event_loop()
         self._dirty: set[str] = set()
@@ -155,7 +155,8 @@ class SessionFeed:
         if self._new_fills:
             fresh = [f for f in self._new_fills if _utc(f.time) >= start]
             self._new_fills.clear()
-            self._realized_today += sum(f.realized_pnl for f in fresh)
+            for fill in fresh:
+                self._realized_today[fill.ledger] = self._realized_today.get(fill.ledger, 0.0) + fill.realized_pnl
             self.state.append("fills", [fill_row(f) for f in fresh])
         values: dict[str, dict[str, Any]] = {}
         dirty, self._dirty = self._dirty, set()
@@ -189,7 +190,7 @@ class SessionFeed:
         self._day = day_start(now, portfolio.trading_day.at, portfolio.trading_day.zone)
         today = [f for f in self.session.orders.fills if _utc(f.time) >= self._day]
         self._new_fills.clear()
-        self._realized_today = sum(f.realized_pnl for f in today)
+        self._realized_today = realized_by_ledger(today)
         self.state.append("fills", [fill_row(f) for f in today], restart=True)
         self.state.append("equity", [], restart=True)
         self._last_equity = 0.0
@@ -198,14 +199,16 @@ class SessionFeed:
         status = self.session.status
         return {"state": status.state, "endpoint": status.endpoint, "message": status.message,
                 "account": status.account or self.session.portfolio.account.account,
-                "broker": "IB" if self.session.settings.ib else "simulator",
+                "broker": "simulator" if status.provenance.is_simulated else "IB",
+                "provenance": status.provenance.value,
                 "next_retry_seconds": status.next_retry_seconds}
 
     def _build_account(self) -> dict[str, Any]:
         portfolio = self.session.portfolio
         positions = list(portfolio.positions.values())
         unrealized = sum(p.unrealized_pnl for p in positions if math.isfinite(p.unrealized_pnl))
-        row = account_row(portfolio.account, portfolio.daily_pnl(), self._realized_today, unrealized)
+        realized = self._realized_today.get(portfolio.account.ledger, 0.0)  # this account's fills, no other's
+        row = account_row(portfolio.account, portfolio.daily_pnl(), realized, unrealized)
         row["values"] = {tag: value.value for tag, value in portfolio.values.items()}
         return row
 
@@ -225,6 +228,14 @@ class SessionFeed:
 
     def _build_runs(self) -> dict[str, Any]:
         return {"runs": list(self._runs)}
+
+
+def realized_by_ledger(fills: Any) -> dict[str, float]:
+    """Realized P&L of ``fills`` per ledger (``Fill.ledger``): a simulator fill never adds to a live account's."""
+    totals: dict[str, float] = {}
+    for fill in fills:
+        totals[fill.ledger] = totals.get(fill.ledger, 0.0) + fill.realized_pnl
+    return totals
 
 
 def run_summary(run: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from terminal.domain import Provenance
 from terminal.monitor.rows import fill_row, order_row
 from terminal.monitor.session_feed import DESK_KEY, EQUITY_EVERY_SECONDS, RECENT_RUNS, run_summary
 from terminal.monitor.state import MonitorState, iso
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 STALE_AFTER = timedelta(seconds=20)  # a terminal silent this long is shown as stale
 FILL_LIMIT = 5000
+SIMULATED = {p.value for p in Provenance if p.is_simulated}
 
 
 class StoreFeed:
@@ -100,6 +102,7 @@ class StoreFeed:
                                      "broker": "store", "terminals": rows})
         self._publish("positions", {"positions": positions})
         self._publish("account", _desk_account(accounts))
+        accounts = _counted(accounts)
         total = sum(a.get("net_liquidation") or 0.0 for a in accounts)
         if accounts and math.isfinite(total) and (
                 self._last_equity is None or now - self._last_equity >= timedelta(seconds=EQUITY_EVERY_SECONDS)):
@@ -124,15 +127,24 @@ class StoreFeed:
         self.state.append("fills", [fill_row(f) for f in sorted(fills, key=lambda f: f.time)])
 
 
+def _counted(accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The accounts whose money the desk's totals add up: real ones only when there are any (a terminal on
+    the simulator is listed, never added to live money); all of them on a desk that only simulates."""
+    real = [a for a in accounts if a.get("provenance") not in SIMULATED]
+    return real or accounts
+
+
 def _desk_account(accounts: list[dict[str, Any]]) -> dict[str, Any]:
     if len(accounts) == 1:
         return accounts[0]
     if not accounts:
         return {}
-    summed = {name: sum(a.get(name) or 0.0 for a in accounts)
+    counted = _counted(accounts)
+    summed = {name: sum(a.get(name) or 0.0 for a in counted)
               for name in ("net_liquidation", "total_cash", "buying_power", "daily_pnl", "realized_pnl",
                            "unrealized_pnl")}
-    return {"account": f"{len(accounts)} accounts", **summed, "accounts": accounts}
+    return {"account": f"{len(counted)} accounts", **summed, "accounts": accounts,
+            "not_counted": [a.get("account", "") for a in accounts if a not in counted]}
 
 
 def _parse(text: Any) -> datetime | None:

@@ -50,7 +50,8 @@ from terminal.backtest.runner import (
     result_to_json,
     run_in_worker,
 )
-from terminal.domain import BarSize, DomainError
+from terminal.domain import BarSize, DomainError, Provenance
+from terminal.domain.provenance import data_warning, weakest
 from terminal.services.history import HistoryService
 from terminal.services.signal import Signal
 from terminal.store import Store
@@ -131,7 +132,8 @@ class BacktestService:
     async def frames(self, symbols: Iterable[str], bar_size: BarSize | str, start: str | None = None,
                      end: str | None = None) -> dict[str, pd.DataFrame]:
         """Stored bars of each symbol in the range (aggregated from finer stored bars when needed); pairs are
-        aligned on their common times."""
+        aligned on their common times. Each frame's ``attrs["provenance"]`` says where its bars came from
+        (``frames_provenance`` reads them back)."""
         size = bar_size if isinstance(bar_size, BarSize) else BarSize.parse(bar_size)
         first = parse_day(start, "from") if start else None
         last = parse_day(end, "to") if end else None
@@ -150,6 +152,9 @@ class BacktestService:
                 where = "" if first is None and last is None else " in that range"
                 raise DomainError(f"no stored {size.short} bars of {symbol}{where}: open its chart to load history, "
                                   "import a CSV or fetch it ('quant-terminal bars' lists what is stored)")
+            frame = frame.copy()
+            frame.attrs["provenance"] = (await asyncio.to_thread(_stored_provenance, self._store, found[0], size,
+                                                                 frame)).value
             frames[symbol] = frame
         if not frames:
             raise DomainError("enter at least one symbol")
@@ -159,6 +164,16 @@ class BacktestService:
                 raise DomainError(f"{' and '.join(frames)} have no bar times in common")
             frames = {s: f.loc[common] for s, f in frames.items()}
         return frames
+
+    @staticmethod
+    def frames_provenance(frames: dict[str, pd.DataFrame]) -> Provenance:
+        """Where the bars of a run came from, as one value (simulated or unknown wins: see ``weakest``)."""
+        return weakest(Provenance.parse(f.attrs.get("provenance")) for f in frames.values())
+
+    @staticmethod
+    def data_warning(provenance: Provenance | str) -> str:
+        """The note a run on such bars carries ("synthetic data (simulator) …"); empty for real data."""
+        return data_warning(Provenance.parse(provenance))
 
     # --- runs ------------------------------------------------------------------------------------
     def request(self, source: str, name: str, frames: dict[str, pd.DataFrame], raw_params: dict[str, Any],
@@ -179,7 +194,7 @@ class BacktestService:
         periods = 252 if bar_size is BarSize.DAY_1 else 252 * 6.5 * 3600 / bar_size.seconds
         return BacktestRequest(source, frames, name, params, engine, cash, commission, slippage,
                                Sizing(units=units) if units else Sizing(percent=0.95), time_limit,
-                               periods_per_year=periods)
+                               periods_per_year=periods, data_provenance=self.frames_provenance(frames).value)
 
     async def run(self, request: BacktestRequest, progress: Callable[[float], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> BacktestResult:
@@ -227,6 +242,16 @@ class BacktestService:
             return await asyncio.to_thread(walk_forward, request, space, walk_forward_split, metric, workers,
                                            on_result, cancelled)
         return await asyncio.to_thread(optimize, request, space, workers, on_result, cancelled)
+
+
+def _stored_provenance(store: Store, instrument: Any, bar_size: BarSize, frame: pd.DataFrame) -> Provenance:
+    """The sources of the stored bars ``frame`` was read (or aggregated) from, over its span."""
+    start, end = frame.index[0].to_pydatetime(), frame.index[-1].to_pydatetime()
+    found = store.bars.sources(instrument, bar_size, start, end)
+    if not found:  # aggregated from a finer size: what the finer sizes hold in the span
+        for finer in (b for b in BarSize if b.seconds < bar_size.seconds):
+            found |= store.bars.sources(instrument, finer, start, end + pd.Timedelta(seconds=bar_size.seconds))
+    return weakest(found)
 
 
 def parse_day(text: str, what: str) -> pd.Timestamp:

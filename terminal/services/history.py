@@ -16,7 +16,7 @@ import pandas as pd
 
 from terminal.broker.base import Broker
 from terminal.data.aggregate import resample_bars
-from terminal.domain import Bar, BarSize, Instrument
+from terminal.domain import Bar, BarSize, Instrument, Provenance
 from terminal.store import Store
 from terminal.store.bars import rows_to_frame
 
@@ -51,9 +51,10 @@ class HistoryService:
         if refresh and self._broker is not None and self._broker.is_connected:
             # When stored bars reach back to the span's start, only what came after the newest is missing.
             fetch_from = stored.index[-1].to_pydatetime() if covered else start
+            provenance = self._broker.provenance  # the session's, when the request was made
             bars = await self._broker.history(instrument, bar_size, fetch_from, end, progress)
             if bars:
-                stored = await asyncio.to_thread(_store_and_merge, store, instrument, stored, bars)
+                stored = await asyncio.to_thread(_store_and_merge, store, instrument, stored, bars, provenance)
         if stored.empty and store is not None:
             newest = max(1, int(span.total_seconds() // bar_size.seconds))
             stored = await asyncio.to_thread(store.bars.load_frame, instrument, bar_size, limit=newest)
@@ -79,10 +80,10 @@ def _read_span(store: Store, instrument: Instrument, bar_size: BarSize,
 
 
 def _store_and_merge(store: Store | None, instrument: Instrument, stored: pd.DataFrame,
-                     bars: Sequence[Bar]) -> pd.DataFrame:
-    """Save the broker's bars and put them over the stored ones (the broker's version of a bar wins)."""
+                     bars: Sequence[Bar], provenance: Provenance) -> pd.DataFrame:
+    """Save the broker's bars (as ``provenance``'s) and put them over the stored ones (the broker's version wins)."""
     if store is not None:
-        store.bars.write_bars(instrument, bars)
+        store.bars.write_bars(instrument, bars, provenance)
     fresh = pd.DataFrame(
         {"open": [b.open for b in bars], "high": [b.high for b in bars], "low": [b.low for b in bars],
          "close": [b.close for b in bars], "volume": [b.volume for b in bars]},

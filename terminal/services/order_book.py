@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from terminal.broker.events import ErrorEvent
-from terminal.domain import Fill, Order, OrderRejected, OrderStatus, can_transition
+from terminal.domain import Fill, Order, OrderRejected, OrderStatus, Provenance, can_transition
 from terminal.services.log import LogService
 from terminal.services.reconcile import PositionBook, ReconcileReport
 from terminal.services.records import RecordWriter
@@ -156,6 +156,7 @@ class OrderBook:
             api_client_id=update.api_client_id or previous.api_client_id,
             oca_group=update.oca_group or previous.oca_group, reason=update.reason or previous.reason,
             updated=update.updated or datetime.now(UTC),
+            provenance=previous.provenance if previous.provenance is not Provenance.UNKNOWN else update.provenance,
         )
         merged = replace(merged, quantity=max(merged.quantity, merged.filled_quantity))
         if _same(merged, previous):
@@ -185,7 +186,9 @@ class OrderBook:
         key = fill.client_order_id if fill.client_order_id in self.orders else self._by_perm.get(fill.perm_id)
         order: Order | None = None
         if key is not None:
-            fill = replace(fill, client_order_id=key)
+            owner = self.orders[key].provenance
+            fill = replace(fill, client_order_id=key,
+                           provenance=fill.provenance if fill.provenance is not Provenance.UNKNOWN else owner)
             self._count(key, fill)
             order = self._after_fills(key)
         else:

@@ -67,8 +67,11 @@ class OrderService(OrderBook):
             if o.status.is_working and o.instrument.key == key and o.client_order_id != exclude and o.parent_id == 0
             and not o.parent_ref
         )
+        # The day's P&L of the account this broker session trades, never another session's (simulator vs live).
+        account = self._portfolio.account
+        daily = self._portfolio.daily_pnl() if account.provenance is self._broker.provenance else math.nan
         return RiskContext(reference_price=reference, position=self._portfolio.position_quantity(order.instrument),
-                           working_quantity=working + extra_working, daily_pnl=self._portfolio.daily_pnl())
+                           working_quantity=working + extra_working, daily_pnl=daily)
 
     def _risk(self, order: Order, context: RiskContext, why_no_price: str = "") -> None:
         try:
@@ -200,6 +203,8 @@ class OrderService(OrderBook):
                                   "bar says connected", rule="broker")
             self._reject(orders[0], error)
             raise error
+        # Recorded as the session's it is sent to: simulator orders never pass for live ones.
+        orders = [replace(o, provenance=self._broker.provenance) for o in orders]
         self._in_flight.update(keys)
         try:
             for order in orders:

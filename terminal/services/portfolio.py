@@ -31,8 +31,14 @@ class PortfolioService:
         return position.quantity if position else 0.0
 
     def daily_pnl(self) -> float:
-        """Net liquidation now minus at the start of the trading day (NaN until the account is known)."""
-        return self.trading_day.pnl(self.account.net_liquidation, self._clock())
+        """The current account's net liquidation now minus at the start of its trading day (NaN until known)."""
+        return self.trading_day.pnl(self.account.net_liquidation, self._clock(), self.account.ledger)
+
+    def forget_account(self) -> None:
+        """Before trading somewhere else: the old account's figures must not stand for the new one's."""
+        self.account = Account(account="")
+        self.values.clear()
+        self.account_changed.emit(self.account)
 
     def on_position(self, position: Position) -> None:
         previous = self.positions.get(position.instrument.key)
@@ -62,7 +68,7 @@ class PortfolioService:
 
     def on_account(self, account: Account) -> None:
         self.account = account
-        if self.trading_day.on_equity(account.net_liquidation, self._clock()):
+        if self.trading_day.on_equity(account.net_liquidation, self._clock(), account.ledger):
             self.day_started.emit(self.trading_day)
         self.account_changed.emit(account)
 

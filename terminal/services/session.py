@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from terminal.broker import events as ev
 from terminal.broker.base import Broker
 from terminal.config import Settings
-from terminal.domain import Fill, Instrument, Order
+from terminal.domain import Fill, Instrument, Order, Provenance
 from terminal.services.alerts import AlertService
 from terminal.services.analytics import AnalyticsService
 from terminal.services.backtests import BacktestService
@@ -68,6 +68,7 @@ class ConnectionStatus:
     message: str = ""
     next_retry_seconds: float = 0.0
     account: str = ""
+    provenance: Provenance = Provenance.UNKNOWN  # of the broker session (SIMULATOR, PAPER, LIVE …)
 
 
 @dataclass(frozen=True)
@@ -219,11 +220,12 @@ class TradingSession:
         wanted = self.market.subscribed()
         await self.broker.disconnect()
         self.broker.forget_streams()
+        self.portfolio.forget_account()  # its daily P&L must not stand for the next account's
         if self.simulator is not None:
             await self.simulator.stop()
             self.simulator = None
         await self._connect(host, port, client_id)
-        self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}"))
+        self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}", provenance=self.broker.provenance))
         self.log.info("session", f"switched to {host}:{port} client {client_id}")
         for old in wanted:
             try:
@@ -355,7 +357,8 @@ class TradingSession:
         elif isinstance(event, ev.ConnectionEvent):
             state = event.state.name
             self._set_status(ConnectionStatus(state, self.status.endpoint, event.message,
-                                              event.next_retry_seconds or 0.0, self.portfolio.account.account))
+                                              event.next_retry_seconds or 0.0, self.portfolio.account.account,
+                                              self.broker.provenance))
             (self.log.info if state in ("CONNECTED", "CONNECTING") else self.log.warning)(
                 "connection", f"{state.lower()}: {event.message}")
             if state == "CONNECTED":

@@ -5,6 +5,11 @@ account update of the day (kept in the store, so a restart within the day keeps 
 baseline). Default start: 09:30 America/New_York, the US equity session's open. A loss
 made before the terminal first saw the account that day is not known to it; deposits and
 withdrawals within the day count as P&L.
+
+Each account has its own baseline, keyed by its ledger (``Account.ledger``: provenance and
+account id), so a simulator account's day never becomes a live account's, even under the
+same id. A baseline stored before schema v3 named no account and is not used: the first
+account update after the upgrade starts that account's day afresh.
 """
 
 from __future__ import annotations
@@ -43,34 +48,51 @@ def day_start(now: datetime, at: time, zone: ZoneInfo) -> datetime:
 
 
 class TradingDay:
-    """Holds the day's starting equity and answers the day's P&L for the loss limit."""
+    """Holds each account's starting equity of the day and answers the day's P&L for the loss limit."""
 
     def __init__(self, reset_time: str = "09:30", timezone: str = "America/New_York") -> None:
         self.at, self.zone = parse_reset(reset_time, timezone)
         self.description = f"{reset_time} {timezone}"
-        self.start: datetime | None = None
-        self.start_equity = math.nan
+        self.baselines: dict[str, tuple[datetime, float]] = {}  # ledger -> (day start, equity then)
+        self.ledger = ""  # the account last noted (what ``start`` and ``start_equity`` describe)
+
+    @property
+    def start(self) -> datetime | None:
+        found = self.baselines.get(self.ledger)
+        return found[0] if found else None
+
+    @property
+    def start_equity(self) -> float:
+        found = self.baselines.get(self.ledger)
+        return found[1] if found else math.nan
 
     def load(self, saved: dict[str, Any] | None) -> None:
-        if saved and saved.get("start"):
-            self.start = datetime.fromisoformat(saved["start"])
-            self.start_equity = float(saved.get("equity", math.nan))
+        for ledger, baseline in ((saved or {}).get("baselines") or {}).items():
+            try:
+                self.baselines[ledger] = (datetime.fromisoformat(baseline["start"]), float(baseline["equity"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # one unreadable baseline: that account starts its day afresh
 
     def saved(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat() if self.start else "", "equity": self.start_equity}
+        return {"baselines": {ledger: {"start": start.isoformat(), "equity": equity}
+                              for ledger, (start, equity) in self.baselines.items()}}
 
-    def on_equity(self, net_liquidation: float, now: datetime) -> bool:
-        """Note the account's value; True when a new day started and its baseline should be stored."""
+    def on_equity(self, net_liquidation: float, now: datetime, ledger: str = "") -> bool:
+        """Note the account's value; True when its new day started and the baseline should be stored."""
+        self.ledger = ledger
         boundary = day_start(now, self.at, self.zone)
-        if self.start == boundary and math.isfinite(self.start_equity):
+        found = self.baselines.get(ledger)
+        if found is not None and found[0] == boundary and math.isfinite(found[1]):
             return False
         if not math.isfinite(net_liquidation):
             return False
-        self.start, self.start_equity = boundary, net_liquidation
+        self.baselines[ledger] = (boundary, net_liquidation)
         return True
 
-    def pnl(self, net_liquidation: float, now: datetime) -> float:
-        """Net liquidation minus the day's start; NaN before the first value of the current day."""
-        if self.start != day_start(now, self.at, self.zone) or not math.isfinite(net_liquidation):
+    def pnl(self, net_liquidation: float, now: datetime, ledger: str | None = None) -> float:
+        """Net liquidation minus the day's start of ``ledger`` (default: the account last noted); NaN before its
+        first value of the current day."""
+        found = self.baselines.get(self.ledger if ledger is None else ledger)
+        if found is None or found[0] != day_start(now, self.at, self.zone) or not math.isfinite(net_liquidation):
             return math.nan
-        return net_liquidation - self.start_equity
+        return net_liquidation - found[1]

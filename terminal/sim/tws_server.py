@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from terminal.domain import DomainError, Order, OrderStatus
+from terminal.domain import AccountValue, DomainError, Order, OrderStatus, Provenance
+from terminal.domain.provenance import ACCOUNT_TYPE_TAG
 from terminal.sim import outgoing as out
 from terminal.sim.contracts import Listing, Universe
 from terminal.sim.events import EngineEvent, Execution, OrderUpdate, Rejection
@@ -44,11 +45,17 @@ class SimServer:
                  replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 0.25,
                  starting_cash: float = 1_000_000.0, accounts: Accounts | None = None,
                  executions_first: bool = False, limits: ConnectionLimits | None = None,
-                 listings: list[Listing] | None = None) -> None:
+                 listings: list[Listing] | None = None, provenance: Provenance = Provenance.SIMULATOR) -> None:
         """``accounts`` carries positions and cash over from a previous instance (as IB keeps them when
         a Gateway restarts; its orders are gone). ``executions_first`` sends each fill's execDetails
         before the order's openOrder/orderStatus, an ordering TWS also produces. ``limits`` bounds what
-        a client may cost (frame size and time, bytes held and queued); see ``ConnectionLimits``."""
+        a client may cost (frame size and time, bytes held and queued); see ``ConnectionLimits``.
+        ``provenance`` is what every client is told this server is (SIMULATOR, or REPLAY for a replay),
+        in the account value ``AccountType``: a real TWS never sends either, so the terminal cannot take
+        the simulator's account for a real one."""
+        if not provenance.is_simulated:
+            raise ValueError(f"simulator provenance {provenance.value!r} must be simulator or replay")
+        self.provenance = provenance
         self.host = host
         self.port = port
         self.universe = Universe(symbols, listings)
@@ -376,8 +383,12 @@ class SimServer:
             self._send_account(session, account)
             session.send(54, 1, account)
 
+    def account_values(self, account: str) -> list[AccountValue]:
+        """The account's values as TWS sends them, with the ``AccountType`` that says this is a simulator."""
+        return [*self.accounts.values(account), AccountValue(account, ACCOUNT_TYPE_TAG, self.provenance.label, "")]
+
     def _send_account(self, session: ClientSession, account: str) -> None:
-        for value in self.accounts.values(account):
+        for value in self.account_values(account):
             session.send(6, 2, value.tag, value.value, value.currency, account)
         for position in self.accounts.positions_of(account):
             session.send(*out.portfolio(account, position))
@@ -385,14 +396,14 @@ class SimServer:
 
     def _req_account_updates_multi(self, session: ClientSession, fields: list[str]) -> None:
         req_id, account = as_int(fields[2], name="reqId"), fields[3]
-        for value in self.accounts.values(account or self.accounts.ids()[0]):
+        for value in self.account_values(account or self.accounts.ids()[0]):
             session.send(73, 1, req_id, account, "", value.tag, value.value, value.currency)
         session.send(74, 1, req_id)
 
     def _req_account_summary(self, session: ClientSession, fields: list[str]) -> None:
         req_id = as_int(fields[2], name="reqId")
         for account in self.accounts.ids():
-            for value in self.accounts.values(account):
+            for value in self.account_values(account):
                 session.send(63, 1, req_id, account, value.tag, value.value, value.currency)
         session.send(64, 1, req_id)
 

@@ -10,6 +10,11 @@ process break each other's POSIX locks on the same WAL file ("disk I/O error").
 On MySQL/MariaDB each row comes back as one
 CSV text field parsed by pandas' C reader, because PyMySQL decodes every field in
 Python (1M bars: ~3.3 s against ~5.4 s as six-field tuples).
+
+Each write also records where the bars came from (``bar_sources``: the span of times each
+provenance wrote per instrument and bar size, in the same transaction), rather than a
+column per bar: the bars table stays six numbers wide, and "which sources does this range
+hold" is one lookup in a table of a few rows per series.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, select, text, update
 
-from terminal.domain import Bar, BarSize, Instrument
+from terminal.domain import Bar, BarSize, Instrument, Provenance
+from terminal.domain.provenance import weakest
+from terminal.store.schema import bar_sources
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 _CHUNK = 50_000
@@ -63,8 +70,10 @@ class BarRepository:
                 "high=excluded.high, low=excluded.low, close=excluded.close, volume=excluded.volume"
             )
 
-    def write_frame(self, instrument: Instrument, bar_size: BarSize, frame: pd.DataFrame) -> int:
-        """Upsert a DataFrame (UTC DatetimeIndex; open/high/low/close/volume) in one transaction."""
+    def write_frame(self, instrument: Instrument, bar_size: BarSize, frame: pd.DataFrame,
+                    provenance: Provenance = Provenance.UNKNOWN) -> int:
+        """Upsert a DataFrame (UTC DatetimeIndex; open/high/low/close/volume) in one transaction, recording
+        that ``provenance`` wrote its span."""
         if frame.empty:
             return 0
         index = frame.index
@@ -78,21 +87,26 @@ class BarRepository:
             (iid, size, int(t), o, h, low, c, v)
             for t, (o, h, low, c, v) in zip(seconds.tolist(), values.tolist(), strict=True)
         ]
-        self._write_rows(rows)
+        self._write_rows(rows, provenance)
         return len(rows)
 
-    def write_bars(self, instrument: Instrument, bars: Iterable[Bar]) -> int:
-        """Upsert domain Bars (each carries its bar size)."""
+    def write_bars(self, instrument: Instrument, bars: Iterable[Bar],
+                   provenance: Provenance = Provenance.UNKNOWN) -> int:
+        """Upsert domain Bars (each carries its bar size) that ``provenance`` delivered."""
         iid = self._instrument_id(instrument)
         rows = [
             (iid, b.bar_size.seconds, _epoch(b.time), b.open, b.high, b.low, b.close, b.volume) for b in bars
         ]
-        self._write_rows(rows)
+        self._write_rows(rows, provenance)
         return len(rows)
 
-    def _write_rows(self, rows: Sequence[tuple]) -> None:
+    def _write_rows(self, rows: Sequence[tuple], provenance: Provenance) -> None:
         if not rows:
             return
+        spans: dict[tuple[int, int], tuple[int, int]] = {}
+        for iid, size, t, *_ in rows:
+            first, last = spans.get((iid, size), (t, t))
+            spans[(iid, size)] = (min(first, t), max(last, t))
         with self._engine.begin() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
@@ -100,6 +114,27 @@ class BarRepository:
                     cursor.executemany(self._upsert_sql, rows[start : start + _CHUNK])
             finally:
                 cursor.close()
+            for (iid, size), (first, last) in spans.items():
+                _widen_source(conn, iid, size, provenance, first, last)
+
+    def provenance(self, instrument: Instrument, bar_size: BarSize, start: datetime | None = None,
+                   end: datetime | None = None) -> Provenance:
+        """Where the stored bars of [start, end] came from, as one value: SIMULATOR (or REPLAY) if any source
+        of the range is simulated, UNKNOWN if any is unknown, else the real source (see ``weakest``)."""
+        return weakest(self.sources(instrument, bar_size, start, end))
+
+    def sources(self, instrument: Instrument, bar_size: BarSize, start: datetime | None = None,
+                end: datetime | None = None) -> set[Provenance]:
+        """Every provenance that wrote bars of this series within [start, end]."""
+        query = select(bar_sources.c.provenance).where(
+            (bar_sources.c.instrument_id == self._instrument_id(instrument))
+            & (bar_sources.c.bar_size == bar_size.seconds))
+        if start is not None:
+            query = query.where(bar_sources.c.last_time >= _epoch(start))
+        if end is not None:
+            query = query.where(bar_sources.c.first_time <= _epoch(end))
+        with self._engine.connect() as conn:
+            return {Provenance.parse(p) for p in conn.execute(query).scalars()}
 
     def load_frame(
         self,
@@ -197,6 +232,19 @@ class BarRepository:
             for key, size, n, lo, hi in rows
             if int(size) in sizes
         ]
+
+
+def _widen_source(conn: Connection, iid: int, size: int, provenance: Provenance, first: int, last: int) -> None:
+    """Record (or widen) the span of times ``provenance`` wrote in this series."""
+    key = ((bar_sources.c.instrument_id == iid) & (bar_sources.c.bar_size == size)
+           & (bar_sources.c.provenance == provenance.value))
+    found = conn.execute(select(bar_sources.c.first_time, bar_sources.c.last_time).where(key)).first()
+    if found is None:
+        conn.execute(bar_sources.insert().values(instrument_id=iid, bar_size=size, provenance=provenance.value,
+                                                 first_time=first, last_time=last))
+    elif first < found[0] or last > found[1]:
+        conn.execute(update(bar_sources).where(key).values(first_time=min(first, int(found[0])),
+                                                           last_time=max(last, int(found[1]))))
 
 
 def rows_to_frame(rows: Sequence[tuple]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
-from terminal.store.schema import metadata, position_book, schema_version
+from terminal.store.schema import bar_sources, metadata, position_book, schema_version
 
 
 class SchemaTooNew(RuntimeError):
@@ -40,7 +40,19 @@ def _v2_order_identity(conn: Connection) -> None:
     metadata.create_all(conn, tables=[position_book])
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity]
+def _v3_provenance(conn: Connection) -> None:
+    """Where orders, fills and bar series came from (live, paper, simulator, replay, csv, quandl): rows
+    written before are 'unknown', as nothing stored says whether they came from the simulator (its
+    account id looks like an IB paper account's)."""
+    _add_column(conn, "orders", "provenance", "VARCHAR(16) NOT NULL DEFAULT 'unknown'")
+    _add_column(conn, "fills", "provenance", "VARCHAR(16) NOT NULL DEFAULT 'unknown'")
+    metadata.create_all(conn, tables=[bar_sources])
+    conn.execute(text("INSERT INTO bar_sources (instrument_id, bar_size, provenance, first_time, last_time) "
+                      "SELECT instrument_id, bar_size, 'unknown', MIN(time), MAX(time) FROM bars "
+                      "GROUP BY instrument_id, bar_size"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity, _v3_provenance]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

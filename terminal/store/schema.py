@@ -67,6 +67,21 @@ bars = Table(
     sqlite_with_rowid=False,
 )
 
+# Where a bar series came from (schema v3): per instrument, bar size and provenance (Provenance.value), the
+# span of bar times written from that source. A series holds one row per source it ever received; a
+# row is never narrowed when another source overwrites some of its bars, so a range that once held
+# simulator bars stays marked as such (a false "synthetic" warning is safe, a missed one is not).
+bar_sources = Table(
+    "bar_sources",
+    metadata,
+    Column("instrument_id", Integer, ForeignKey("instruments.id"), nullable=False),
+    Column("bar_size", Integer, nullable=False),
+    Column("provenance", String(16), nullable=False),
+    Column("first_time", BigInteger, nullable=False),
+    Column("last_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("instrument_id", "bar_size", "provenance", name="pk_bar_sources"),
+)
+
 watchlists = Table(
     "watchlists",
     metadata,
@@ -111,6 +126,7 @@ orders = Table(
     Column("source", String(64), nullable=False, default="manual"),
     Column("perm_id", BigInteger, nullable=False, default=0),  # schema v2
     Column("parent_ref", String(64), nullable=False, default=""),  # schema v2
+    Column("provenance", String(16), nullable=False, default="unknown"),  # schema v3: Provenance.value
     Index("ix_orders_status", "status"),
 )
 
@@ -129,6 +145,7 @@ fills = Table(
     Column("time", String(32), nullable=False),
     Column("account", String(32), nullable=False, default=""),
     Column("perm_id", BigInteger, nullable=False, default=0),  # schema v2
+    Column("provenance", String(16), nullable=False, default="unknown"),  # schema v3: Provenance.value
     Index("ix_fills_time", "time"),
 )
 

@@ -12,7 +12,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from terminal.domain import Fill, Instrument, Order, OrderSide, OrderStatus, OrderType, TimeInForce
+from terminal.domain import (
+    Fill,
+    Instrument,
+    Order,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Provenance,
+    TimeInForce,
+)
 from terminal.store.records import InstrumentRepository
 from terminal.store.schema import fills, orders, position_book
 
@@ -51,6 +60,7 @@ def _order_row(order: Order) -> dict[str, Any]:
         "source": order.source[:64],
         "perm_id": order.perm_id,
         "parent_ref": order.parent_ref,
+        "provenance": order.provenance.value,
     }
 
 
@@ -82,6 +92,7 @@ def _fill_row(fill: Fill) -> dict[str, Any]:
         "time": fill.time.isoformat(),
         "account": fill.account,
         "perm_id": fill.perm_id,
+        "provenance": fill.provenance.value,
     }
 
 
@@ -154,6 +165,7 @@ def _order(row: Any, instrument: Instrument) -> Order:
         source=row["source"],
         perm_id=int(row["perm_id"] or 0),
         parent_ref=row["parent_ref"] or "",
+        provenance=Provenance.parse(row["provenance"]),
     )
 
 
@@ -202,6 +214,7 @@ class FillRepository:
                     client_order_id=r["client_order_id"],
                     realized_pnl=r["realized_pnl"],
                     perm_id=int(r["perm_id"] or 0),
+                    provenance=Provenance.parse(r["provenance"]),
                 )
             )
         return result

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from terminal.domain import Instrument, Order, OrderSide, OrderType
+from terminal.domain import Instrument, Order, OrderSide, OrderType, Provenance
 from terminal.ui.dialogs import ConnectDialog, RiskDialog
 from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.blotter import BlotterPanel
@@ -33,7 +33,7 @@ from terminal.ui.panels.log import LogPanel
 from terminal.ui.panels.positions import PositionsPanel
 from terminal.ui.panels.ticket import OrderTicket
 from terminal.ui.panels.watchlist import WatchlistPanel
-from terminal.ui.theme import THEMES, apply_theme
+from terminal.ui.theme import THEMES, apply_theme, provenance_badge
 
 
 class MainWindow(QMainWindow):
@@ -199,11 +199,15 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
+        self.provenance_label = QLabel("")  # SIMULATOR / PAPER / LIVE / REPLAY: what this session trades
+        self.provenance_label.hide()
+        self._shown_provenance = ""
         self.connection_label = QLabel("○ disconnected")
         self.account_label = QLabel("")
         self.clock_label = QLabel("")
         self.lag_label = QLabel("")
-        for label in (self.connection_label, self.account_label, self.clock_label, self.lag_label):
+        for label in (self.provenance_label, self.connection_label, self.account_label, self.clock_label,
+                      self.lag_label):
             bar.addPermanentWidget(label)
         self._lag_ms = 0.0
         self._expected = time.perf_counter() + 0.1
@@ -378,6 +382,13 @@ class MainWindow(QMainWindow):
         self.connection_label.setText(text)
         account = self.session.portfolio.account
         self.account_label.setText(account.account)
+        provenance = status.provenance
+        if provenance.value != self._shown_provenance:
+            self._shown_provenance = provenance.value
+            self.provenance_label.setText(provenance.label)
+            self.provenance_label.setStyleSheet(provenance_badge(provenance.value))
+            self.provenance_label.setToolTip(_PROVENANCE_TIPS.get(provenance.value, ""))
+            self.provenance_label.setVisible(provenance is not Provenance.UNKNOWN)
 
     def _on_log(self, entry) -> None:  # type: ignore[no-untyped-def]
         if entry.severity >= 40:
@@ -385,6 +396,14 @@ class MainWindow(QMainWindow):
 
     def _show_error(self, error: Exception) -> None:
         self.session.log.error("ui", str(error))
+
+
+_PROVENANCE_TIPS = {
+    "live": "a live IB account: orders trade real money",
+    "paper": "an IB paper-trading account (DU…/DF…)",
+    "simulator": "the built-in exchange simulator: prices are a random walk, no order reaches a market",
+    "replay": "a replay of recorded market data in the simulator: no order reaches a market",
+}
 
 
 def _typing(widget: QWidget | None) -> bool:

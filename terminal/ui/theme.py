@@ -36,6 +36,18 @@ LIGHT = Theme("light", window="#f3f4f6", base="#ffffff", alternate="#f7f8fa", te
               grid="#e3e6ea", border="#d0d7de")
 THEMES = {"dark": DARK, "light": LIGHT}
 
+# Badge colours of a session's provenance (background, text): the same in both themes, so that a live
+# account never looks like the simulator whatever the theme. Keys are Provenance values.
+_PROVENANCE_BADGES = {"live": ("#b91c1c", "#ffffff"), "paper": ("#1d4ed8", "#ffffff"),
+                      "simulator": ("#f59e0b", "#111827"), "replay": ("#7c3aed", "#ffffff")}
+
+
+def provenance_badge(provenance: str) -> str:
+    """Style sheet of the label that shows a session's provenance (LIVE, PAPER, SIMULATOR, REPLAY)."""
+    background, text = _PROVENANCE_BADGES.get(provenance, ("#6b7280", "#ffffff"))
+    return (f"QLabel {{ background: {background}; color: {text}; font-weight: bold; padding: 1px 8px; "
+            f"border-radius: 3px; }}")
+
 
 def apply_theme(app: QApplication, theme: Theme, window: QWidget | None = None) -> None:
     """The theme's palette for the whole application, and its style sheet for ``window`` (with its docks,

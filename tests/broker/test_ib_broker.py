@@ -183,3 +183,49 @@ def test_pacing_limits_requests_per_window_and_identical_requests():
     now[0] = 10.0
     assert limiter.delay("d") == 0
     assert limiter.delay("a") == pytest.approx(5)  # identical request 15 s apart
+
+
+def test_the_simulator_session_is_known_as_simulator_and_stamps_what_it_reports(loop, sim, broker):
+    from terminal.broker.events import AccountEvent
+    from terminal.domain import Provenance
+
+    assert broker.provenance is Provenance.SIMULATOR  # its account id DU… alone would say paper
+    aapl = loop.run_until_complete(broker.qualify(Instrument("AAPL")))
+    loop.run_until_complete(broker.place(Order(aapl, OrderSide.BUY, 5, client_order_id="qt-sim")))
+    wait(loop, lambda: any(isinstance(e, FillEvent) for e in broker.seen), what="a fill")
+    reported = [e for e in broker.seen if isinstance(e, OrderEvent | FillEvent | AccountEvent)]
+    assert {(e.order if isinstance(e, OrderEvent) else e.fill if isinstance(e, FillEvent) else e.account).provenance
+            for e in reported} == {Provenance.SIMULATOR}
+    assert loop.run_until_complete(broker.account()).provenance is Provenance.SIMULATOR
+    assert {f.provenance for f in loop.run_until_complete(broker.executions())} == {Provenance.SIMULATOR}
+
+
+def test_a_replay_simulator_is_known_as_replay_and_fills_of_the_connect_sync_carry_it(loop, broker_cls):
+    from terminal.domain import Provenance
+
+    server = SimServer(port=0, seed=9, tick_interval=0.05, provenance=Provenance.REPLAY)
+    loop.run_until_complete(server.start())
+    first = broker_cls()
+    try:
+        loop.run_until_complete(first.connect("127.0.0.1", server.port, 4))
+        assert first.provenance is Provenance.REPLAY
+        aapl = loop.run_until_complete(first.qualify(Instrument("AAPL")))
+        loop.run_until_complete(first.place(Order(aapl, OrderSide.BUY, 3, client_order_id="qt-replay")))
+        wait(loop, lambda: any(f.commissionReport.execId for f in first.ib.fills()), what="a fill")
+        loop.run_until_complete(first.disconnect())
+        again = broker_cls()  # a new connection gets the day's executions in its connect sync
+        seen = []
+        again.events.subscribe(seen.append)
+        loop.run_until_complete(again.connect("127.0.0.1", server.port, 4))
+        synced = [e.fill for e in seen if isinstance(e, FillEvent)]
+        assert synced and {f.provenance for f in synced} == {Provenance.REPLAY}
+        loop.run_until_complete(again.disconnect())
+    finally:
+        loop.run_until_complete(server.stop())
+
+
+def test_a_simulator_must_say_it_is_one():
+    from terminal.domain import Provenance
+
+    with pytest.raises(ValueError, match="must be simulator or replay"):
+        SimServer(provenance=Provenance.LIVE)

@@ -128,3 +128,45 @@ def test_optimize_command_ranks_the_grid_and_walks_forward(db, real_csv_dir, cap
     assert main(["--db", db, "optimize", "sma_cross", "--symbol", "GOOG", "--grid", "fast=5,10", "--top", "2"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:2] == ["fast", "sharpe"] and len(out.splitlines()) == 3
+
+
+def test_imported_and_fetched_bars_are_stored_as_csv_and_quandl(db, real_csv_dir, capsys, monkeypatch):
+    from terminal.domain import Provenance
+
+    assert main(["--db", db, "import", "csv", str(real_csv_dir / "GOOG.csv"), "--symbol", "GOOG"]) == 0
+    monkeypatch.setenv("QT_QUANDL_API_KEY", "k1")
+    with QuandlServer() as server:
+        assert main(["--db", db, "fetch", "quandl", "WIKI/AAPL", "--api-base", server.api_base]) == 0
+    store = Store.open(db)
+    assert store.bars.sources(Instrument("GOOG"), BarSize.DAY_1) == {Provenance.CSV}
+    assert store.bars.sources(Instrument("AAPL"), BarSize.DAY_1) == {Provenance.QUANDL}
+    store.close()
+
+
+def test_a_backtest_on_the_simulators_bars_says_they_are_synthetic(loop, sims, sessions, tmp_path, real_csv_dir,
+                                                                   capsys):
+    import json
+    from datetime import timedelta
+
+    from terminal.backtest.report import render_html
+
+    session = sessions(sims().port, db="sim")  # a terminal on the simulator opened AAPL's daily chart
+    aapl = loop.run_until_complete(session.market.qualify("AAPL"))
+    loop.run_until_complete(session.history.bars(aapl, BarSize.DAY_1, timedelta(days=500)))
+    db = session.settings.resolved_db_url
+    assert main(["--db", db, "import", "csv", str(real_csv_dir / "GOOG.csv"), "--symbol", "GOOG"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "backtest", "sma_cross", "--symbol", "AAPL", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "quant-terminal: warning: synthetic data (simulator)" in err
+    run = json.loads(out)
+    assert run["data_provenance"] == "simulator"
+    assert "Synthetic data (simulator)" in render_html(run)
+    assert main(["--db", db, "optimize", "sma_cross", "--symbol", "AAPL", "--grid", "fast=5,10", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: synthetic data (simulator)" in err and json.loads(out)["data_provenance"] == "simulator"
+    assert main(["--db", db, "backtest", "sma_cross", "--symbol", "GOOG", "--json"]) == 0  # real bars: no warning
+    out, err = capsys.readouterr()
+    assert "warning" not in err and json.loads(out)["data_provenance"] == "csv"
+    report = render_html(json.loads(out))
+    assert "Synthetic" not in report and "Data: CSV" in report

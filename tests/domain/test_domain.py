@@ -120,3 +120,15 @@ def test_future_pnl_uses_multiplier():
 def test_order_describe_reads_like_a_ticket():
     order = Order(AAPL, OrderSide.BUY, 100, OrderType.LIMIT, limit_price=187.5)
     assert order.describe() == "BUY 100 AAPL LMT 187.50 DAY"
+
+
+def test_session_provenance_from_account_type_and_ib_account_ids():
+    from terminal.domain import Provenance, session_provenance
+
+    assert session_provenance(["DU1234567"], "SIMULATOR") is Provenance.SIMULATOR
+    assert session_provenance(["DU1234567"], "replay") is Provenance.REPLAY
+    assert session_provenance(["DU1234567"], "INDIVIDUAL") is Provenance.PAPER
+    assert session_provenance(["DF998877"]) is Provenance.PAPER
+    assert session_provenance(["U7654321"], "INDIVIDUAL") is Provenance.LIVE
+    assert session_provenance([]) is Provenance.UNKNOWN
+    assert Provenance.parse("SIMULATOR") is Provenance.SIMULATOR and Provenance.parse("gbm?") is Provenance.UNKNOWN

@@ -50,7 +50,9 @@ def test_session_feed_shows_the_fill_the_position_and_the_working_order(loop, fe
     assert (fill["symbol"], fill["side"], fill["quantity"], fill["client_order_id"]) == (
         "AAPL", "BUY", 100, filled.client_order_id)
     connection = state.section("connection").value
-    assert connection["state"] == "CONNECTED" and connection["broker"] == "IB"
+    # reached by --ib HOST:PORT, and still the simulator: it says so, the port does not make it IB
+    assert connection["state"] == "CONNECTED" and connection["broker"] == "simulator"
+    assert connection["provenance"] == "simulator" and fill["provenance"] == order["provenance"] == "simulator"
     wait(loop, lambda: state.section("account").value.get("net_liquidation") is not None, what="account values")
 
 
@@ -120,3 +122,21 @@ def test_store_feed_shows_working_orders_and_only_todays_new_fills(store):
     feed.poll(now + timedelta(days=1))
     assert state.section("fills").value == ()
     assert state.section("connection").value["message"] == "no terminal has published to this store yet"
+
+
+def test_a_desk_monitor_adds_up_real_accounts_only_and_lists_the_simulators(sqlite_store):
+    now = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+
+    def snapshot(account: str, provenance: str, net: float) -> dict:
+        return {"as_of": now.isoformat(), "connection": {"state": "CONNECTED"}, "positions": [],
+                "account": {"account": account, "provenance": provenance, "net_liquidation": net,
+                            "daily_pnl": -1_000.0}}
+
+    sqlite_store.key_values.set(DESK_KEY + "U7654321", snapshot("U7654321", "live", 250_000.0))
+    sqlite_store.key_values.set(DESK_KEY + "DU1234567", snapshot("DU1234567", "simulator", 1_000_000.0))
+    state = MonitorState("store")
+    StoreFeed(sqlite_store, state).poll(now)
+    account = state.section("account").value
+    assert account["net_liquidation"] == 250_000.0 and account["daily_pnl"] == -1_000.0  # no simulator money
+    assert account["not_counted"] == ["DU1234567"] and len(account["accounts"]) == 2  # listed, not added
+    assert state.section("equity").value[-1]["net_liquidation"] == 250_000.0

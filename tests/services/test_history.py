@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from terminal.data.aggregate import resample_bars
-from terminal.domain import Bar, BarSize, Instrument
+from terminal.domain import Bar, BarSize, Instrument, Provenance
 from terminal.services.history import HistoryService
 
 AAPL = Instrument("AAPL", primary_exchange="NASDAQ", contract_id=265598)
@@ -26,6 +26,7 @@ class FakeBroker:
     """Connected; answers history with one bar a minute over the asked range, and records what was asked."""
 
     is_connected = True
+    provenance = Provenance.UNKNOWN
 
     def __init__(self) -> None:
         self.asked: list[tuple[datetime, datetime]] = []
@@ -90,3 +91,12 @@ def test_stored_or_aggregated_builds_a_coarser_size_from_the_finest_stored_one(s
     frame = asyncio.run(HistoryService(None, sqlite_store).stored_or_aggregated(AAPL, BarSize.HOUR_1))
     expected = resample_bars(minutes, BarSize.MIN_1, BarSize.HOUR_1)
     pd.testing.assert_frame_equal(frame, expected, check_freq=False, check_index_type=False)
+
+
+def test_bars_from_the_simulator_are_stored_as_simulator_bars(loop, sims, sessions):
+    sim = sims()
+    session = sessions(sim.port)
+    aapl = loop.run_until_complete(session.market.qualify(Instrument("AAPL")))
+    frame = loop.run_until_complete(session.history.bars(aapl, BarSize.MIN_1, timedelta(hours=3)))
+    assert not frame.empty
+    assert session.store.bars.sources(aapl, BarSize.MIN_1) == {Provenance.SIMULATOR}

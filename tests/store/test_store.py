@@ -170,3 +170,68 @@ def test_schema_version_is_recorded_and_a_newer_file_is_refused(sqlite_store):
 def test_sqlite_runs_in_wal_mode(sqlite_store):
     with sqlite_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_orders_and_fills_keep_their_provenance(store):
+    from terminal.domain import Provenance
+
+    when = datetime(2024, 1, 2, 15, tzinfo=UTC)
+    store.orders.save(Order(AAPL, OrderSide.BUY, 1, client_order_id="qt-sim", provenance=Provenance.SIMULATOR))
+    store.orders.save(Order(AAPL, OrderSide.BUY, 1, client_order_id="qt-old"))  # a caller that passes none
+    store.fills.save(Fill("sim.01", 1, AAPL, OrderSide.BUY, 1, 100.0, when, provenance=Provenance.SIMULATOR))
+    store.fills.save(Fill("live.01", 2, AAPL, OrderSide.BUY, 1, 100.0, when, provenance=Provenance.LIVE))
+    assert {o.client_order_id: o.provenance for o in store.orders.list()} == {
+        "qt-sim": Provenance.SIMULATOR, "qt-old": Provenance.UNKNOWN}
+    assert {f.execution_id: f.provenance for f in store.fills.list()} == {
+        "sim.01": Provenance.SIMULATOR, "live.01": Provenance.LIVE}
+
+
+def test_a_bar_series_knows_which_sources_wrote_which_span(store):
+    from terminal.domain import Provenance
+
+    csv_bars = _frame(100, start="2024-01-02 14:30")
+    simulated = _frame(50, start="2024-01-03 14:30")
+    store.bars.write_frame(AAPL, BarSize.MIN_1, csv_bars, Provenance.CSV)
+    store.bars.write_frame(AAPL, BarSize.MIN_1, simulated, Provenance.SIMULATOR)
+    store.bars.write_frame(AAPL, BarSize.DAY_1, _frame(5, freq="D"))  # no provenance given: unknown
+    day2 = datetime(2024, 1, 2, 23, tzinfo=UTC)
+    assert store.bars.provenance(AAPL, BarSize.MIN_1, end=day2) is Provenance.CSV
+    assert store.bars.provenance(AAPL, BarSize.MIN_1, start=day2) is Provenance.SIMULATOR
+    assert store.bars.sources(AAPL, BarSize.MIN_1) == {Provenance.CSV, Provenance.SIMULATOR}
+    assert store.bars.provenance(AAPL, BarSize.MIN_1) is Provenance.SIMULATOR  # any synthetic bar taints the range
+    assert store.bars.provenance(AAPL, BarSize.DAY_1) is Provenance.UNKNOWN
+    store.bars.write_frame(AAPL, BarSize.MIN_1, simulated, Provenance.LIVE)  # real bars over the synthetic ones
+    assert store.bars.sources(AAPL, BarSize.MIN_1, start=day2) == {Provenance.SIMULATOR, Provenance.LIVE}
+
+
+def test_schema_v3_marks_what_was_stored_before_as_unknown_provenance(store):
+    """A v2 database (no provenance anywhere) with bars, an order and a fill, upgraded when it is opened."""
+    from sqlalchemy import text
+
+    from terminal.domain import Provenance
+    from terminal.store.schema import schema_version
+
+    store.bars.write_frame(AAPL, BarSize.MIN_1, _frame(30), Provenance.CSV)
+    store.orders.save(Order(AAPL, OrderSide.BUY, 1, client_order_id="qt-1", provenance=Provenance.SIMULATOR))
+    store.fills.save(Fill("0001.01", 1, AAPL, OrderSide.BUY, 1, 100.0, datetime(2024, 1, 2, 15, tzinfo=UTC),
+                          client_order_id="qt-1", provenance=Provenance.SIMULATOR))
+    with store.engine.begin() as conn:  # back to what v2 left
+        conn.execute(text("DROP TABLE bar_sources"))
+        conn.execute(text("ALTER TABLE orders DROP COLUMN provenance"))
+        conn.execute(text("ALTER TABLE fills DROP COLUMN provenance"))
+        conn.execute(schema_version.delete().where(schema_version.c.version == 3))
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.close()
+    upgraded = Store.open(url)
+    try:
+        assert upgraded.schema_version == CURRENT_VERSION == 3
+        assert [o.provenance for o in upgraded.orders.list()] == [Provenance.UNKNOWN]
+        assert [f.provenance for f in upgraded.fills.list()] == [Provenance.UNKNOWN]
+        assert upgraded.bars.sources(AAPL, BarSize.MIN_1) == {Provenance.UNKNOWN}
+        first = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+        assert upgraded.bars.sources(AAPL, BarSize.MIN_1, end=first) == {Provenance.UNKNOWN}
+        assert upgraded.bars.sources(AAPL, BarSize.MIN_1, start=datetime(2024, 1, 2, 15, 0, tzinfo=UTC)) == set()
+        upgraded.bars.write_frame(AAPL, BarSize.MIN_1, _frame(30), Provenance.CSV)
+        assert upgraded.bars.sources(AAPL, BarSize.MIN_1) == {Provenance.UNKNOWN, Provenance.CSV}
+    finally:
+        upgraded.close()

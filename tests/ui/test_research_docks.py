@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from terminal.data import read_bars_csv
-from terminal.domain import BarSize, DomainError, Instrument
+from terminal.domain import BarSize, DomainError, Instrument, Provenance
 from tests.ui.conftest import wait_until
 
 pytestmark = pytest.mark.gui
@@ -18,7 +18,7 @@ def window_with_goog(terminal_window, qloop, real_csv_dir):
     window, session = terminal_window()
     goog = read_bars_csv(real_csv_dir / "GOOG.csv")
     session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
-                                   BarSize.DAY_1, goog)
+                                   BarSize.DAY_1, goog, Provenance.CSV)
     return window, session
 
 
@@ -34,6 +34,24 @@ def test_running_a_template_fills_the_results_dock_and_saves_the_run(window_with
     assert window.results.trades.rowCount() == len(run["trades"])
     assert session.store.backtest_runs.count() == 1
     assert session.store.strategies.versions("sma_cross") == [1]
+
+
+def test_results_of_a_run_on_the_simulators_bars_say_synthetic_data(window_with_goog, qloop):
+    from datetime import timedelta
+
+    window, session = window_with_goog
+    aapl = qloop.run_until_complete(session.market.qualify("AAPL"))
+    qloop.run_until_complete(session.history.bars(aapl, BarSize.DAY_1, timedelta(days=500)))  # the simulator's
+    editor = window.editor
+    editor.strategies.setCurrentText("sma_cross")
+    editor.symbols.setText("GOOG")
+    assert qloop.run_until_complete(editor.run())["data_provenance"] == "csv"
+    assert window.results.data_warning.isHidden()
+    editor.symbols.setText("AAPL")
+    run = qloop.run_until_complete(editor.run())
+    assert run["data_provenance"] == "simulator"
+    assert not window.results.data_warning.isHidden()
+    assert window.results.data_warning.text().startswith("Synthetic data (simulator)")
 
 
 def test_a_raising_strategy_shows_the_traceback_and_marks_the_line(window_with_goog, qloop):

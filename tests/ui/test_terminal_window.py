@@ -267,3 +267,22 @@ def test_switching_to_another_tws_endpoint_moves_the_quotes_there(terminal_windo
     finally:
         qloop.run_until_complete(session.stop())
         qloop.run_until_complete(gateway.stop())
+
+
+def test_the_window_says_which_session_it_trades_simulator_then_replay(terminal_window, qloop):
+    from terminal.domain import Provenance
+    from terminal.sim.tws_server import SimServer
+
+    window, session, _ = open_with_symbol(terminal_window, qloop, "MSFT")
+    wait_until(qloop, lambda: window.provenance_label.text() == "SIMULATOR", message="the status bar's badge")
+    assert window.provenance_label.isVisible()
+    assert window.positions.provenance_label.text() == "SIMULATOR" and window.positions.provenance_label.isVisible()
+    replay = SimServer(port=0, seed=99, tick_interval=0.05, provenance=Provenance.REPLAY)  # another engineer's replay
+    qloop.run_until_complete(replay.start())
+    try:
+        qloop.run_until_complete(session.switch_to("127.0.0.1", replay.port, 7))
+        wait_until(qloop, lambda: window.provenance_label.text() == "REPLAY", message="the badge to say REPLAY")
+        assert window.positions.provenance_label.text() == "REPLAY"
+    finally:
+        qloop.run_until_complete(session.stop())
+        qloop.run_until_complete(replay.stop())

@@ -243,6 +243,7 @@ ORDER_COLUMNS: list[Column[Order]] = [
     Column("Status", lambda o: o.status.value, right=False),
     Column("Source", lambda o: o.source, right=False),
     Column("Reason", lambda o: o.reason, right=False),
+    Column("Session", lambda o: o.provenance.label, right=False),  # SIMULATOR, PAPER, LIVE …: kept, never mixed
 ]
 
 FILL_COLUMNS: list[Column[Fill]] = [
@@ -255,6 +256,8 @@ FILL_COLUMNS: list[Column[Fill]] = [
     Column("Realized P&L", lambda f: fmt.signed(f.realized_pnl) if f.realized_pnl else "", tone=lambda f: f.realized_pnl),
     Column("Order", lambda f: str(f.order_id)),
     Column("Exec id", lambda f: f.execution_id, right=False),
+    Column("Account", lambda f: f.account, right=False),
+    Column("Session", lambda f: f.provenance.label, right=False),
 ]
 
 POSITION_COLUMNS: list[Column[Position]] = [

@@ -10,10 +10,11 @@ import math
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from terminal.domain import Account
+from terminal.domain import Account, Provenance
 from terminal.ui.models.records import POSITION_COLUMNS, RecordTableModel
 from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.common import make_table, source_row
+from terminal.ui.theme import provenance_badge
 
 _ACCOUNT_FIELDS = (
     ("Net liquidation", "net_liquidation"),
@@ -36,6 +37,8 @@ class PositionsPanel(QWidget):
         for column, width in enumerate((70, 70, 90, 80, 100, 110, 100)):
             self.table.setColumnWidth(column, width)
         self.account_label = QLabel("Account —")
+        self.provenance_label = QLabel("")  # the account's provenance as a badge: SIMULATOR, PAPER, LIVE, REPLAY
+        self.provenance_label.hide()
         self.values: dict[str, QLabel] = {}
         grid = QGridLayout()
         for n, (title, attr) in enumerate(_ACCOUNT_FIELDS):
@@ -66,7 +69,10 @@ class PositionsPanel(QWidget):
         bottom.addWidget(self.message, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.account_label)
+        heading = QHBoxLayout()
+        heading.addWidget(self.provenance_label)
+        heading.addWidget(self.account_label, 1)
+        layout.addLayout(heading)
         layout.addLayout(grid)
         layout.addWidget(self.mismatch_box)
         layout.addWidget(self.table, 1)
@@ -88,6 +94,10 @@ class PositionsPanel(QWidget):
 
     def on_account(self, account: Account) -> None:
         self.account_label.setText(f"Account {account.account or '—'}  ({account.currency})")
+        known = account.provenance is not Provenance.UNKNOWN
+        self.provenance_label.setText(account.provenance.label)
+        self.provenance_label.setStyleSheet(provenance_badge(account.provenance.value))
+        self.provenance_label.setVisible(known)
         for attr, label in self.values.items():
             value = getattr(account, attr)
             label.setText("—" if not math.isfinite(value) else f"{value:,.2f}")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from terminal.analytics import stats as statistics
+from terminal.services.backtests import BacktestService
 from terminal.ui.panels.common import spawn
 
 
@@ -66,6 +67,13 @@ class ResultsPanel(QWidget):
         self.notes = QLabel("")
         self.notes.setWordWrap(True)
         self.notes.setObjectName("preview")
+        # Where the run's bars came from; loud when they are the simulator's (or nobody knows).
+        self.data_warning = QLabel("")
+        self.data_warning.setWordWrap(True)
+        self.data_warning.setObjectName("dataWarning")
+        self.data_warning.setStyleSheet("QLabel#dataWarning { background: #fde68a; color: #1f2937; "
+                                        "border: 2px solid #b45309; padding: 6px; font-weight: bold; }")
+        self.data_warning.setVisible(False)
         pictures = QTabWidget()
         curves = QWidget()
         curves_layout = QVBoxLayout(curves)
@@ -92,6 +100,7 @@ class ResultsPanel(QWidget):
         splitter.setSizes([330, 700])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.data_warning)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.notes)
         self.run_list.itemSelectionChanged.connect(self._selection_changed)
@@ -160,6 +169,10 @@ class ResultsPanel(QWidget):
         self._show_monthly(_series(runs[0].get("equity", [])))
         self._show_trades(runs[0])
         self.notes.setText(runs[0].get("notes", "") if len(runs) > 1 or runs[0].get("engine") else "")
+        warnings = [f"{r.get('strategy_name')}: {w[0].upper()}{w[1:]}" if len(runs) > 1 else w[0].upper() + w[1:]
+                    for r in runs if (w := BacktestService.data_warning(r.get("data_provenance", "unknown")))]
+        self.data_warning.setText("\n".join(warnings))
+        self.data_warning.setVisible(bool(warnings))
 
     def _show_monthly(self, equity: pd.Series) -> None:
         if equity.empty:
