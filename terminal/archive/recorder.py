@@ -43,14 +43,19 @@ from terminal.domain import Bar, Instrument
 log = logging.getLogger(__name__)
 
 BID, ASK, LAST, VOLUME = "bid", "ask", "last", "volume"
-_TICK_VALUES = ("bid", "bid_size", "ask", "ask_size", "last", "last_size", "volume")
+_TICK_VALUES = ("tick", "bid", "bid_size", "ask", "ask_size", "last", "last_size", "volume")
+TICK_KINDS = (BID, ASK, LAST, VOLUME)
+_TICK_INDEX = {kind: i for i, kind in enumerate(TICK_KINDS)}
 _BAR_VALUES = ("open", "high", "low", "close", "volume")
 
 
 def archive_symbol(instrument: Instrument) -> str:
-    """The partition name of an instrument: its symbol as typed in the watchlist (``EUR.USD`` for FX)."""
+    """The partition name of an instrument: its symbol (``EUR.USD`` for FX; a future's contract month,
+    ``ESZ6``, since ``ES`` is also a stock and each month is its own series)."""
     if instrument.sec_type.value == "CASH":
         return f"{instrument.symbol}.{instrument.currency}"
+    if instrument.sec_type.value == "FUT" and instrument.local_symbol:
+        return instrument.local_symbol
     return instrument.symbol
 
 
@@ -175,6 +180,7 @@ class Recorder:
             else:
                 continue
             values = self._row("ticks", index, when, recv=recv).values
+            values["tick"].append(_TICK_INDEX[kind])
             values["bid"].append(quote.bid)
             values["bid_size"].append(quote.bid_size)
             values["ask"].append(quote.ask)
@@ -209,8 +215,7 @@ class Recorder:
             for index in sorted(self._recorded[kind]):
                 values = self._row(kind, index, when, event=event).values
                 for name, column in values.items():
-                    column.append([] if kind == "depth" else math.nan)
-                    del name
+                    column.append([] if kind == "depth" else -1 if name == "tick" else math.nan)
         if start:
             self.stats.gaps += 1
             self._quotes.clear()  # after the gap the book is rebuilt from what comes, not carried over
@@ -323,6 +328,9 @@ class Recorder:
         for name, values in rows.values.items():
             if kind == "depth":
                 columns[name] = pa.array(values, pa.list_(pa.float64()))
+            elif name == "tick":
+                codes = np.asarray(values, dtype=np.int32)
+                columns[name] = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(TICK_KINDS))
             elif name == "bar_seconds":
                 columns[name] = pa.array(np.asarray(values, dtype=np.int32))
             else:

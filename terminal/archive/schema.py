@@ -50,7 +50,10 @@ _COMMON = [
 
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per quote update: the whole top of book and last trade after it (NaN: not known yet).
+    # ``tick`` says what the tick updated (bid, ask, last, volume; null on gap markers), so a replay
+    # sends the same ticks in the same order.
     "ticks": pa.schema(_COMMON + [
+        pa.field("tick", _TEXT),
         pa.field("bid", pa.float64()), pa.field("bid_size", pa.float64()),
         pa.field("ask", pa.float64()), pa.field("ask_size", pa.float64()),
         pa.field("last", pa.float64()), pa.field("last_size", pa.float64()),

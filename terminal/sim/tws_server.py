@@ -23,18 +23,20 @@ from terminal.domain import AccountValue, DomainError, Order, OrderStatus, Prove
 from terminal.domain.provenance import ACCOUNT_TYPE_TAG
 from terminal.sim import outgoing as out
 from terminal.sim.contracts import Listing, Universe
-from terminal.sim.events import EngineEvent, Execution, OrderUpdate, Rejection
+from terminal.sim.events import BookSnapshot, EngineEvent, Execution, OrderUpdate, Rejection
 from terminal.sim.framing import ConnectionLimits, PartialFrames
 from terminal.sim.history_query import HistoryRequestError, bar_rows, parse_query
 from terminal.sim.incoming import ContractRef, contract_at, place_order
 from terminal.sim.matching import Accounts, MatchingEngine, commission
 from terminal.sim.prices import Market
+from terminal.sim.replay_driver import ReplayDriver
 from terminal.sim.session import ClientSession
 from terminal.sim.wire import ProtocolError, as_int
 
 log = logging.getLogger(__name__)
 
 PASS_SECONDS = 0.025  # the ticker's pass: each pass steps the slice of instruments due (see _tick_loop)
+REPLAY_ACCOUNTS = ("REPLAY1",)
 DEFAULT_TICK_RATE = 4.0  # quotes per second per instrument; TWS conflates stocks to a few a second
 
 
@@ -45,7 +47,8 @@ class SimServer:
                  replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 0.25,
                  starting_cash: float = 1_000_000.0, accounts: Accounts | None = None,
                  executions_first: bool = False, limits: ConnectionLimits | None = None,
-                 listings: list[Listing] | None = None, provenance: Provenance = Provenance.SIMULATOR) -> None:
+                 listings: list[Listing] | None = None, provenance: Provenance = Provenance.SIMULATOR,
+                 replay_driver: ReplayDriver | None = None) -> None:
         """``accounts`` carries positions and cash over from a previous instance (as IB keeps them when
         a Gateway restarts; its orders are gone). ``executions_first`` sends each fill's execDetails
         before the order's openOrder/orderStatus, an ordering TWS also produces. ``limits`` bounds what
@@ -55,6 +58,9 @@ class SimServer:
         the simulator's account for a real one."""
         if not provenance.is_simulated:
             raise ValueError(f"simulator provenance {provenance.value!r} must be simulator or replay")
+        if replay_driver is not None:
+            provenance = Provenance.REPLAY  # a replay is never taken for the simulator's own market either
+            accounts = accounts or Accounts(starting_cash, REPLAY_ACCOUNTS)  # a fresh account, its own id
         self.provenance = provenance
         self.host = host
         self.port = port
@@ -76,6 +82,11 @@ class SimServer:
         self.loop: asyncio.AbstractEventLoop  # the loop start() ran on
         self.frozen = False
         self.stopping = False  # set by stop(): requests still in the sockets are dropped, as by a TWS going down
+        # Replay mode: the driver's tape and clock, not GBM, make the market (see terminal.sim.replay)
+        self.replay = replay_driver
+        if replay_driver is not None:
+            replay_driver.server = self
+            self.engine = MatchingEngine(self.accounts, clock=replay_driver.now)
         self.handlers: dict[int, Callable[[ClientSession, list[str]], None]] = {
             71: lambda s, f: s.start_api(f), 1: self._req_mkt_data, 2: self._cancel_mkt_data, 3: self._place_order,
             4: self._cancel_order, 5: self._req_open_orders, 6: self._req_account_updates, 7: self._req_executions,
@@ -94,7 +105,7 @@ class SimServer:
         self.loop = asyncio.get_running_loop()  # sessions keep their deadlines on it (see framing)
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        self._ticker = asyncio.create_task(self._tick_loop())
+        self._ticker = asyncio.create_task(self._tick_loop() if self.replay is None else self.replay.run())
         log.info("simulator listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -215,6 +226,12 @@ class SimServer:
         if not snapshot:
             session.subs.quotes[req_id] = con_id
         session.send(58, 1, req_id, 1)
+        if self.replay is not None:
+            self.replay.send_quote(session, req_id, con_id, full=True)
+            self.replay.on_subscription()
+            if snapshot:
+                session.send(57, 1, req_id)
+            return
         state = self.market.state(con_id)
         self._send_quote(session, req_id, self.market.book(con_id), full=True, close=state.close)
         if snapshot:
@@ -239,6 +256,12 @@ class SimServer:
         req_id = as_int(fields[2], name="tickerId")
         listing = self._resolve(session, req_id, contract_at(fields, 3))
         if listing is None:
+            return
+        if self.replay is not None:
+            rows = max(1, min(as_int(fields[15], 10, "numRows") or 10, 50))
+            session.subs.depth[req_id] = (listing.instrument.contract_id, rows)
+            self.replay.send_depth_snapshot(session, req_id, listing.instrument.contract_id, rows)
+            self.replay.on_subscription()
             return
         rows = max(1, min(as_int(fields[15], 10, "numRows") or 10, len(self.market.book(listing.instrument.contract_id).bids)))
         session.subs.depth[req_id] = (listing.instrument.contract_id, rows)
@@ -272,7 +295,10 @@ class SimServer:
             session.send(*out.error(req_id, exc.code, str(exc)))
             return
         con_id = listing.instrument.contract_id
-        frame = self.market.history(con_id, query.bar_seconds, query.count, query.end)
+        if self.replay is not None:  # never past the replay clock: no look-ahead
+            frame = self.replay.history(con_id, query.bar_seconds, query.count, query.end)
+        else:
+            frame = self.market.history(con_id, query.bar_seconds, query.count, query.end)
         session.send(17, req_id, query.start.strftime("%Y%m%d %H:%M:%S"), query.end.strftime("%Y%m%d %H:%M:%S"),
                      len(frame), *bar_rows(frame, query.daily))
         if keep_up:
@@ -282,10 +308,14 @@ class SimServer:
         session.subs.live_history.pop(as_int(fields[2], name="reqId"), None)
 
     def _req_current_time(self, session: ClientSession, fields: list[str]) -> None:
-        session.send(49, 1, int(datetime.now(UTC).timestamp()))
+        session.send(49, 1, int(self.now().timestamp()))
 
     def _req_ids(self, session: ClientSession, fields: list[str]) -> None:
         session.send(9, 1, self.next_order_id(session.client_id))
+
+    def now(self) -> datetime:
+        """The market's time: the wall clock, or the replay clock in replay mode."""
+        return self.replay.now() if self.replay is not None else datetime.now(UTC)
 
     # --- orders -------------------------------------------------------------------------------
     def _place_order(self, session: ClientSession, fields: list[str]) -> None:
@@ -315,7 +345,7 @@ class SimServer:
         except DomainError as exc:
             session.send(*out.error(order.order_id, 201, f"Order rejected - reason:{exc}"))
             return
-        book = self.market.book(order.instrument.contract_id)
+        book = self._book(order.instrument.contract_id)
         price = order.limit_price if order.limit_price is not None else (
             book.ask if order.side.value == "BUY" else book.bid)
         account = order.account or self.accounts.ids()[0]
@@ -324,9 +354,17 @@ class SimServer:
         update = OrderUpdate(session.client_id, replace(order, account=account, status=OrderStatus.PRE_SUBMITTED), 0)
         session.send(*out.open_order(update, preview))
 
+    def _book(self, con_id: int):  # type: ignore[no-untyped-def]
+        if self.replay is not None:
+            book = self.replay.book(con_id)
+            if book is not None:
+                return book
+            return BookSnapshot(con_id, self.now(), (), ())  # not on the tape: no quotes, nothing fills
+        return self.market.book(con_id)
+
     def _ensure_book(self, con_id: int) -> None:
         if con_id not in self.engine.books:
-            self._route(self.engine.on_book(self.market.book(con_id)))
+            self._route(self.engine.on_book(self._book(con_id)))
 
     def _cancel_order(self, session: ClientSession, fields: list[str]) -> None:
         self._route(self.engine.cancel(session.client_id, as_int(fields[2], name="orderId")))

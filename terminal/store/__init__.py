@@ -10,9 +10,9 @@ from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError
 
-from terminal.store.netfs import network_filesystem
 from terminal.store.bars import BarRepository, rows_to_frame
 from terminal.store.migrations import CURRENT_VERSION, SchemaTooNew, current_version, migrate
+from terminal.store.netfs import network_filesystem
 from terminal.store.records import InstrumentRepository, KeyValueRepository, WatchlistRepository
 from terminal.store.research import (
     BacktestRunRepository,
