@@ -5,7 +5,7 @@ from __future__ import annotations
 from terminal.config import Settings
 
 
-def run_app(settings: Settings) -> int:
+def run_app(settings: Settings, replay=None) -> int:  # type: ignore[no-untyped-def]
     from terminal.ui.main import run
 
-    return run(settings)
+    return run(settings, replay)

@@ -98,9 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay", action="append", default=[], metavar="SYMBOL",
                      help="replay this symbol's stored bars instead of a random path (repeatable)")
     sim.add_argument("--replay-bar-size", default="1D", help="bar size of the replayed bars (default 1D)")
+    _replay_options(sim, "--replay-archive")
     sim.add_argument("--parent-watch", action="store_true",
                      help="for the terminal: print 'QT-SIM READY HOST PORT' once listening and exit when the "
                           "starting process ends (its stdin closes), even if it was killed")
+
+    replay = commands.add_parser("replay", help="open the terminal on a replay of recorded market data")
+    _replay_options(replay, "--archive")
 
     imp = commands.add_parser("import", help="import bars from a file")
     imp_kind = imp.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -156,6 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _replay_options(parser: argparse.ArgumentParser, archive_flag: str) -> None:
+    group = parser.add_argument_group("market replay")
+    group.add_argument(archive_flag, dest="replay_archive", metavar="URL",
+                       help="replay this archive's recorded ticks (a path, nfs://… or hdfs://…)"
+                            + ("" if archive_flag == "--replay-archive" else "; default: the data dir's archive"))
+    group.add_argument("--from", dest="replay_from", metavar="'YYYY-MM-DD HH:MM'",
+                       help="start here (default: the start of the recording); in --tz")
+    group.add_argument("--tz", dest="replay_tz", type=timezone_name, default="America/New_York",
+                       help="time zone of --from (default America/New_York)")
+    group.add_argument("--speed", dest="replay_speed", type=positive_float, default=1.0,
+                       help="replay speed, 1 = real time (default 1; up to 1000)")
+    group.add_argument("--paused", dest="replay_paused", action="store_true",
+                       help="wait for Play instead of starting with the first market-data subscription")
+    if archive_flag != "--replay-archive":
+        group.add_argument("--symbols", dest="replay_symbols", help="comma-separated symbols (default: all recorded)")
+
+
 def _instrument_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol", required=True)
     parser.add_argument("--sec-type", default="STK", choices=["STK", "FUT", "CASH", "IND"])
@@ -185,6 +206,7 @@ def _handler(command: str):  # type: ignore[no-untyped-def]
 
     return {
         "record": cli_archive.run_record,
+        "replay": cli_archive.run_replay,
         "archive": cli_archive.run_archive,
         "gui": cli_commands.run_gui,
         "sim": cli_commands.run_sim,

@@ -245,6 +245,7 @@ def run_record(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _record(args: argparse.Namespace, settings: Settings, archive, symbols: list[str]) -> int:  # type: ignore[no-untyped-def]
+    from terminal.archive.recorder import archive_symbol
     from terminal.broker.base import BrokerError
     from terminal.domain import DomainError
     from terminal.services.market import MarketService
@@ -263,7 +264,7 @@ async def _record(args: argparse.Namespace, settings: Settings, archive, symbols
                                        batch_seconds=args.flush_seconds)
             recorder = await service.start(RecordingRequest(tuple(instruments), depth=args.depth,
                                                             bars=not args.no_bars))
-            print(f"recording {', '.join(i.symbol for i in instruments)} ({provenance}) as {recorder.recording} "
+            print(f"recording {', '.join(archive_symbol(i) for i in instruments)} ({provenance}) as {recorder.recording} "
                   f"into {archive.url}" + (f" for {args.seconds:g} s" if args.seconds else "; Ctrl+C stops"),
                   file=sys.stderr, flush=True)
             stop = asyncio.Event()
@@ -283,3 +284,61 @@ async def _record(args: argparse.Namespace, settings: Settings, archive, symbols
           f"{stats.written:,} rows in {stats.files} files in {archive.url}, {stats.gaps} gaps{lost}")
     print(f"recording {recorder.recording} ended {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr)
     return 1 if stats.failures else 0
+
+
+# --- replay ----------------------------------------------------------------------------------------
+def replay_start(text: str | None, timezone: str) -> datetime | None:
+    """``--from``: 'YYYY-MM-DD HH:MM[:SS]' in ``timezone``, or an ISO time with its offset; None: the start."""
+    from zoneinfo import ZoneInfo
+
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--from {text!r} is not a time; give 'YYYY-MM-DD HH:MM' (in --tz) or an ISO time "
+                         "with its offset") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)
+
+
+def replay_driver_from_args(args: argparse.Namespace, settings: Settings, listings, symbols):  # type: ignore[no-untyped-def]
+    """The replay of ``--replay-archive`` / ``--archive`` from ``--from`` at ``--speed``."""
+    from terminal.sim.contracts import Universe
+    from terminal.sim.replay import ReplayError, load_tape
+    from terminal.sim.replay_driver import ReplayDriver
+
+    if not 0 < args.replay_speed <= 1000:
+        raise ValueError(f"--speed {args.replay_speed:g}: give a speed above 0 and at most 1000 (1 = real time)")
+    start = replay_start(args.replay_from, args.replay_tz)
+    archive = open_settings_archive(settings, args.replay_archive)
+    wanted = getattr(args, "replay_symbols", None)
+    tape = load_tape(archive, Universe(symbols, listings), [s.strip() for s in wanted.split(",")] if wanted else None,
+                     start=start)
+    if start is not None and start > tape.end:
+        raise ReplayError(f"--from {args.replay_from}: the recording ends at {tape.end:%Y-%m-%d %H:%M:%S} UTC")
+    return ReplayDriver(tape, archive, speed=args.replay_speed, start=start, wait_for_play=args.replay_paused)
+
+
+def run_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """``quant-terminal replay``: check that there is something to replay, then open the terminal on it."""
+    from terminal.app import run_app
+    from terminal.archive import ArchiveError
+    from terminal.services.replay import ReplayRequest
+    from terminal.sim.replay import ReplayError
+
+    if settings.ib:
+        return _fail("replay: --ib is not used by a replay (it trades a fresh simulated account, never a "
+                     "connected one); leave --ib out")
+    url = args.replay_archive or settings.resolved_archive
+    try:
+        args.replay_archive = url
+        driver = replay_driver_from_args(args, settings, None, None)
+    except (ArchiveError, ReplayError, ValueError) as exc:
+        return _fail(f"replay: {exc}")
+    symbols = tuple(s.strip().upper() for s in (args.replay_symbols or "").split(",") if s.strip())
+    start = replay_start(args.replay_from, args.replay_tz)
+    print(f"replaying {', '.join(driver.tape.symbols)} from {driver.clock.now():%Y-%m-%d %H:%M:%S} UTC "
+          f"({len(driver.tape):,} rows) at {args.replay_speed:g}x", file=sys.stderr)
+    return run_app(settings, ReplayRequest(url, start, args.replay_speed, symbols, args.replay_paused))

@@ -168,12 +168,18 @@ def _simulator_universe(args: argparse.Namespace, settings: Settings) -> tuple[l
 
 
 def run_sim(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.archive import ArchiveError
     from terminal.sim.tws_server import run_server
     from terminal.store import StoreError
 
     replay = {}
+    driver = None
     try:
         listings, symbols, offered = _simulator_universe(args, settings)
+        if getattr(args, "replay_archive", None):
+            from terminal.cli_archive import replay_driver_from_args
+
+            driver = replay_driver_from_args(args, settings, listings, symbols)
         if args.replay:
             size = BarSize.parse(args.replay_bar_size)
             store = _open_store(settings)
@@ -186,15 +192,22 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
                 if frame is None or frame.empty:
                     return _fail(f"--replay {symbol}: no stored {size.short} bars; import or fetch them first")
                 replay[symbol.upper()] = frame
-    except (DomainError, StoreError) as exc:
+    except (DomainError, StoreError, ValueError, ArchiveError) as exc:  # ReplayError is a ValueError
         return _fail(str(exc))
     seed = args.seed if args.seed is not None else settings.sim_seed
-    if not args.parent_watch:
+    if driver is not None and not args.parent_watch:
+        tape = driver.tape
+        print(f"replaying {', '.join(tape.symbols)} from {driver.clock.now():%Y-%m-%d %H:%M:%S} UTC to "
+              f"{tape.end:%H:%M:%S} UTC ({len(tape):,} rows) at {driver.clock.speed:g}x on {args.host}:{args.port}"
+              f"{'; type play' if args.replay_paused else ''}; commands: play, pause, step, speed N, jump TIME; "
+              "Ctrl-C stops", flush=True)
+    elif not args.parent_watch:
         print(f"starting the simulator on {args.host}:{args.port} (seed {seed}, {settings.sim_tick_rate:g} quotes/s "
               f"per instrument, {len(offered)} instruments); Ctrl-C stops it", flush=True)
     try:
         run_server(host=args.host, port=args.port, seed=seed, symbols=symbols, replay=replay or None,
-                   tick_interval=1 / settings.sim_tick_rate, listings=listings, parent_watch=args.parent_watch)
+                   tick_interval=1 / settings.sim_tick_rate, listings=listings, parent_watch=args.parent_watch,
+                   replay_driver=driver)
     except OSError as exc:  # the address is taken, or the host is not an address of this machine
         reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)  # < 0: resolver
         return _fail(f"simulator cannot listen on {args.host}:{args.port}: {reason}; "

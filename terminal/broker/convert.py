@@ -108,8 +108,12 @@ def ticks_from_ticker(ticker: Any) -> tuple[tuple[float, str, float, float], ...
                  if t.tickType in kinds)
 
 
-def quote_from_ticker(ticker: Any, symbol: str) -> Quote:
+def quote_from_ticker(ticker: Any, symbol: str, replay: bool = False) -> Quote:
+    """``replay``: stamp it with the replay's time (the tick's lastTimestamp), not the wall clock."""
     when = ticker.time if isinstance(ticker.time, datetime) else None
+    stamp = getattr(ticker, "lastTimestamp", None)
+    if replay and isinstance(stamp, datetime):
+        when = stamp
     return Quote(
         symbol=symbol, bid=number(ticker.bid), ask=number(ticker.ask), last=number(ticker.last),
         bid_size=number(ticker.bidSize), ask_size=number(ticker.askSize), last_size=number(ticker.lastSize),

@@ -274,6 +274,7 @@ class IBBroker(IBOrders):
             self.ib.cancelMktData(ticker.contract)
 
     def _on_tickers(self, tickers: Any) -> None:
+        replay = self.provenance is Provenance.REPLAY
         for ticker in tickers:
             con_id = ticker.contract.conId
             instrument = self._instruments.get(con_id)
@@ -284,7 +285,7 @@ class IBBroker(IBOrders):
                     ticks = convert.ticks_from_ticker(ticker)
                     if ticks:
                         self.events.publish(TickEvent(instrument, ticks))
-                self.events.publish(QuoteEvent(instrument, convert.quote_from_ticker(ticker, instrument.symbol)))
+                self.events.publish(QuoteEvent(instrument, convert.quote_from_ticker(ticker, instrument.symbol, replay)))
             depth = self._depth_tickers.get(con_id)
             if depth is not None and depth[0] is ticker:
                 self.events.publish(DepthEvent(instrument, tuple((d.price, d.size) for d in ticker.domBids),

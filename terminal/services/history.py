@@ -41,6 +41,14 @@ class HistoryService:
         when connected. With nothing stored in the span and no broker, the newest stored bars (as many as the
         span would hold), so an imported series that ended long ago still shows."""
         span = span or _DEFAULT_SPAN[bar_size]
+        broker = self._broker
+        if broker is not None and broker.is_connected and broker.provenance is Provenance.REPLAY:
+            # A replay's history is the recording's, up to the replay clock: never the store's bars (they may
+            # lie after the clock, or be the simulator's), and never stored (the archive holds them already).
+            end = await broker.server_time()
+            bars = await broker.history(instrument, bar_size, end - span, end, progress)
+            return _store_and_merge(None, instrument, rows_to_frame([]), bars, Provenance.REPLAY) if bars \
+                else rows_to_frame([])
         end = datetime.now(UTC)
         start = end - span
         store = self._store

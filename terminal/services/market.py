@@ -121,6 +121,23 @@ class MarketService:
     def subscribed(self) -> list[Instrument]:
         return [self.instruments[k] for k, n in self._quote_refs.items() if n > 0]
 
+    def subscribed_depth(self) -> list[Instrument]:
+        return [self.instruments[k] for k, n in self._depth_refs.items() if n > 0]
+
+    def forget_market_data(self) -> None:
+        """The broker changed (a switch, a replay): what the last one quoted must not stand for the next.
+
+        Every view is told its instrument has no quote and no book now; the subscriptions' counts stay."""
+        known = [self.instruments[k] for k in self.quotes if k in self.instruments]
+        books = [book.instrument for book in self.depth.values()]
+        self.quotes.clear()
+        self.depth.clear()
+        self._snapshots.clear()
+        for instrument in known:
+            self.quote_updated.emit((instrument, Quote(instrument.symbol)))
+        for instrument in books:
+            self.depth_updated.emit(DepthBook(instrument, (), ()))
+
     def instrument_for_symbol(self, symbol: str) -> Instrument | None:
         key = self._by_symbol.get(symbol)
         return self.instruments.get(key) if key else None

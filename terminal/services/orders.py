@@ -27,6 +27,7 @@ from terminal.domain import (
     OrderSide,
     OrderStatus,
     OrderType,
+    Provenance,
 )
 from terminal.domain.commission import commission_estimate
 from terminal.services.confirmation import ConfirmationPolicy
@@ -52,6 +53,8 @@ class OrderService(OrderBook):
         self._portfolio = portfolio
         self.confirmation = confirmation or ConfirmationPolicy(confirm_orders=False)
         self._sequence = itertools.count(1)
+        # While a replay runs, orders go to the replay and nowhere else (set by the session).
+        self.replay_only = False
         self._cancel_epoch = 0  # bumped by every Cancel all: an order recorded before it is never sent after it
         # Unique across runs and terminals: seconds since the epoch plus a random tag, then a counter.
         self._prefix = f"qt{int(time.time()):x}{secrets.token_hex(2)}"
@@ -203,6 +206,12 @@ class OrderService(OrderBook):
                                   "bar says connected", rule="broker")
             self._reject(orders[0], error)
             raise error
+        if self.replay_only and self._broker.provenance is not Provenance.REPLAY:
+            error = OrderRejected(f"not sent: a replay is running, and this connection is "
+                                  f"{self._broker.provenance.label}, not the replay; orders go only to the replay "
+                                  "until it is ended (File → End replay)", rule="replay")
+            self._reject(orders[0], error)
+            raise error
         # Recorded as the session's it is sent to: simulator orders never pass for live ones.
         orders = [replace(o, provenance=self._broker.provenance) for o in orders]
         self._in_flight.update(keys)
@@ -222,6 +231,9 @@ class OrderService(OrderBook):
             if self._cancel_epoch != epoch:
                 self._fail(keys, "not sent: Cancel all was given while it was being recorded", "cancel_all",
                            OrderStatus.CANCELLED)
+            if self.replay_only and self._broker.provenance is not Provenance.REPLAY:
+                self._fail(keys, "not sent: a replay started while it was being recorded; it goes only to the replay",
+                           "replay", OrderStatus.CANCELLED)
             try:
                 if len(orders) > 1:
                     sent = await self._broker.place_bracket(orders[0], *orders[1:])

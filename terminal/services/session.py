@@ -31,6 +31,7 @@ from terminal.services.orders import OrderService
 from terminal.services.portfolio import PortfolioService
 from terminal.services.reconcile import PositionBook, PositionMismatch, ReconcileReport
 from terminal.services.records import RecordWriter
+from terminal.services.replay import ReplayController, ReplayRequest
 from terminal.services.risk import RiskChecker
 from terminal.services.signal import Signal
 from terminal.services.trading_day import TradingDay
@@ -111,6 +112,9 @@ class TradingSession:
         self.status_changed: Signal[ConnectionStatus] = Signal("session.status_changed")
         self.mismatches_changed: Signal[list[PositionMismatch]] = Signal("session.mismatches_changed")
         self.simulator: Simulator | None = None
+        self.replay: ReplayController | None = None
+        self.replay_changed: Signal[ReplayController | None] = Signal("session.replay_changed")
+        self._wanted: tuple[list[Instrument], list[Instrument]] = ([], [])
         self._simulator_factory = simulator_factory or self._simulator_process
         self._simulator_restarts = 0
         self._simulator_restarted = 0.0
@@ -157,6 +161,10 @@ class TradingSession:
     async def start(self) -> None:
         """Load the trading state, start the in-process simulator (unless --ib), connect and reconcile."""
         await self.load_state()
+        if self.replay is not None:  # quant-terminal replay: the replay, and no other broker, from the start
+            await self._start_replay_process(self.replay)
+            await self.reconciled()
+            return
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
             self.simulator = self._simulator_factory()
@@ -166,6 +174,89 @@ class TradingSession:
         host, port, client_id = endpoint
         await self._connect(host, port, client_id)
         await self.reconciled()
+
+    # --- market replay ---------------------------------------------------------------------------
+    def set_replay(self, request: ReplayRequest) -> ReplayController:
+        """Before ``start``: open on a replay instead of the simulator or TWS (``quant-terminal replay``)."""
+        self.replay = ReplayController(request)
+        self.orders.replay_only = True
+        self.replay_changed.emit(self.replay)
+        return self.replay
+
+    async def _start_replay_process(self, controller: ReplayController) -> None:
+        from terminal.sim.process import SimulatorProcess
+
+        settings = self.settings
+        process = SimulatorProcess(settings.sim_seed, 0, tick_rate=settings.sim_tick_rate,
+                                   universe=settings.sim_universe, on_exit=self._simulator_ended,
+                                   replay_args=controller.request.simulator_args(), on_line=controller.on_line)
+        controller.channel = process
+        self.simulator = process
+        await process.start()
+        self.log.info("session", f"replaying {controller.request.archive} on 127.0.0.1:{process.port}")
+        await self._connect("127.0.0.1", process.port, settings.client_id)
+        self._set_status(ConnectionStatus("CONNECTED", f"127.0.0.1:{process.port}", provenance=self.broker.provenance))
+
+    async def start_replay(self, request: ReplayRequest) -> ReplayController:
+        """Leave the current broker (live, paper or the simulator) and trade on a replay of ``request``.
+
+        Orders are held to the replay from here (``OrderService.replay_only``) until ``end_replay``."""
+        self.orders.replay_only = True  # first: nothing may reach the broker being left meanwhile
+        controller = ReplayController(request)
+        await self._leave_broker()
+        self.replay = controller
+        self.replay_changed.emit(controller)
+        await self._start_replay_process(controller)
+        await self._resubscribe("the replay")
+        await self.reconciled()
+        return controller
+
+    async def end_replay(self) -> None:
+        """Back to the built-in simulator (or the TWS of ``--ib``)."""
+        if self.replay is None:
+            return
+        await self._leave_broker()
+        self.replay = None
+        self.replay_changed.emit(None)
+        endpoint = self.settings.ib_endpoint()
+        if endpoint is None:
+            self.simulator = self._simulator_factory()
+            await self.simulator.start()
+            endpoint = ("127.0.0.1", self.simulator.port, self.settings.client_id)
+        await self._connect(*endpoint)
+        self._set_status(ConnectionStatus("CONNECTED", f"{endpoint[0]}:{endpoint[1]}", provenance=self.broker.provenance))
+        self.orders.replay_only = False
+        await self._resubscribe(f"{endpoint[0]}:{endpoint[1]}")
+        await self.reconciled()
+
+    async def _leave_broker(self) -> None:
+        """Disconnect (and stop our simulator); remember what was subscribed, forget what it quoted."""
+        self._wanted = (self.market.subscribed(), self.market.subscribed_depth())
+        await self.broker.disconnect()
+        self.broker.forget_streams()
+        self.market.forget_market_data()
+        self.portfolio.forget_account()  # its daily P&L must not stand for the next account's
+        if self.simulator is not None:
+            simulator, self.simulator = self.simulator, None
+            await simulator.stop()
+
+    async def _resubscribe(self, where: str) -> None:
+        """Quotes and depth move along: each instrument qualified again on the new connection (contract ids
+        may differ there) and subscribed again."""
+        quotes, depth = self._wanted
+        depth_keys = {i.key for i in depth}
+        for old in quotes + [i for i in depth if i.key not in {q.key for q in quotes}]:
+            try:
+                fresh = await self.broker.qualify(Instrument(old.symbol, old.sec_type, old.exchange, old.currency,
+                                                             old.tick_size, old.multiplier))
+            except Exception as exc:  # one unknown symbol must not stop the others
+                self.log.warning("session", f"{old.display_name} not available at {where}: {exc}")
+                continue
+            self.market.remember(fresh)
+            if any(q.key == old.key for q in quotes):
+                await self.broker.subscribe_quotes(fresh)
+            if old.key in depth_keys:
+                await self.broker.subscribe_depth(fresh)
 
     def _simulator_process(self) -> Simulator:
         from terminal.sim.process import SimulatorProcess
@@ -217,25 +308,11 @@ class TradingSession:
         Quote subscriptions move along: every subscribed instrument is qualified again on the new
         connection (contract ids may differ) and re-subscribed. Orders of the old connection that the
         new broker does not know become Inactive at the reconciliation that follows."""
-        wanted = self.market.subscribed()
-        await self.broker.disconnect()
-        self.broker.forget_streams()
-        self.portfolio.forget_account()  # its daily P&L must not stand for the next account's
-        if self.simulator is not None:
-            await self.simulator.stop()
-            self.simulator = None
+        await self._leave_broker()
         await self._connect(host, port, client_id)
         self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}", provenance=self.broker.provenance))
         self.log.info("session", f"switched to {host}:{port} client {client_id}")
-        for old in wanted:
-            try:
-                fresh = await self.broker.qualify(Instrument(old.symbol, old.sec_type, old.exchange, old.currency,
-                                                             old.tick_size, old.multiplier))
-            except Exception as exc:  # one unknown symbol must not stop the others
-                self.log.warning("session", f"{old.display_name} not available at {host}:{port}: {exc}")
-                continue
-            self.market.remember(fresh)
-            await self.broker.subscribe_quotes(fresh)
+        await self._resubscribe(f"{host}:{port}")
         await self.reconciled()
 
     async def stop(self) -> None:

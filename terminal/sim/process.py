@@ -41,7 +41,10 @@ class SimulatorProcess:
 
     def __init__(self, seed: int, port: int = 0, host: str = "127.0.0.1", tick_rate: float = 4.0,
                  universe: str = "", log_level: str = "WARNING",
-                 on_exit: Callable[[int], None] | None = None) -> None:
+                 on_exit: Callable[[int], None] | None = None, replay_args: list[str] | None = None,
+                 on_line: Callable[[str], None] | None = None) -> None:
+        """``replay_args`` (``--replay-archive URL …``) makes it a replay; its clock lines on stdout go to
+        ``on_line`` on the loop, and ``send`` writes control lines to its stdin."""
         self.seed = seed
         self.host = host
         self.port = port
@@ -49,6 +52,8 @@ class SimulatorProcess:
         self.universe = universe
         self.log_level = log_level
         self.on_exit = on_exit
+        self.replay_args = replay_args or []
+        self.on_line = on_line
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = False
 
@@ -59,7 +64,7 @@ class SimulatorProcess:
                    "--seed", str(self.seed), "--tick-rate", f"{self.tick_rate:g}", "--log-level", self.log_level]
         if self.universe:
             command += ["--universe", self.universe]
-        return command
+        return command + self.replay_args
 
     @property
     def pid(self) -> int | None:
@@ -91,6 +96,27 @@ class SimulatorProcess:
             raise SimulatorError(f"the simulator did not start: {why}")
         self.host, self.port = line[0], int(line[1])
         threading.Thread(target=self._watch, args=(process, loop), daemon=True, name="simulator-watch").start()
+        if self.on_line is not None:
+            threading.Thread(target=self._read_lines, args=(process.stdout, loop), daemon=True,
+                             name="simulator-lines").start()
+
+    def _read_lines(self, stdout: IO[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        for raw in iter(stdout.readline, b""):
+            text = raw.decode(errors="replace").strip()
+            if text and self.on_line is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed
+                    loop.call_soon_threadsafe(self.on_line, text)
+
+    def send(self, line: str) -> None:
+        """A control line to the child (a replay's play, pause, speed N, step, jump TIME)."""
+        process = self.process
+        if process is None or process.stdin is None or process.poll() is not None:
+            raise SimulatorError("the simulator is not running")
+        try:
+            process.stdin.write(line.strip().encode() + b"\n")
+            process.stdin.flush()
+        except OSError as exc:
+            raise SimulatorError(f"the simulator does not take commands: {exc}") from None
 
     def _watch(self, process: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
         code = process.wait()
@@ -141,8 +167,9 @@ def _relay_stderr(stderr: IO[bytes], last_words: list[str]) -> None:
 
 
 # --- the child's side ------------------------------------------------------------------------
-def watch_parent(on_parent_gone: Callable[[], None]) -> None:
-    """In the child: call ``on_parent_gone`` (from a thread) when the parent's end of stdin closes.
+def watch_parent(on_parent_gone: Callable[[], None], on_line: Callable[[str], None] | None = None) -> None:
+    """In the child: call ``on_parent_gone`` (from a thread) when the parent's end of stdin closes, and
+    ``on_line`` with each line the parent writes there (a replay's control commands).
 
     Also asks Linux for SIGTERM at the parent's death; elsewhere the pipe alone does it."""
     if sys.platform.startswith("linux"):
@@ -153,16 +180,26 @@ def watch_parent(on_parent_gone: Callable[[], None]) -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
     def wait_for_eof() -> None:
+        pending = b""
         with contextlib.suppress(OSError, ValueError):
-            while os.read(sys.stdin.fileno(), 4096):
-                pass
+            while chunk := os.read(sys.stdin.fileno(), 4096):
+                if on_line is None:
+                    continue
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        on_line(line.decode(errors="replace"))
         on_parent_gone()
 
     threading.Thread(target=wait_for_eof, daemon=True, name="parent-watch").start()
 
 
-def announce(host: str, port: int) -> None:
-    """In the child: tell the parent where it listens, then keep stdout away from the pipe (nobody reads it)."""
+def announce(host: str, port: int, keep_stdout: bool = False) -> None:
+    """In the child: tell the parent where it listens, then keep stdout away from the pipe (nobody reads it)
+    unless the parent reads it on (``keep_stdout``: a replay's clock lines)."""
     print(f"{READY} {host} {port}", flush=True)
+    if keep_stdout:
+        return
     with contextlib.suppress(OSError, ValueError):
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PASS_SECONDS = 0.01
+CLOCK = "QT-REPLAY CLOCK"  # "QT-REPLAY CLOCK <now> <speed> <playing|paused|ended> <tape start> <tape end>"
 CLOCK_REPORT_SECONDS = 0.25
 _TICK_CODES = {"bid": 0, "ask": 1, "last": 2, "volume": 3}
 
@@ -126,15 +127,46 @@ class ReplayDriver:
         self._check_end()
         self._report(force=True)
 
+    def command(self, line: str) -> str:
+        """Carry out one control line (``play``, ``pause``, ``step``, ``speed N``, ``jump ISO-TIME``);
+        the answer is the clock line, or ``error: …`` saying what would be valid."""
+        words = line.strip().split(maxsplit=1)
+        verb = words[0].lower() if words else ""
+        argument = words[1] if len(words) > 1 else ""
+        try:
+            if verb == "play":
+                self.play()
+            elif verb == "pause":
+                self.pause()
+            elif verb == "step":
+                self.step()
+            elif verb == "speed":
+                self.set_speed(float(argument))
+            elif verb == "jump":
+                moment = datetime.fromisoformat(argument.strip())
+                if moment.tzinfo is None:
+                    raise ValueError(f"jump {argument!r}: give a time with its UTC offset, e.g. 2026-11-24T14:30:00+00:00")
+                self.jump(moment)
+            elif verb != "clock":
+                return f"error: replay command {verb!r} is not known; use play, pause, step, speed N, jump TIME, clock"
+        except ValueError as exc:
+            return f"error: {exc}"
+        return self.clock_line()
+
+    def clock_line(self) -> str:
+        clock = self.clock
+        return (f"{CLOCK} {clock.now().isoformat()} {clock.speed:g} {clock.state()} "
+                f"{self.tape.start.isoformat()} {self.tape.end.isoformat()}")
+
     # --- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
         server = self.server
         assert server is not None
+        self._report(force=True)  # where it stands before anything plays
         while True:
             await server._sleep(PASS_SECONDS)
             if server.frozen or not self.clock.playing:
-                self._report()
-                continue
+                continue  # paused or ended: the clock line was sent when that happened
             sessions = list(server.sessions)
             for session in sessions:
                 session.hold()

@@ -618,7 +618,8 @@ class SimServer:
 
 def run_server(host: str = "127.0.0.1", port: int = 7497, seed: int | None = None, symbols: list[str] | None = None,
                replay: dict[str, pd.DataFrame] | None = None, tick_interval: float = 1 / DEFAULT_TICK_RATE,
-               listings: list[Listing] | None = None, parent_watch: bool = False) -> None:
+               listings: list[Listing] | None = None, parent_watch: bool = False,
+               replay_driver: ReplayDriver | None = None) -> None:
     """Run the simulator until interrupted (``quant-terminal sim``).
 
     ``parent_watch``: started by the terminal (``terminal.sim.process``): announce the port on stdout
@@ -626,14 +627,25 @@ def run_server(host: str = "127.0.0.1", port: int = 7497, seed: int | None = Non
     from terminal.sim import process
 
     async def main() -> None:
-        server = SimServer(host, port, seed, symbols, replay, tick_interval=tick_interval, listings=listings)
+        server = SimServer(host, port, seed, symbols, replay, tick_interval=tick_interval, listings=listings,
+                           replay_driver=replay_driver)
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def control(line: str) -> None:  # a replay's control line, on the loop; the answer on stdout
+            assert replay_driver is not None
+            print(replay_driver.command(line), flush=True)
+
+        on_line = (lambda line: loop.call_soon_threadsafe(control, line)) if replay_driver is not None else None
         if parent_watch:
-            loop = asyncio.get_running_loop()
-            process.watch_parent(lambda: loop.call_soon_threadsafe(stop.set))
+            process.watch_parent(lambda: loop.call_soon_threadsafe(stop.set), on_line)
+            if replay_driver is not None:
+                replay_driver.clock_listeners.append(lambda driver: print(driver.clock_line(), flush=True))
+        elif on_line is not None:  # headless: type play, pause, speed 20, step, jump TIME (stdin's end does not stop it)
+            process.watch_parent(lambda: None, on_line)
         await server.start()
         if parent_watch:
-            process.announce(server.host, server.port)
+            process.announce(server.host, server.port, keep_stdout=replay_driver is not None)
         try:
             await stop.wait()
         finally:

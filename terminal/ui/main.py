@@ -57,7 +57,8 @@ async def open_window(session, theme: str | None = None):  # type: ignore[no-unt
     return window
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, replay=None) -> int:  # type: ignore[no-untyped-def]
+    """``replay``: a ReplayRequest to open on (``quant-terminal replay``) instead of the simulator or TWS."""
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -66,6 +67,8 @@ def run(settings: Settings) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     session = build_session(settings)
+    if replay is not None:
+        session.set_replay(replay)
     try:
         monitor = start_monitor(session, settings, loop)
     except OSError as exc:

@@ -31,6 +31,7 @@ from terminal.ui.panels.common import spawn
 from terminal.ui.panels.depth import DepthPanel
 from terminal.ui.panels.log import LogPanel
 from terminal.ui.panels.positions import PositionsPanel
+from terminal.ui.panels.replay_bar import DISPLAY_ZONE
 from terminal.ui.panels.ticket import OrderTicket
 from terminal.ui.panels.watchlist import WatchlistPanel
 from terminal.ui.theme import THEMES, apply_theme, provenance_badge
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._build_status_bar()
+        self._build_replay_bar()
         self._hotkeys()
         self.watchlist.open_chart.connect(self.show_instrument)
         self.watchlist.selected.connect(self.show_instrument)
@@ -170,6 +172,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction("Connect to TWS / Gateway…", self.connect_dialog)
+        file_menu.addAction("Replay…", self.replay_dialog)
+        self.end_replay_action = file_menu.addAction("End replay", self.end_replay)
+        self.end_replay_action.setEnabled(self.session.replay is not None)
         file_menu.addSeparator()
         file_menu.addAction("Quit", self.close, QKeySequence.StandardKey.Quit)
         trade = bar.addMenu("&Trading")
@@ -215,6 +220,35 @@ class MainWindow(QMainWindow):
         self._lag_timer.setInterval(100)
         self._lag_timer.timeout.connect(self._measure_lag)
         self._lag_timer.start()
+
+    def _build_replay_bar(self) -> None:
+        from terminal.ui.panels.replay_bar import ReplayBar
+
+        self.replay_bar = ReplayBar(self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.replay_bar)
+        self.replay_bar.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.replay_bar.attach(self.session.replay)
+        self.session.replay_changed.connect(self._replay_changed)
+
+    def _replay_changed(self, controller) -> None:  # type: ignore[no-untyped-def]
+        self.replay_bar.attach(controller)
+        self.end_replay_action.setEnabled(controller is not None)
+
+    def replay_dialog(self) -> None:
+        from terminal.ui.panels.replay_bar import ReplayDialog
+
+        dialog = ReplayDialog(self.session.settings.resolved_archive, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            request = dialog.request()
+            answer = QMessageBox.question(
+                self, "Market replay",
+                f"Leave the current connection and trade on a replay of {request.archive}?\n"
+                "Working orders stay with the current connection; no order reaches it until the replay ends.")
+            if answer == QMessageBox.StandardButton.Yes:
+                spawn(self.session.start_replay(request), self._show_error)
+
+    def end_replay(self) -> None:
+        spawn(self.session.end_replay(), self._show_error)
 
     def _hotkeys(self) -> None:
         """Buy/sell hotkeys live in the trading docks only: in the strategy editor Ctrl+S saves."""
@@ -351,6 +385,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(saved["geometry"].encode()))
         if saved.get("state"):
             self.restoreState(QByteArray.fromBase64(saved["state"].encode()))
+        self.replay_bar.setVisible(self.session.replay is not None)  # a saved layout must not show it
 
     def closeEvent(self, event) -> None:  # noqa: N802
         if not self._workspace_saved:
@@ -368,7 +403,11 @@ class MainWindow(QMainWindow):
         self._lag_ms = 0.8 * self._lag_ms + 0.2 * lag
         self._expected = now + 0.1
         self.lag_label.setText(f"loop lag {self._lag_ms:4.1f} ms")
-        self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M:%S %Z"))
+        replay = self.session.replay.now() if self.session.replay is not None else None
+        if replay is not None:  # what the market's clock says: the replay's
+            self.clock_label.setText("replay " + replay.astimezone(DISPLAY_ZONE).strftime("%H:%M:%S %Z"))
+        else:
+            self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M:%S %Z"))
         self._update_status()
 
     def _update_status(self) -> None:
