@@ -155,17 +155,21 @@ class Archive:
         wanted = [f for f in self.files(kind, symbol)
                   if (start is None or f.date >= start.astimezone(UTC).date())
                   and (end is None or f.date <= end.astimezone(UTC).date())]
-        tables = [self.read_file(f, verify) for f in wanted]
+        tables = [t for t in (self.read_file(f, verify) for f in wanted) if t.num_rows]
         if not tables:
             return sc.SCHEMAS[kind].empty_table()
-        table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
-        table = sc.conform(kind, table)
-        if start is not None or end is not None:
-            mask = pc.and_(pc.greater_equal(table["time"], pa.scalar(start or datetime.min.replace(tzinfo=UTC),
-                                                                     table.schema.field("time").type)),
-                           pc.less_equal(table["time"], pa.scalar(end or datetime.max.replace(tzinfo=UTC),
-                                                                  table.schema.field("time").type)))
-            table = table.filter(mask)
+        tables, in_order = _in_time_order(tables)
+        table = tables[0] if len(tables) == 1 else sc.conform(
+            kind, pa.concat_tables(tables, promote_options="permissive").unify_dictionaries())
+        if table.num_rows and (start is not None or end is not None):
+            time_type = table.schema.field("time").type
+            low = pa.scalar(start or datetime.min.replace(tzinfo=UTC), time_type)
+            high = pa.scalar(end or datetime.max.replace(tzinfo=UTC), time_type)
+            bounds = pc.min_max(table["time"])
+            if bounds["min"].as_py() < low.as_py() or bounds["max"].as_py() > high.as_py():  # else all inside
+                table = table.filter(pc.and_(pc.greater_equal(table["time"], low), pc.less_equal(table["time"], high)))
+        if in_order:
+            return table  # each file is written in time and sequence order, and they follow each other
         return table.sort_by([("time", "ascending"), ("seq", "ascending")])
 
     def symbols(self, kind: str) -> list[str]:
@@ -238,6 +242,19 @@ def _verify(file: ArchiveFile, table: pa.Table) -> None:
     conformed = sc.conform(file.kind, table)
     if sc.checksum(conformed) != meta.get("checksum"):
         raise FileDamaged(f"{file.path}: the checksum of its rows is not the one in its metadata")
+
+
+def _in_time_order(tables: list[pa.Table]) -> tuple[list[pa.Table], bool]:
+    """The tables ordered by their first row; True when each starts after the one before ends (then their
+    concatenation is in order without a sort: the usual case of one recording's batches)."""
+    ranges = []
+    for table in tables:
+        bounds = pc.min_max(table["time"])
+        seqs = pc.min_max(table["seq"])
+        ranges.append(((bounds["min"].as_py(), seqs["min"].as_py() or 0), (bounds["max"].as_py(), seqs["max"].as_py() or 0)))
+    order = sorted(range(len(tables)), key=lambda i: ranges[i][0])
+    in_order = all(ranges[a][1] < ranges[b][0] for a, b in zip(order, order[1:], strict=False))
+    return [tables[i] for i in order], in_order
 
 
 def _split(table: pa.Table) -> Iterator[tuple[str, date, pa.Table]]:

@@ -15,6 +15,7 @@ import itertools
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -53,8 +54,9 @@ class OrderService(OrderBook):
         self._portfolio = portfolio
         self.confirmation = confirmation or ConfirmationPolicy(confirm_orders=False)
         self._sequence = itertools.count(1)
-        # While a replay runs, orders go to the replay and nowhere else (set by the session).
+        # While a replay runs, orders go to the replay and nowhere else, stamped with its time (set by the session).
         self.replay_only = False
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._cancel_epoch = 0  # bumped by every Cancel all: an order recorded before it is never sent after it
         # Unique across runs and terminals: seconds since the epoch plus a random tag, then a counter.
         self._prefix = f"qt{int(time.time()):x}{secrets.token_hex(2)}"
@@ -109,7 +111,7 @@ class OrderService(OrderBook):
             raise OrderRejected(f"client order id {order.client_order_id} is already used by "
                                 f"{self.orders[order.client_order_id].describe()}")
         return replace(order, client_order_id=order.client_order_id or self.new_client_order_id(),
-                       created=order.created or datetime.now(UTC), status=OrderStatus.PENDING_SUBMIT,
+                       created=order.created or self.clock(), status=OrderStatus.PENDING_SUBMIT,
                        order_id=0, perm_id=0, filled_quantity=0.0, average_fill_price=0.0)
 
     def _reject(self, order: Order, error: OrderRejected) -> None:
@@ -256,7 +258,7 @@ class OrderService(OrderBook):
         for key in keys:
             order = self.orders[key]
             if order.status.is_working:
-                self._record(order.with_status(status, reason=reason, updated=datetime.now(UTC)))
+                self._record(order.with_status(status, reason=reason, updated=self.clock()))
         error = OrderRejected(reason, rule=rule)
         self._reject(self.orders[keys[0]], error)
         raise error

@@ -77,6 +77,8 @@ class ReplayController:
         self._clock_at = 0.0  # monotonic time the last clock line came
         self.clock_changed: Signal[ReplayClockState] = Signal("replay.clock_changed")
         self.refused: Signal[str] = Signal("replay.refused")
+        self.jumped: Signal[ReplayClockState] = Signal("replay.jumped")  # views reload what lies before the clock
+        self._jump_pending = False
 
     def on_line(self, line: str) -> None:
         """A line from the replay simulator: its clock, or why it refused a command."""
@@ -85,6 +87,9 @@ class ReplayController:
             self.clock = state
             self._clock_at = time.monotonic()
             self.clock_changed.emit(state)
+            if self._jump_pending:
+                self._jump_pending = False
+                self.jumped.emit(state)
         elif line.startswith("error: "):
             self.refused.emit(line.removeprefix("error: "))
 
@@ -118,4 +123,5 @@ class ReplayController:
     def jump(self, when: datetime) -> None:
         if when.tzinfo is None:
             raise ValueError("a replay time needs its time zone")
+        self._jump_pending = True
         self._send(f"jump {when.isoformat()}")

@@ -191,6 +191,7 @@ class TradingSession:
                                    universe=settings.sim_universe, on_exit=self._simulator_ended,
                                    replay_args=controller.request.simulator_args(), on_line=controller.on_line)
         controller.channel = process
+        self.orders.clock = lambda: controller.now() or datetime.now(UTC)  # orders in replay time, as its fills
         self.simulator = process
         await process.start()
         self.log.info("session", f"replaying {controller.request.archive} on 127.0.0.1:{process.port}")
@@ -205,9 +206,9 @@ class TradingSession:
         controller = ReplayController(request)
         await self._leave_broker()
         self.replay = controller
-        self.replay_changed.emit(controller)
         await self._start_replay_process(controller)
         await self._resubscribe("the replay")
+        self.replay_changed.emit(controller)  # connected: views may ask for the replay's history now
         await self.reconciled()
         return controller
 
@@ -217,7 +218,6 @@ class TradingSession:
             return
         await self._leave_broker()
         self.replay = None
-        self.replay_changed.emit(None)
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
             self.simulator = self._simulator_factory()
@@ -226,7 +226,9 @@ class TradingSession:
         await self._connect(*endpoint)
         self._set_status(ConnectionStatus("CONNECTED", f"{endpoint[0]}:{endpoint[1]}", provenance=self.broker.provenance))
         self.orders.replay_only = False
+        self.orders.clock = lambda: datetime.now(UTC)
         await self._resubscribe(f"{endpoint[0]}:{endpoint[1]}")
+        self.replay_changed.emit(None)
         await self.reconciled()
 
     async def _leave_broker(self) -> None:

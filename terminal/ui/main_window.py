@@ -227,12 +227,15 @@ class MainWindow(QMainWindow):
         self.replay_bar = ReplayBar(self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.replay_bar)
         self.replay_bar.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.replay_bar.attach(self.session.replay)
+        self._replay_changed(self.session.replay)  # quant-terminal replay: on it from the start
         self.session.replay_changed.connect(self._replay_changed)
 
     def _replay_changed(self, controller) -> None:  # type: ignore[no-untyped-def]
+        if controller is not None:  # after a jump the chart holds what lies before the new time, nothing after
+            controller.jumped.connect(lambda _: self.chart.reload())
         self.replay_bar.attach(controller)
         self.end_replay_action.setEnabled(controller is not None)
+        self.chart.reload()  # the replay's history (up to its clock), or the simulator's again
 
     def replay_dialog(self) -> None:
         from terminal.ui.panels.replay_bar import ReplayDialog
@@ -416,7 +419,9 @@ class MainWindow(QMainWindow):
         text = f"{symbol} {status.state.lower()} {status.endpoint}"
         if status.state == "RECONNECTING" and status.next_retry_seconds:
             text += f" (retry in {status.next_retry_seconds:.0f} s)"
-        if self.session.simulator is not None:
+        if self.session.replay is not None:
+            text += " [replay]"
+        elif self.session.simulator is not None:
             text += " [simulator]"
         self.connection_label.setText(text)
         account = self.session.portfolio.account

@@ -22,7 +22,7 @@ from terminal.ui.chart.drawings import HLINE, TREND
 from terminal.ui.chart.items import CHART_TYPES
 from terminal.ui.chart.studies import STUDY_KINDS
 
-TIMEFRAMES = (BarSize.MIN_1, BarSize.MIN_5, BarSize.MIN_15, BarSize.HOUR_1, BarSize.DAY_1)
+TIMEFRAMES = (BarSize.SEC_5, BarSize.MIN_1, BarSize.MIN_5, BarSize.MIN_15, BarSize.HOUR_1, BarSize.DAY_1)
 
 
 class StudyParamsDialog(QDialog):

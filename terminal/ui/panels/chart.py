@@ -43,6 +43,7 @@ class ChartPanel(QWidget):
         self._bar: Bar | None = None
         self._bar_volume_start = math.nan
         self._load_task: asyncio.Task | None = None
+        self._empty_size: BarSize | None = None  # history came back empty: the first quote starts the chart
         session.market.quote_updated.connect(self._on_quote)
         session.orders.order_changed.connect(lambda _: self._show_orders())
         session.orders.fill_added.connect(self._on_fill)
@@ -97,8 +98,12 @@ class ChartPanel(QWidget):
         if self.instrument is None or instrument.key != self.instrument.key:
             return
         if frame.empty:
+            if self.session.replay is not None:  # at the start of a recording: the replay's quotes will draw it
+                self._empty_size = bar_size
+                return
             self._show_error(DomainError(f"no {bar_size.short} history for {instrument.display_name}"))
             return
+        self._empty_size = None
         self.chart.set_data(frame, instrument, bar_size)
         self.chart.show_last(150)
         self.chart.set_fills([f for f in self.session.orders.fills if f.instrument.key == instrument.key])
@@ -106,14 +111,35 @@ class ChartPanel(QWidget):
         self.chart.load_drawings(await self.session.workspace.drawings(instrument))
 
     # --- live --------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """History again for the instrument shown (the broker changed: a replay began or ended)."""
+        if self.instrument is not None:
+            self._bar = None
+            self._load(self.chart.base.bar_size if len(self.chart.base) else BASE_BAR_SIZE)
+
     def _on_quote(self, item) -> None:  # type: ignore[no-untyped-def]
         instrument, quote = item
-        if self.instrument is None or instrument.key != self.instrument.key or len(self.chart.base) == 0:
+        if self.instrument is None or instrument.key != self.instrument.key:
             return
         price = quote.last if math.isfinite(quote.last) else quote.mid
         if not math.isfinite(price):
             return
+        if len(self.chart.base) == 0:
+            if self._empty_size is None:
+                return
+            self._start_from(quote, price, self._empty_size)
+            return
         self.chart.on_bar(self._live_bar(quote, price))
+
+    def _start_from(self, quote: Quote, price: float, bar_size: BarSize) -> None:
+        """No history before this quote (a replay at its start): the chart begins with this quote's bar."""
+        assert self.instrument is not None
+        now = quote.time or datetime.now(UTC)
+        start = pd.Timestamp((int(now.timestamp()) // bar_size.seconds) * bar_size.seconds, unit="s", tz="UTC")
+        frame = pd.DataFrame({"open": [price], "high": [price], "low": [price], "close": [price], "volume": [0.0]},
+                             index=pd.DatetimeIndex([start], name="time"))
+        self._empty_size = None
+        self.chart.set_data(frame, self.instrument, bar_size)
 
     def _live_bar(self, quote: Quote, price: float) -> Bar:
         """The current base-size bar grown by this quote (volume from the change in day volume)."""
