@@ -24,7 +24,7 @@ from terminal.sim import outgoing as out
 from terminal.sim.contracts import Listing, Universe
 from terminal.sim.events import EngineEvent, Execution, OrderUpdate, Rejection
 from terminal.sim.framing import ConnectionLimits, PartialFrames
-from terminal.sim.history_query import HistoryRequestError, bar_rows, parse_query
+from terminal.sim.history_query import HistoryRequestError, bar_rows, open_market_bars, parse_query
 from terminal.sim.incoming import ContractRef, contract_at, place_order
 from terminal.sim.matching import Accounts, MatchingEngine, commission
 from terminal.sim.prices import Market
@@ -265,7 +265,9 @@ class SimServer:
             session.send(*out.error(req_id, exc.code, str(exc)))
             return
         con_id = listing.instrument.contract_id
-        frame = self.market.history(con_id, query.bar_seconds, query.count, query.end)
+        frame = self.market.history(con_id, query.bar_seconds, query.count, query.last_bar_before)
+        if listing.instrument.symbol not in self.market.replay:  # replayed bars are what was recorded
+            frame = open_market_bars(frame, listing.instrument.sec_type.value, fields[18] == "1", query.daily)
         session.send(17, req_id, query.start.strftime("%Y%m%d %H:%M:%S"), query.end.strftime("%Y%m%d %H:%M:%S"),
                      len(frame), *bar_rows(frame, query.daily))
         if keep_up:
