@@ -146,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     nginx.add_argument("--rate", type=positive_float, default=20.0,
                        help="requests per second per client before 429 (default 20)")
 
+    from terminal.cli_backfill import add_backfill_parser
     from terminal.cli_backtest import add_backtest_parser
 
     add_backtest_parser(commands)
+    add_backfill_parser(commands)
     for sub in _subparsers(parser):
         _global_options(sub, default=argparse.SUPPRESS)
     return parser
@@ -191,6 +193,7 @@ def _handler(command: str):  # type: ignore[no-untyped-def]
         "monitor": cli_commands.run_monitor,
         "backtest": cli_commands.run_backtest,
         "optimize": cli_commands.run_optimize,
+        "backfill": cli_commands.run_backfill,
     }[command]
 
 
