@@ -31,6 +31,11 @@ _DEFAULT_SPAN = {
 }
 
 
+def default_span(bar_size: BarSize) -> timedelta:
+    """How far back a chart of ``bar_size`` reaches by default (and a backtest without a range fetches)."""
+    return _DEFAULT_SPAN[bar_size]
+
+
 class HistoryService:
     def __init__(self, broker: Broker | None, store: Store | None) -> None:
         self._broker = broker
