@@ -86,7 +86,7 @@ def test_futures_trade_sunday_evening_and_stop_for_the_weekend():
 
 def test_fx_trades_five_days_around_the_clock():
     hours = pd.date_range("2026-11-27", "2026-12-01", freq="h", tz="UTC", inclusive="left")
-    weekdays = hours[hours.dayofweek < 5]
+    weekdays = hours[hours.day_of_week < 5]
     coverage = measure(EUR, BarSize.HOUR_1, _epochs(weekdays))
     assert (coverage.calendar, coverage.expected, coverage.gaps) == ("24/5", 48, ())
 
