@@ -151,9 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="requests per second per client before 429 (default 20)")
 
     from terminal.cli_archive import add_archive_parsers
+    from terminal.cli_backfill import add_backfill_parser
     from terminal.cli_backtest import add_backtest_parser
 
     add_backtest_parser(commands)
+    add_backfill_parser(commands)
     add_archive_parsers(commands)
     for sub in _subparsers(parser):
         _global_options(sub, default=argparse.SUPPRESS)
@@ -217,6 +219,7 @@ def _handler(command: str):  # type: ignore[no-untyped-def]
         "monitor": cli_commands.run_monitor,
         "backtest": cli_commands.run_backtest,
         "optimize": cli_commands.run_optimize,
+        "backfill": cli_commands.run_backfill,
     }[command]
 
 

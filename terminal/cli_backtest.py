@@ -10,8 +10,10 @@ import sys
 
 import pandas as pd
 
+from terminal.broker.base import BrokerError
 from terminal.cli_args import iso_date, positive_float
 from terminal.domain import BarSize, DomainError
+from terminal.sim.process import SimulatorError
 
 
 def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
@@ -53,13 +55,49 @@ def _service(settings):  # type: ignore[no-untyped-def]
     return BacktestService(Store.open(settings.resolved_db_url))
 
 
-async def _prepare(args: argparse.Namespace, service):  # type: ignore[no-untyped-def]
+async def _fetch_missing(args: argparse.Namespace, settings, service, bar_size: BarSize,  # type: ignore[no-untyped-def]
+                         first_missing: Exception) -> None:
+    """Bars of the run's symbols are missing: backfill them over the run's range (default: the span a chart of
+    that bar size shows) from --ib or the built-in simulator, with a progress line on stderr."""
+    from datetime import UTC, datetime
+
+    from terminal.cli_backfill import connected_broker, fill_missing
+    from terminal.services.backfill import BackfillService
+    from terminal.services.backtests import MissingBars
+    from terminal.services.history import default_span
+
+    today = datetime.now(UTC).date()
+    last = min(args.end or today, today)
+    first = args.start or (datetime.now(UTC) - default_span(bar_size)).date()
+    if first > last:  # a range in the future: nothing to fetch, the run's own message says what is missing
+        raise first_missing
+    missing = []
+    for symbol in args.symbol:
+        try:
+            await service.frames([symbol], bar_size, first.isoformat(), last.isoformat())
+        except MissingBars as exc:
+            missing.append((symbol, exc))
+    try:
+        async with connected_broker(settings) as broker:
+            await fill_missing(BackfillService(broker, service.store), [s for s, _ in missing], bar_size, first, last,
+                               out=sys.stderr)
+    except (BrokerError, SimulatorError) as exc:
+        raise DomainError(f"{str(first_missing).split(':')[0]} and fetching them failed: {exc}") from None
+
+
+async def _prepare(args: argparse.Namespace, service, settings):  # type: ignore[no-untyped-def]
     """The request the arguments describe; DomainError / StrategyError on bad input. Nothing of the strategy
     runs here: its parameters are read from the source."""
     name, source = await service.resolve(args.strategy)
+    from terminal.services.backtests import MissingBars
+
     bar_size = BarSize.parse(args.bar_size)
-    frames = await service.frames(args.symbol, bar_size, args.start and args.start.isoformat(),
-                                  args.end and args.end.isoformat())
+    start, end = args.start and args.start.isoformat(), args.end and args.end.isoformat()
+    try:
+        frames = await service.frames(args.symbol, bar_size, start, end)
+    except MissingBars as missing:
+        await _fetch_missing(args, settings, service, bar_size, missing)
+        frames = await service.frames(args.symbol, bar_size, start, end)
     warning = service.data_warning(service.frames_provenance(frames))
     if warning:  # said before anything runs, on stderr so that --json output stays parseable
         print(f"quant-terminal: warning: {warning}", file=sys.stderr)
@@ -89,8 +127,8 @@ async def _backtest(args: argparse.Namespace, settings) -> int:  # type: ignore[
 
     try:
         service = _service(settings)
-        request = await _prepare(args, service)
-    except (DomainError, StrategyError, StoreError) as exc:
+        request = await _prepare(args, service, settings)
+    except (DomainError, StrategyError, StoreError, BrokerError, SimulatorError) as exc:
         return _failed(str(exc))
     result = await service.run(request)
     if args.save and result.ok:
@@ -138,7 +176,7 @@ async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[
             raise DomainError(f"--walk-forward {args.walk_forward:g} is not valid: give the in-sample share, "
                               "0.1 to 0.9")
         service = _service(settings)
-        request = await _prepare(args, service)
+        request = await _prepare(args, service, settings)
         declared = service.declaration(request.strategy_source, request.strategy_name).params
         space = {}
         for key, spec in _pairs(args.grid, "--grid").items():
@@ -150,7 +188,7 @@ async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[
             except ValueError as exc:
                 raise DomainError(f"--grid {key}: {exc}") from None
         total = len(grid(space))
-    except (DomainError, StrategyError, StoreError, ValueError) as exc:
+    except (DomainError, StrategyError, StoreError, ValueError, BrokerError, SimulatorError) as exc:
         return _failed(str(exc))
     done = [0]
 

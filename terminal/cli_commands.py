@@ -245,3 +245,9 @@ def run_monitor(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.cli_monitor import run_monitor_command
 
     return run_monitor_command(args, settings)
+
+
+def run_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.cli_backfill import run_backfill_command
+
+    return run_backfill_command(args, settings)

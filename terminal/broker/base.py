@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from terminal.broker.events import EventBus
@@ -20,6 +20,12 @@ from terminal.domain import (
     Provenance,
     Quote,
 )
+
+# Longest span one historical request may cover per bar size (IB's limits, kept conservative).
+HISTORY_CHUNK = {
+    BarSize.SEC_5: timedelta(hours=1), BarSize.MIN_1: timedelta(days=7), BarSize.MIN_5: timedelta(days=30),
+    BarSize.MIN_15: timedelta(days=30), BarSize.HOUR_1: timedelta(days=30), BarSize.DAY_1: timedelta(days=365),
+}
 
 
 class BrokerError(RuntimeError):
@@ -71,7 +77,8 @@ class Broker(Protocol):
     async def unsubscribe_depth(self, instrument: Instrument) -> None: ...
     async def subscribe_bars(self, instrument: Instrument) -> None: ...
     async def history(self, instrument: Instrument, bar_size: BarSize, start: datetime, end: datetime,
-                      progress: Callable[[float], None] | None = None) -> list[Bar]: ...
+                      progress: Callable[[float], None] | None = None,
+                      open_periods: Sequence[tuple[datetime, datetime]] | None = None) -> list[Bar]: ...
     async def snapshot(self, instrument: Instrument, timeout: float = 3.0) -> Quote: ...
     async def place(self, order: Order) -> Order: ...
     async def place_bracket(self, parent: Order, *children: Order) -> list[Order]: ...

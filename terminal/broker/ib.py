@@ -11,12 +11,12 @@ import asyncio
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from terminal.broker import convert
-from terminal.broker.base import BrokerError, NotConnected, UnknownInstrument
+from terminal.broker.base import HISTORY_CHUNK, BrokerError, NotConnected, UnknownInstrument
 from terminal.broker.events import (
     AccountEvent,
     BarEvent,
@@ -53,12 +53,6 @@ else:
 log = logging.getLogger(__name__)
 CLIENT_LIBRARY = ibapi.__name__
 
-# Longest span one historical request may cover per bar size (IB's limits, kept conservative).
-_CHUNK = {
-    BarSize.SEC_5: timedelta(hours=1), BarSize.MIN_1: timedelta(days=7), BarSize.MIN_5: timedelta(days=30),
-    BarSize.MIN_15: timedelta(days=30), BarSize.HOUR_1: timedelta(days=30), BarSize.DAY_1: timedelta(days=365),
-}
-
 def _duration(span: timedelta, bar_size: BarSize) -> str:
     seconds = max(1, int(span.total_seconds()))
     if bar_size is BarSize.DAY_1:
@@ -66,6 +60,28 @@ def _duration(span: timedelta, bar_size: BarSize) -> str:
     if seconds <= 86400:
         return f"{seconds} S"
     return f"{math.ceil(seconds / 86400)} D"
+
+
+def history_spans(start: datetime, end: datetime, chunk: timedelta,
+                  open_periods: Sequence[tuple[datetime, datetime]] | None = None) -> list[tuple[datetime, datetime]]:
+    """The (start, end) of each request that covers [start, end], newest first, none longer than ``chunk``;
+    with ``open_periods``, only their parts inside [start, end] (periods closer than a chunk share one)."""
+    periods = [(start, end)] if open_periods is None else sorted(
+        (max(a, start), min(b, end)) for a, b in open_periods if b > start and a < end)
+    merged: list[tuple[datetime, datetime]] = []
+    for a, b in reversed(periods):  # newest first; a request may reach over a short closed stretch
+        if merged and merged[-1][1] - a <= chunk:
+            merged[-1] = (min(a, merged[-1][0]), merged[-1][1])
+            continue
+        merged.append((a, b))
+    spans: list[tuple[datetime, datetime]] = []
+    for a, b in merged:
+        span_end = b
+        while span_end > a:
+            span_start = max(a, span_end - chunk)
+            spans.append((span_start, span_end))
+            span_end = span_start
+    return spans
 
 
 class IBBroker(IBOrders):
@@ -321,19 +337,22 @@ class IBBroker(IBOrders):
         self._bar_streams[instrument.contract_id] = bars
 
     async def history(self, instrument: Instrument, bar_size: BarSize, start: datetime, end: datetime,
-                      progress: Callable[[float], None] | None = None) -> list[Bar]:
-        """Bars in [start, end], fetched newest chunk first within IB's per-request limits, paced."""
+                      progress: Callable[[float], None] | None = None,
+                      open_periods: Sequence[tuple[datetime, datetime]] | None = None) -> list[Bar]:
+        """Bars in [start, end], fetched newest chunk first within IB's per-request limits, paced.
+
+        An empty chunk is a night, a weekend or a holiday, not the start of the data: the walk goes on to
+        ``start`` (5-second bars asked from Monday back to Friday used to stop at Sunday). With
+        ``open_periods`` (the exchange calendar's sessions, from the caller) only they are asked for."""
         self._require()
         contract = self._contract(instrument)
-        chunk = _CHUNK[bar_size]
-        total = max(1.0, (end - start).total_seconds())
+        spans = history_spans(start, end, HISTORY_CHUNK[bar_size], open_periods)
         collected: dict[datetime, Bar] = {}
-        chunk_end = end
-        while chunk_end > start:
-            span = min(chunk, chunk_end - start)
-            end_text = chunk_end.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
+        for done, (span_start, span_end) in enumerate(spans, 1):
+            end_text = span_end.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
             await self.pacing.acquire((instrument.contract_id, bar_size, end_text))
-            bars = await self.ib.reqHistoricalDataAsync(contract, end_text, _duration(span, bar_size), bar_size.value,
+            bars = await self.ib.reqHistoricalDataAsync(contract, end_text, _duration(span_end - span_start, bar_size),
+                                                        bar_size.value,
                                                         "MIDPOINT" if instrument.sec_type.value == "CASH" else "TRADES",
                                                         False, formatDate=2)
             for b in bars or []:
@@ -342,11 +361,10 @@ class IBBroker(IBOrders):
                 if start <= when <= end:
                     collected[when] = Bar(when, b.open, max(b.high, b.open, b.close), min(b.low, b.open, b.close),
                                           b.close, max(0.0, float(b.volume)), bar_size)
-            chunk_end -= span
             if progress is not None:
-                progress(min(1.0, (end - chunk_end).total_seconds() / total))
-            if not bars:
-                break
+                progress(done / len(spans))
+        if progress is not None and not spans:
+            progress(1.0)
         return [collected[t] for t in sorted(collected)]
 
     # --- portfolio ---------------------------------------------------------------------------

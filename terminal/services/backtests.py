@@ -59,6 +59,19 @@ from terminal.store import Store
 MAX_COST_FRACTION = 0.1  # commission or slippage of 10 % of a trade's value is a typo, not a cost model
 
 
+class MissingBars(DomainError):
+    """No stored bars of a symbol in a run's range: the CLI fetches them, the GUI offers to."""
+
+    def __init__(self, symbol: str, bar_size: BarSize, first: pd.Timestamp | None, last: pd.Timestamp | None) -> None:
+        where = "" if first is None and last is None else " in that range"
+        super().__init__(f"no stored {bar_size.short} bars of {symbol}{where}: fetch them ('quant-terminal backfill "
+                         f"{symbol} --bar-size {bar_size.short} --from YYYY-MM-DD'), open its chart or import a CSV")
+        self.symbol = symbol
+        self.bar_size = bar_size
+        self.first = first
+        self.last = last
+
+
 class BacktestService:
     def __init__(self, store: Store, history: HistoryService | None = None,
                  load_time_limit: float = LOAD_TIME_LIMIT) -> None:
@@ -66,6 +79,10 @@ class BacktestService:
         self._history = history or HistoryService(None, store)
         self.load_time_limit = load_time_limit  # seconds a strategy module may spend loading, in its worker
         self.run_recorded: Signal[int] = Signal("backtests.run_recorded")  # the id of a run just saved
+
+    @property
+    def store(self) -> Store:
+        return self._store
 
     # --- strategies ------------------------------------------------------------------------------
     @staticmethod
@@ -149,9 +166,7 @@ class BacktestService:
                 if last is not None:
                     frame = frame[frame.index < last + pd.Timedelta(days=1)]
             if frame.empty:
-                where = "" if first is None and last is None else " in that range"
-                raise DomainError(f"no stored {size.short} bars of {symbol}{where}: open its chart to load history, "
-                                  "import a CSV or fetch it ('quant-terminal bars' lists what is stored)")
+                raise MissingBars(symbol, size, first, last)
             frame = frame.copy()
             frame.attrs["provenance"] = (await asyncio.to_thread(_stored_provenance, self._store, found[0], size,
                                                                  frame)).value
@@ -280,7 +295,7 @@ def _check_fraction(what: str, value: float) -> None:
 
 # What the research docks use from the backtest layer, so that the UI imports services only.
 __all__ = [
-    "BacktestRequest", "BacktestResult", "BacktestService", "Cancelled", "Declaration", "OptimizationAborted",
+    "BacktestRequest", "BacktestResult", "BacktestService", "Cancelled", "Declaration", "MissingBars", "OptimizationAborted",
     "OptimizationCancelled", "Problem", "StrategyError", "WalkForward", "best_row", "grid", "heatmap", "parse_day",
     "parse_values", "rank", "result_to_json", "suggest_values",
 ]

@@ -17,6 +17,7 @@ import pandas as pd
 from terminal.broker.base import Broker
 from terminal.data.aggregate import resample_bars
 from terminal.domain import Bar, BarSize, Instrument, Provenance
+from terminal.services.coverage import session_periods
 from terminal.store import Store
 from terminal.store.bars import rows_to_frame
 
@@ -28,6 +29,11 @@ _DEFAULT_SPAN = {
     BarSize.HOUR_1: timedelta(days=120),
     BarSize.DAY_1: timedelta(days=730),
 }
+
+
+def default_span(bar_size: BarSize) -> timedelta:
+    """How far back a chart of ``bar_size`` reaches by default (and a backtest without a range fetches)."""
+    return _DEFAULT_SPAN[bar_size]
 
 
 class HistoryService:
@@ -60,7 +66,9 @@ class HistoryService:
             # When stored bars reach back to the span's start, only what came after the newest is missing.
             fetch_from = stored.index[-1].to_pydatetime() if covered else start
             provenance = self._broker.provenance  # the session's, when the request was made
-            bars = await self._broker.history(instrument, bar_size, fetch_from, end, progress)
+            # Only the sessions are asked for: nights and weekends are no requests (and no reason to stop).
+            periods = None if bar_size is BarSize.DAY_1 else session_periods(instrument, fetch_from, end)
+            bars = await self._broker.history(instrument, bar_size, fetch_from, end, progress, periods)
             if bars:
                 stored = await asyncio.to_thread(_store_and_merge, store, instrument, stored, bars, provenance)
         if stored.empty and store is not None:

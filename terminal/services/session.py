@@ -22,6 +22,7 @@ from terminal.config import Settings
 from terminal.domain import Fill, Instrument, Order, Provenance
 from terminal.services.alerts import AlertService
 from terminal.services.analytics import AnalyticsService
+from terminal.services.backfill import BackfillService
 from terminal.services.backtests import BacktestService
 from terminal.services.confirmation import ConfirmationPolicy
 from terminal.services.history import HistoryService
@@ -104,6 +105,7 @@ class TradingSession:
         self.orders = OrderService(broker, self.records, self.risk, self.market, self.portfolio, self.log,
                                    self.positions, self.confirmation)
         self.history = HistoryService(broker, store)
+        self.backfill = BackfillService(broker, store)
         self.backtests = BacktestService(store, self.history)
         self.workspace = WorkspaceService(store)
         self.alerts = AlertService(self.log)

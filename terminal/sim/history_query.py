@@ -1,11 +1,18 @@
-"""A historical data request as TWS reads it (bar size, duration, end time), and the rows of its answer."""
+"""A historical data request as TWS reads it (bar size, duration, end time), and the rows of its answer.
+
+Like an exchange's history, the answer has no bars when the market was shut: none on weekends and
+holidays, and with useRTH none outside the regular session (exchange_calendars: XNYS for stocks,
+CMES for futures, 24/5 for FX); a stock without useRTH has its extended hours, 04:00-20:00 New York.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from terminal.sim import outgoing as out
@@ -16,6 +23,7 @@ BAR_SECONDS = {"1 secs": 1, "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs"
                "1 day": 86400, "1 week": 604800, "1 month": 2592000}
 DURATION_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
 MAX_HISTORY_BARS = 100_000
+CALENDARS = {"STK": "XNYS", "IND": "XNYS", "FUT": "CMES", "CASH": "24/5"}
 
 
 class HistoryRequestError(ValueError):
@@ -41,6 +49,11 @@ class HistoryQuery:
     def start(self) -> datetime:
         return self.end - timedelta(seconds=self.span_seconds)
 
+    @property
+    def last_bar_before(self) -> datetime:
+        """The answer holds bars that start in [start, end), as TWS's does: the last starts before ``end``."""
+        return self.end - timedelta(seconds=1)
+
 
 def parse_query(end_text: str, bar_text: str, duration_text: str) -> HistoryQuery:
     """The request's fields checked as TWS checks them; HistoryRequestError says what is wrong."""
@@ -61,7 +74,11 @@ def parse_query(end_text: str, bar_text: str, duration_text: str) -> HistoryQuer
         raise HistoryRequestError(321, f"Error validating request: duration {duration_text!r} before "
                                        f"end date/time {end_text!r} reaches back before the year 1")
     daily = bar_seconds >= 86400
-    count = max(1, span // bar_seconds if not daily else span * 5 // (7 * 86400))
+    if daily:  # weekdays whose date starts in [start, end)
+        first_day = (end - timedelta(seconds=span) - timedelta(microseconds=1)).date() + timedelta(days=1)
+        count = max(1, int(np.busday_count(first_day, (end - timedelta(seconds=1)).date() + timedelta(days=1))))
+    else:
+        count = max(1, span // bar_seconds)
     if count > MAX_HISTORY_BARS:
         raise HistoryRequestError(162, f"Historical Market Data Service error message:request of {count} "
                                        f"bars exceeds the limit of {MAX_HISTORY_BARS}")
@@ -87,3 +104,36 @@ def _parse_end(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=4)
+def _calendar(name: str):  # type: ignore[no-untyped-def]
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar(name, start="1990-01-01")
+
+
+def open_market_bars(frame: pd.DataFrame, sec_type: str, use_rth: bool, daily: bool) -> pd.DataFrame:
+    """The bars of ``frame`` (UTC index) that fall in the market's open hours, as described above."""
+    if frame.empty:
+        return frame
+    calendar = _calendar(CALENDARS.get(sec_type, "XNYS"))
+    times = pd.DatetimeIndex(frame.index)
+    span = calendar.schedule.loc[(times[0] - pd.Timedelta(days=4)).tz_localize(None).normalize():
+                                 (times[-1] + pd.Timedelta(days=4)).tz_localize(None).normalize()]
+    if daily:
+        return frame[times.tz_localize(None).normalize().isin(span.index)]
+    if not use_rth and CALENDARS.get(sec_type, "XNYS") == "XNYS":  # IB's extended hours, 04:00-20:00 New York
+        days = span.index.tz_localize(None).normalize() if span.index.tz is not None else span.index.normalize()
+        opens = _epochs((days + pd.Timedelta(hours=4)).tz_localize("America/New_York"))
+        closes = _epochs((days + pd.Timedelta(hours=20)).tz_localize("America/New_York"))
+    else:
+        opens, closes = _epochs(span["open"]), _epochs(span["close"])
+    epochs = times.as_unit("s").asi8
+    session = np.searchsorted(opens, epochs, side="right") - 1
+    inside = (session >= 0) & (epochs < closes[np.clip(session, 0, None)])
+    return frame[inside]
+
+
+def _epochs(times: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    return pd.DatetimeIndex(times).tz_convert("UTC").as_unit("s").asi8

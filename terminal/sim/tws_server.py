@@ -25,7 +25,7 @@ from terminal.sim import outgoing as out
 from terminal.sim.contracts import Listing, Universe
 from terminal.sim.events import BookSnapshot, EngineEvent, Execution, OrderUpdate, Rejection
 from terminal.sim.framing import ConnectionLimits, PartialFrames
-from terminal.sim.history_query import HistoryRequestError, bar_rows, parse_query
+from terminal.sim.history_query import HistoryRequestError, bar_rows, open_market_bars, parse_query
 from terminal.sim.incoming import ContractRef, contract_at, place_order
 from terminal.sim.matching import Accounts, MatchingEngine, commission
 from terminal.sim.prices import Market
@@ -298,7 +298,9 @@ class SimServer:
         if self.replay is not None:  # never past the replay clock: no look-ahead
             frame = self.replay.history(con_id, query.bar_seconds, query.count, query.end)
         else:
-            frame = self.market.history(con_id, query.bar_seconds, query.count, query.end)
+            frame = self.market.history(con_id, query.bar_seconds, query.count, query.last_bar_before)
+            if listing.instrument.symbol not in self.market.replay:  # replayed bars are what was recorded
+                frame = open_market_bars(frame, listing.instrument.sec_type.value, fields[18] == "1", query.daily)
         session.send(17, req_id, query.start.strftime("%Y%m%d %H:%M:%S"), query.end.strftime("%Y%m%d %H:%M:%S"),
                      len(frame), *bar_rows(frame, query.daily))
         if keep_up:

@@ -97,17 +97,19 @@ class MainWindow(QMainWindow):
         return ChartPanel(self.session, self.theme, self.entry)
 
     def _add_research_docks(self) -> None:
+        from terminal.ui.panels.data import DataPanel
         from terminal.ui.research.analytics_panel import AnalyticsPanel
         from terminal.ui.research.editor_panel import StrategyEditorPanel
         from terminal.ui.research.optimizer_panel import OptimizerPanel
         from terminal.ui.research.results_panel import ResultsPanel
 
         self.editor = StrategyEditorPanel(self.session, self.theme)
+        self.data = DataPanel(self.session, self.theme)
         self.results = ResultsPanel(self.session, self.theme)
         self.analytics = AnalyticsPanel(self.session, self.theme)
         self.optimizer = OptimizerPanel(self.session, self.theme, self.editor)
         for title, widget in (("Strategy editor", self.editor), ("Backtest results", self.results),
-                              ("Optimizer", self.optimizer), ("Analytics", self.analytics)):
+                              ("Optimizer", self.optimizer), ("Analytics", self.analytics), ("Data", self.data)):
             self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
             self.tabifyDockWidget(self.docks["Orders"], self.docks[title])
         self.docks["Orders"].raise_()

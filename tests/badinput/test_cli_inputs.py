@@ -127,6 +127,14 @@ CORPUS = [
     case("sim_tick_rate_zero", "--db {db} sim --tick-rate 0", 2, "--tick-rate", "0 is not valid", "> 0"),
     case("sim_tick_rate_too_high", "--tick-rate 5000 --db {db} config", 2, "sim_tick_rate", "5000", "1000"),
     case("sim_replay_bad_bar_size", "--db {db} sim --replay AAPL --replay-bar-size 3h", 1, "bar size '3h'"),
+    # backfill
+    case("backfill_bad_bar_size", "--db {db} backfill AAPL --bar-size 7m --from 2026-11-02", 1, "bar size '7m'", "1m"),
+    case("backfill_reversed_range", "--db {db} backfill AAPL --from 2026-11-20 --to 2026-11-02", 1,
+         "--from 2026-11-20", "--to 2026-11-02", "reversed"),
+    case("backfill_without_from", "--db {db} backfill AAPL --bar-size 1m", 1, "--from is missing"),
+    case("backfill_impossible_date", "--db {db} backfill AAPL --from 2026-02-30", 2, "--from", "2026-02-30"),
+    case("backfill_unknown_symbol", "--db {db} backfill NOPE --from 2026-11-02", 1, "unknown symbol NOPE"),
+    case("backfill_status_unknown_symbol", "--db {db} backfill --status NOPE", 1, "no stored instrument NOPE"),
     # settings, before or after the command
     case("client_id_negative", "--db {db} --client-id -1 config", 2, "--client-id", "-1", "≥ 0"),
     case("client_id_after_command", "--db {db} config --client-id x", 2, "--client-id", "x"),

@@ -98,16 +98,36 @@ def test_quotes_and_depth_arrive_as_domain_events(loop, broker):
     assert quote.symbol == "AAPL" and quote.bid < quote.ask
 
 
-def test_history_is_chunked_contiguous_and_reports_progress(loop, broker):
+def _extended_hours(first: datetime, last: datetime, step: timedelta) -> list[datetime]:
+    """Bar times of a US stock's extended hours (04:00-20:00 New York) on XNYS trading days, from the calendar."""
+    import exchange_calendars
+    import pandas as pd
+
+    days = exchange_calendars.get_calendar("XNYS").sessions_in_range(first.date(), last.date())
+    times = []
+    for day in days:
+        local = pd.date_range(day + pd.Timedelta(hours=4), day + pd.Timedelta(hours=20) - step, freq=step)
+        times += [t.to_pydatetime() for t in local.tz_localize("America/New_York").tz_convert("UTC")]
+    return [t for t in times if first <= t <= last]
+
+
+def test_history_is_chunked_has_every_trading_hour_and_reports_progress(loop, broker):
     aapl = loop.run_until_complete(broker.qualify(Instrument("AAPL")))
     broker.pacing = PacingLimiter(max_requests=100, window_seconds=1.0, identical_gap_seconds=0.0)
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = datetime(2026, 11, 30, 21, tzinfo=UTC)  # 75 days back: Labor Day, Thanksgiving and 10 weekends
     progress = []
     bars = loop.run_until_complete(broker.history(aapl, BarSize.HOUR_1, end - timedelta(days=75), end, progress.append))
     assert len(progress) == 3 and progress[-1] == 1.0  # 30-day chunks
-    times = [b.time for b in bars]
-    assert times == sorted(set(times)) and len(bars) >= 75 * 24 - 2
-    assert all(b2 - b1 == timedelta(hours=1) for b1, b2 in zip(times, times[1:], strict=False))
+    assert [b.time for b in bars] == _extended_hours(end - timedelta(days=75), end - timedelta(hours=1), timedelta(hours=1))
+
+
+def test_five_second_history_reaches_back_over_a_weekend(loop, broker):
+    """Monday morning back to Friday afternoon: the chunks of the weekend come back empty, and the walk goes on."""
+    aapl = loop.run_until_complete(broker.qualify(Instrument("AAPL")))
+    broker.pacing = PacingLimiter(max_requests=1000, window_seconds=1.0, identical_gap_seconds=0.0)
+    friday, monday = datetime(2026, 11, 27, 18, tzinfo=UTC), datetime(2026, 11, 30, 15, tzinfo=UTC)
+    bars = loop.run_until_complete(broker.history(aapl, BarSize.SEC_5, friday, monday))
+    assert [b.time for b in bars] == _extended_hours(friday, monday - timedelta(seconds=5), timedelta(seconds=5))
 
 
 def test_orders_place_modify_cancel_and_fill(loop, broker):

@@ -170,3 +170,22 @@ def test_a_backtest_on_the_simulators_bars_says_they_are_synthetic(loop, sims, s
     assert "warning" not in err and json.loads(out)["data_provenance"] == "csv"
     report = render_html(json.loads(out))
     assert "Synthetic" not in report and "Data: CSV" in report
+
+
+def test_backtest_without_stored_bars_fetches_them_from_the_built_in_simulator(db, capsys):
+    """A first backtest on an empty store: the bars come from the simulator (no --ib) and are stored."""
+    import pandas as pd
+
+    # XNYS sessions of June-November 2026: weekdays but Juneteenth, July 3 (the 4th is a Saturday),
+    # Labor Day and Thanksgiving
+    holidays = {"2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26"}
+    sessions = [d for d in pd.bdate_range("2026-06-01", "2026-11-27") if f"{d:%Y-%m-%d}" not in holidays]
+    run = ["--db", db, "backtest", "sma_cross", "--symbol", "AAPL", "--from", "2026-06-01", "--to", "2026-11-27"]
+    assert main(run) == 0
+    captured = capsys.readouterr()
+    assert f"sma_cross on AAPL (backtrader, {len(sessions)} bars" in captured.out
+    assert f"AAPL 1D: fetched {len(sessions)} bars in 1 requests" in captured.err
+    stored = Store.open(db).bars.load_frame(Instrument("AAPL"), BarSize.DAY_1)
+    assert [f"{t:%Y-%m-%d}" for t in stored.index] == [f"{d:%Y-%m-%d}" for d in sessions]
+    assert main(run) == 0  # the second run has them stored: nothing is fetched
+    assert "fetched" not in capsys.readouterr().err

@@ -31,7 +31,7 @@ class FakeBroker:
     def __init__(self) -> None:
         self.asked: list[tuple[datetime, datetime]] = []
 
-    async def history(self, instrument, bar_size, start, end, progress=None):  # type: ignore[no-untyped-def]
+    async def history(self, instrument, bar_size, start, end, progress=None, open_periods=None):  # type: ignore[no-untyped-def]
         self.asked.append((start, end))
         first = pd.Timestamp(start).ceil("min")
         times = pd.date_range(first, pd.Timestamp(end).floor("min"), freq="min")
