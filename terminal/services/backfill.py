@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from terminal.broker.base import HISTORY_CHUNK, Broker, NotConnected, UnknownInstrument
-from terminal.domain import BarSize, DomainError, Instrument, SecType
+from terminal.domain import BarSize, DomainError, Instrument, Provenance, SecType
 from terminal.services.coverage import Coverage, fetch_ranges, measure, session_range
 from terminal.services.signal import Signal
 from terminal.store import Store
@@ -143,6 +143,10 @@ class BackfillService:
                    cancelled: Callable[[], bool] = lambda: False) -> BackfillResult:
         """Fetch the bars missing in [start, end] and store each answer as it arrives."""
         broker = self._require()
+        provenance = broker.provenance  # of the session the bars come from, when they were asked for
+        if provenance is Provenance.REPLAY:
+            raise DomainError("no backfill during a replay: its history is the recording's, cut at the replay "
+                              "clock, and is never stored (end the replay first)")
         before = await self._fill_coverage(instrument, bar_size, start, end)
         ranges = fetch_ranges(before.gaps, HISTORY_CHUNK[bar_size])
         received = 0
@@ -154,7 +158,7 @@ class BackfillService:
                                         f"{done - 1} of {len(ranges)} requests; the {received} bars received are stored")
             bars = [b for b in await broker.history(instrument, bar_size, range_start, until) if b.time < until]
             if bars:
-                await asyncio.to_thread(self._store.bars.write_bars, instrument, bars)
+                await asyncio.to_thread(self._store.bars.write_bars, instrument, bars, provenance)
             received += len(bars)
             if progress is not None:
                 progress(BackfillProgress(instrument, bar_size, done, len(ranges), received))

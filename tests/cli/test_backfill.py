@@ -99,6 +99,12 @@ def test_backfill_fetches_the_gaps_and_resumes_after_being_killed(loop, sims, tm
     stored = _stored_minutes(db)
     assert len(stored) == len(set(stored))  # no bar twice
     assert set(stored) == _extended_minutes("2026-11-02", "2026-11-27")
+    from terminal.domain import BarSize, Instrument, Provenance
+    from terminal.store import Store
+
+    store = Store.open(f"sqlite:///{db}")  # the bars say where they came from: the simulator's, not real ones
+    assert store.bars.sources(Instrument("AAPL"), BarSize.MIN_1) == {Provenance.SIMULATOR}
+    store.close()
 
     nothing_left = _run(loop, _command(sim.port, db, APPLE_NOVEMBER))
     assert "fetched 0 bars in 0 requests" in nothing_left.stdout and len(asked) == 2
