@@ -173,7 +173,8 @@ def _export(archive, settings: Settings, args: argparse.Namespace) -> int:  # ty
         if instrument is None or (wanted and instrument.symbol not in wanted) or (size and bar_size != size):
             continue
         frame = store.bars.load_frame(instrument, bar_size)
-        files = archive.write("bars", frame_to_table(instrument, bar_size, frame, provenance="unknown"))
+        provenance = store.bars.provenance(instrument, bar_size)  # where the series came from goes along
+        files = archive.write("bars", frame_to_table(instrument, bar_size, frame, provenance=provenance.value))
         exported += 1
         print(f"{instrument.symbol} {bar_size.short}: {count} bars -> {len(files)} files")
     if not exported:
@@ -192,13 +193,13 @@ def _import(archive, settings: Settings, args: argparse.Namespace) -> int:  # ty
     store = _open_store(settings)
     for symbol in (s.upper() for s in args.symbols):
         table = archive.read("bars", symbol)
-        frame, key = table_to_frame(table, bar_size)
+        frame, key, provenance = table_to_frame(table, bar_size)
         if frame.empty:
             return _fail(f"archive import: the archive at {archive.url} has no {bar_size.short} bars of {symbol}; "
                          "see 'quant-terminal archive ls --kind bars'")
         instrument = store.instruments.get(key) if key else None
         instrument = instrument or Instrument(symbol)
-        count = _write_frame(store, instrument, bar_size, frame)
+        count = _write_frame(store, instrument, bar_size, frame, provenance)
         print(f"imported {count} {bar_size.short} bars of {symbol} from {archive.url}")
     return 0
 

@@ -2,7 +2,7 @@
 
 Layout: ``<root>/kind=K/symbol=S/date=YYYY-MM-DD/<name>.parquet`` (S percent-encoded where it is
 not a letter, digit, ``.``, ``-`` or ``_``: ``BRK%20B``, which pyarrow and Spark decode; the date
-is the UTC date of ``time``). A file's name is a function of what it holds — the recording and
+is the UTC date of ``time``, for daily and longer bars the 1 January of their year). A file's name is a function of what it holds — the recording and
 its first sequence number, or for exported bars their size and time range — so writing the same
 batch again (a retry after a timeout, a second export) replaces the file instead of adding a
 duplicate. Files appear at once (``backends``: written under a ``_`` name, then renamed), and
@@ -152,8 +152,11 @@ class Archive:
     def read(self, kind: str, symbol: str, start: datetime | None = None, end: datetime | None = None,
              verify: bool = False) -> pa.Table:
         """Rows of ``symbol`` in [start, end], ordered by time then sequence (all stored days if no range)."""
+        first_day = start.astimezone(UTC).date() if start is not None else None
+        if first_day is not None and kind == "bars":
+            first_day = first_day.replace(month=1, day=1)  # daily bars are kept in their year's partition
         wanted = [f for f in self.files(kind, symbol)
-                  if (start is None or f.date >= start.astimezone(UTC).date())
+                  if (first_day is None or f.date >= first_day)
                   and (end is None or f.date <= end.astimezone(UTC).date())]
         tables = [t for t in (self.read_file(f, verify) for f in wanted) if t.num_rows]
         if not tables:
@@ -258,8 +261,14 @@ def _in_time_order(tables: list[pa.Table]) -> tuple[list[pa.Table], bool]:
 
 
 def _split(table: pa.Table) -> Iterator[tuple[str, date, pa.Table]]:
-    """The table's rows by symbol and UTC day, each part in time and sequence order."""
+    """The table's rows by symbol and UTC day, each part in time and sequence order.
+
+    Daily (and longer) bars go by year, in the partition of its 1 January: a file per daily bar would
+    be thousands of one-row files for a few years of history."""
     days = pc.strftime(table["time"], format="%Y-%m-%d")
+    if "bar_seconds" in table.column_names:
+        years = pc.strftime(table["time"], format="%Y-01-01")
+        days = pc.if_else(pc.greater_equal(table["bar_seconds"], 86400), years, days)
     keyed = table.append_column("_day", days)
     for key in keyed.group_by(["symbol", "_day"]).aggregate([]).to_pylist():
         mask = pc.and_(pc.equal(keyed["symbol"], key["symbol"]), pc.equal(keyed["_day"], key["_day"]))

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from terminal.archive import schema as sc
-from terminal.domain import BarSize, Instrument
+from terminal.domain import BarSize, Instrument, Provenance
+from terminal.domain.provenance import weakest
 
 
 def frame_to_table(instrument: Instrument, bar_size: BarSize, frame: pd.DataFrame, provenance: str) -> pa.Table:
@@ -30,12 +31,14 @@ def frame_to_table(instrument: Instrument, bar_size: BarSize, frame: pd.DataFram
     return sc.conform("bars", table)
 
 
-def table_to_frame(table: pa.Table, bar_size: BarSize) -> tuple[pd.DataFrame, str]:
-    """The table's bars of ``bar_size`` as a store frame, and the instrument key they were recorded under."""
+def table_to_frame(table: pa.Table, bar_size: BarSize) -> tuple[pd.DataFrame, str, Provenance]:
+    """The table's bars of ``bar_size`` as a store frame, the instrument key they were recorded under, and
+    their provenance (the weakest of the rows': one simulator row makes the series simulator)."""
     table = table.filter(pc.equal(table["bar_seconds"], bar_size.seconds))
     if table.num_rows == 0:
-        return pd.DataFrame(columns=["open", "high", "low", "close", "volume"]), ""
+        return pd.DataFrame(columns=["open", "high", "low", "close", "volume"]), "", Provenance.UNKNOWN
     keys = [k for k in pc.unique(table["instrument_key"].cast(pa.string())).to_pylist() if k]
     frame = table.select(["time", "open", "high", "low", "close", "volume"]).to_pandas()
     frame = frame.drop_duplicates("time", keep="last").set_index("time").sort_index()
-    return frame, (keys[0] if len(keys) == 1 else "")
+    sources = {Provenance.parse(p) for p in pc.unique(table["provenance"].cast(pa.string())).to_pylist()}
+    return frame, (keys[0] if len(keys) == 1 else ""), weakest(sources)
