@@ -138,6 +138,11 @@ class Recorder:
         spool_dir.mkdir(parents=True, exist_ok=True)
         self._pending.append(self._writer.submit(self._recover))
 
+    @property
+    def buffered(self) -> int:
+        """Rows taken and not handed to the writer yet."""
+        return self._buffered
+
     # --- taking rows (caller's thread) ---------------------------------------------------------
     def _instrument(self, instrument: Instrument) -> int:
         index = self._index.get(instrument.key)

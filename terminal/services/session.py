@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from terminal.broker import events as ev
 from terminal.broker.base import Broker
 from terminal.config import Settings
-from terminal.domain import Fill, Instrument, Order, Provenance
+from terminal.domain import DomainError, Fill, Instrument, Order, Provenance
 from terminal.services.alerts import AlertService
 from terminal.services.analytics import AnalyticsService
 from terminal.services.backfill import BackfillService
@@ -31,6 +31,7 @@ from terminal.services.market import MarketService
 from terminal.services.orders import OrderService
 from terminal.services.portfolio import PortfolioService
 from terminal.services.reconcile import PositionBook, PositionMismatch, ReconcileReport
+from terminal.services.recording import RecordingRequest, RecordingService
 from terminal.services.records import RecordWriter
 from terminal.services.replay import ReplayController, ReplayRequest
 from terminal.services.risk import RiskChecker
@@ -115,6 +116,8 @@ class TradingSession:
         self.mismatches_changed: Signal[list[PositionMismatch]] = Signal("session.mismatches_changed")
         self.simulator: Simulator | None = None
         self.replay: ReplayController | None = None
+        self.recording: RecordingService | None = None
+        self.recording_changed: Signal[RecordingService | None] = Signal("session.recording_changed")
         self.replay_changed: Signal[ReplayController | None] = Signal("session.replay_changed")
         self._wanted: tuple[list[Instrument], list[Instrument]] = ([], [])
         self._simulator_factory = simulator_factory or self._simulator_process
@@ -177,6 +180,39 @@ class TradingSession:
         await self._connect(host, port, client_id)
         await self.reconciled()
 
+    # --- recording -------------------------------------------------------------------------------
+    async def start_recording(self, instruments: list[Instrument], depth: bool = False,
+                              archive_url: str = "") -> RecordingService:
+        """Record these instruments' ticks (and depth) from this session's broker into the archive
+        (Data → Record). One recording at a time; it lasts until ``stop_recording`` or the session's end."""
+        from terminal.archive import open_archive
+
+        if self.recording is not None:
+            raise DomainError("a recording is already running; stop it first (Data → Stop recording)")
+        if not instruments:
+            raise DomainError("nothing to record: give at least one symbol")
+        archive = await asyncio.to_thread(open_archive, archive_url or self.settings.resolved_archive)
+        service = RecordingService(self.broker, archive, self.broker.provenance.value,
+                                   self.settings.resolved_data_dir / "spool", batch_seconds=60.0)
+        qualified = [await self.market.qualify(i) for i in instruments]
+        await service.start(RecordingRequest(tuple(qualified), depth=depth))
+        self.recording = service
+        self.recording_changed.emit(service)
+        names = ", ".join(i.display_name for i in qualified)
+        self.log.info("recorder", f"recording {names} ({self.broker.provenance.label}) into {archive.url}")
+        return service
+
+    async def stop_recording(self) -> None:
+        service = self.recording
+        if service is None:
+            return
+        self.recording = None
+        stats = await service.stop()
+        self.recording_changed.emit(None)
+        lost = f"; {stats.failures} batches wait in the spool for the archive" if stats.failures else ""
+        self.log.info("recorder", f"recording stopped: {stats.written:,} of {stats.rows:,} rows in the archive, "
+                                  f"{stats.gaps} gaps{lost}")
+
     # --- market replay ---------------------------------------------------------------------------
     def set_replay(self, request: ReplayRequest) -> ReplayController:
         """Before ``start``: open on a replay instead of the simulator or TWS (``quant-terminal replay``)."""
@@ -234,7 +270,12 @@ class TradingSession:
         await self.reconciled()
 
     async def _leave_broker(self) -> None:
-        """Disconnect (and stop our simulator); remember what was subscribed, forget what it quoted."""
+        """Disconnect (and stop our simulator); remember what was subscribed, forget what it quoted.
+
+        A recording ends here: it records one broker's feed, under that broker's provenance."""
+        if self.recording is not None:
+            self.log.info("recorder", "the connection changes: the recording stops here")
+            await self.stop_recording()
         self._wanted = (self.market.subscribed(), self.market.subscribed_depth())
         await self.broker.disconnect()
         self.broker.forget_streams()
@@ -322,6 +363,7 @@ class TradingSession:
     async def stop(self) -> None:
         """Write what is left in the outbox, disconnect, stop the simulator and the analytics worker."""
         try:
+            await self.stop_recording()  # what was recorded goes to the archive (or its spool) first
             await self.records.flush(timeout=10.0)
             await self.broker.disconnect()
         finally:

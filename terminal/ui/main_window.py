@@ -196,6 +196,11 @@ class MainWindow(QMainWindow):
         self.confirm_action.toggled.connect(self.session.set_confirm_orders)
         trade.addAction(self.confirm_action)
         self.sync_trading_state()
+        data = bar.addMenu("&Data")
+        data.addAction("Record…", self.record_dialog)
+        self.stop_recording_action = data.addAction("Stop recording",
+                                                    lambda: spawn(self.session.stop_recording(), self._show_error))
+        self.stop_recording_action.setEnabled(False)
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
@@ -213,7 +218,11 @@ class MainWindow(QMainWindow):
         self.account_label = QLabel("")
         self.clock_label = QLabel("")
         self.lag_label = QLabel("")
-        for label in (self.provenance_label, self.connection_label, self.account_label, self.clock_label,
+        self.recording_label = QLabel("")  # ● REC and the rows recorded, while Data → Record runs
+        self.recording_label.setStyleSheet("color:#ef4444;font-weight:bold;")
+        self.recording_label.hide()
+        self.session.recording_changed.connect(self._recording_changed)
+        for label in (self.recording_label, self.provenance_label, self.connection_label, self.account_label, self.clock_label,
                       self.lag_label):
             bar.addPermanentWidget(label)
         self._lag_ms = 0.0
@@ -238,6 +247,29 @@ class MainWindow(QMainWindow):
         self.replay_bar.attach(controller)
         self.end_replay_action.setEnabled(controller is not None)
         self.chart.reload()  # the replay's history (up to its clock), or the simulator's again
+
+    def record_dialog(self) -> None:
+        from terminal.ui.panels.replay_bar import RecordDialog
+
+        symbols = [i.display_name for i in self.watchlist.model.instruments()]
+        dialog = RecordDialog(symbols, self.session.settings.resolved_archive, self.session.status.provenance.label,
+                              self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.start_recording(dialog.symbol_list(), dialog.depth.isChecked(), dialog.archive.text().strip())
+
+    def start_recording(self, symbols: list[str], depth: bool = False, archive: str = ""):  # type: ignore[no-untyped-def]
+        from terminal.services.market import parse_symbol
+
+        try:
+            instruments = [parse_symbol(s) for s in symbols]
+        except Exception as exc:  # a malformed symbol: one line, nothing started
+            self._show_error(exc)
+            return None
+        return spawn(self.session.start_recording(instruments, depth, archive), self._show_error)
+
+    def _recording_changed(self, service) -> None:  # type: ignore[no-untyped-def]
+        self.stop_recording_action.setEnabled(service is not None)
+        self.recording_label.setVisible(service is not None)
 
     def replay_dialog(self) -> None:
         from terminal.ui.panels.replay_bar import ReplayDialog
@@ -408,6 +440,10 @@ class MainWindow(QMainWindow):
         self._lag_ms = 0.8 * self._lag_ms + 0.2 * lag
         self._expected = now + 0.1
         self.lag_label.setText(f"loop lag {self._lag_ms:4.1f} ms")
+        recording = self.session.recording
+        if recording is not None and recording.recorder is not None:
+            stats = recording.recorder.stats
+            self.recording_label.setText(f"● REC {stats.rows + recording.recorder.buffered:,} rows")
         replay = self.session.replay.now() if self.session.replay is not None else None
         if replay is not None:  # what the market's clock says: the replay's
             self.clock_label.setText("replay " + replay.astimezone(DISPLAY_ZONE).strftime("%H:%M:%S %Z"))

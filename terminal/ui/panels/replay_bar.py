@@ -143,6 +143,32 @@ class ReplayBar(QToolBar):
             self.position.setValue(int(1000 * (now - clock.start).total_seconds() / span) if span > 0 else 1000)
 
 
+class RecordDialog(QDialog):
+    """Data → Record…: which symbols (the watchlist's by default), depth or not, into which archive."""
+
+    def __init__(self, symbols: list[str], archive: str, provenance: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Record market data")
+        layout = QFormLayout(self)
+        self.symbols = QLineEdit(",".join(symbols))
+        self.symbols.setToolTip("Comma-separated symbols, e.g. AAPL,ESZ6,EUR.USD")
+        self.depth = QCheckBox("also the L2 book (depth)")
+        self.archive = QLineEdit(archive)
+        self.archive.setToolTip("A folder, nfs://HOST/EXPORT/PATH or hdfs://NAMENODE:PORT/PATH")
+        layout.addRow("Symbols", self.symbols)
+        layout.addRow("", self.depth)
+        layout.addRow("Archive", self.archive)
+        layout.addRow(QLabel(f"Every tick and 5-second bar, recorded as {provenance} data, until Data → Stop "
+                             "recording\n(or the connection changes). A disconnect is written as a gap."))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addRow(buttons)
+
+    def symbol_list(self) -> list[str]:
+        return [s.strip() for s in self.symbols.text().split(",") if s.strip()]
+
+
 class ReplayDialog(QDialog):
     """What to replay: the archive, from when, how fast, which symbols."""
 
