@@ -169,3 +169,25 @@ def test_pair_scan_cancel_on_the_offer_scans_nothing(terminal_window, qloop, qtb
     assert qloop.run_until_complete(task) is None
     assert panel.summary.text().startswith("KO and PEP have no stored 1D bars in")
     assert panel.table.rowCount() == 0 and stored_days(session, "KO") == []
+
+
+def test_cancel_fetch_stops_after_the_request_in_flight_keeps_what_arrived_and_scans_nothing(terminal_window, qloop,
+                                                                                           qtbot):
+    window, session = terminal_window()
+    panel = window.analytics
+    panel.universe.setText("KO,PEP")
+    panel.bar_size.setCurrentText("1D")
+    show_progress = panel.fetcher._on_progress
+
+    def cancel_after_first(progress) -> None:  # type: ignore[no-untyped-def]
+        show_progress(progress)
+        if progress.requests_done == 1:  # two years of days are two requests: cancel as the first is stored
+            qtbot.mouseClick(panel.fetcher.cancel_button, Qt.MouseButton.LeftButton)
+
+    panel.fetcher._on_progress = cancel_after_first
+    task = qloop.create_task(panel.scan())
+    answer_offer(qloop, qtbot, panel.fetcher, fetch=True)
+    assert qloop.run_until_complete(task) is None
+    assert panel.summary.text().startswith("backfill of KO 1D stopped after 1 of 2 requests; the ")
+    assert len(stored_days(session, "KO")) > 100 and stored_days(session, "PEP") == []
+    assert panel.table.rowCount() == 0 and not panel.fetcher.isVisible() and panel.scan_button.isEnabled()
