@@ -116,22 +116,21 @@ class ProgressLine:
 async def fill_missing(service: Any, symbols: Sequence[str], bar_size: BarSize, first_day: date, last_day: date,
                        sec_type: str | None = None, out: TextIO | None = None) -> list[Any]:
     """Backfill each symbol over first_day..last_day with a progress line; the results, in order."""
-    from terminal.services.backfill import day_range
+    from terminal.services.missing_data import fill_days
 
     out = out or sys.stdout
     results = []
     for symbol in symbols:
-        instrument = await service.resolve(symbol, SecType(sec_type) if sec_type else None)
-        span = day_range(instrument, first_day, last_day)
-        if span is None:
+        line = ProgressLine()
+        try:
+            instrument, result = await fill_days(service, symbol, bar_size, first_day, last_day, progress=line,
+                                                 sec_type=SecType(sec_type) if sec_type else None)
+        finally:
+            line.close()
+        if result is None:
             print(f"{instrument.display_name}: no trading session from {first_day} to {last_day}; nothing to fetch",
                   file=out)
             continue
-        line = ProgressLine()
-        try:
-            result = await service.fill(instrument, bar_size, *span, progress=line)
-        finally:
-            line.close()
         after = result.after
         print(f"{instrument.display_name} {bar_size.short}: fetched {result.bars:,} bars in {result.requests} "
               f"requests; {after.present:,} of {after.expected:,} expected bars stored ({after.percent:.1f}%), "

@@ -58,29 +58,19 @@ def _service(settings):  # type: ignore[no-untyped-def]
 async def _fetch_missing(args: argparse.Namespace, settings, service, bar_size: BarSize,  # type: ignore[no-untyped-def]
                          first_missing: Exception) -> None:
     """Bars of the run's symbols are missing: backfill them over the run's range (default: the span a chart of
-    that bar size shows) from --ib or the built-in simulator, with a progress line on stderr."""
-    from datetime import UTC, datetime
-
+    that bar size shows; ``services.missing_data`` plans it, as for the GUI) from --ib or the built-in simulator,
+    with a progress line on stderr."""
     from terminal.cli_backfill import connected_broker, fill_missing
     from terminal.services.backfill import BackfillService
-    from terminal.services.backtests import MissingBars
-    from terminal.services.history import default_span
+    from terminal.services.missing_data import plan_fetch
 
-    today = datetime.now(UTC).date()
-    last = min(args.end or today, today)
-    first = args.start or (datetime.now(UTC) - default_span(bar_size)).date()
-    if first > last:  # a range in the future: nothing to fetch, the run's own message says what is missing
+    plan = await plan_fetch(service, args.symbol, bar_size, args.start, args.end)
+    if plan is None:  # a range in the future: nothing to fetch, the run's own message says what is missing
         raise first_missing
-    missing = []
-    for symbol in args.symbol:
-        try:
-            await service.frames([symbol], bar_size, first.isoformat(), last.isoformat())
-        except MissingBars as exc:
-            missing.append((symbol, exc))
     try:
         async with connected_broker(settings) as broker:
-            await fill_missing(BackfillService(broker, service.store), [s for s, _ in missing], bar_size, first, last,
-                               out=sys.stderr)
+            await fill_missing(BackfillService(broker, service.store), plan.symbols, bar_size, plan.first_day,
+                               plan.last_day, out=sys.stderr)
     except (BrokerError, SimulatorError) as exc:
         raise DomainError(f"{str(first_missing).split(':')[0]} and fetching them failed: {exc}") from None
 

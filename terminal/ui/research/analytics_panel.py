@@ -4,6 +4,7 @@ ADF and Johansen on the selection, and "backtest this pair" into the strategy ed
 The scan and the tests of a selected pair run in the session's analytics worker process
 (``services.analytics``); the dock only sends the series and paints the answer. A newer selection
 supersedes an older one: a test still queued is cancelled, one already running is ignored when it ends.
+A universe whose bars are not stored offers to fetch them first (``fetch_offer``), with progress in the dock.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from terminal.analytics import quant
 from terminal.domain import BarSize, DomainError
 from terminal.ui.panels.common import spawn
+from terminal.ui.research.fetch_offer import MissingDataFetch
 
 ENTRY_Z = 2.0
 class AnalyticsPanel(QWidget):
@@ -57,6 +59,7 @@ class AnalyticsPanel(QWidget):
         self.busy.setMaximumHeight(4)
         self.busy.setTextVisible(False)
         self.busy.hide()
+        self.fetcher = MissingDataFetch(session, self.summary.setText)
         self.spread_plot = pg.PlotWidget(background=theme.base, title="Spread")
         self.z_plot = pg.PlotWidget(background=theme.base, title="z-score")
         self.z_plot.setXLink(self.spread_plot)
@@ -84,6 +87,7 @@ class AnalyticsPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.busy)
+        layout.addWidget(self.fetcher)
         layout.addWidget(splitter, 1)
         self.closes: dict[str, pd.Series] = {}
         self.results = pd.DataFrame()
@@ -94,25 +98,33 @@ class AnalyticsPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._selected)
         self.backtest_button.clicked.connect(self._backtest)
 
+    def symbols(self) -> list[str]:
+        return list(dict.fromkeys(s.strip().upper() for s in self.universe.text().split(",") if s.strip()))
+
     async def load_closes(self) -> dict[str, pd.Series]:
+        """Closes of the universe's symbols with 30 bars or more; MissingBars when one has none stored."""
         size = BarSize.parse(self.bar_size.currentText())
         closes = {}
-        for symbol in [s.strip().upper() for s in self.universe.text().split(",") if s.strip()]:
-            found = await self.session.workspace.find_symbol(symbol)
-            if not found:
-                continue
-            frame = await self.session.history.stored_or_aggregated(found[0], size)
+        for symbol in self.symbols():
+            frame = (await self.session.backtests.frames([symbol], size))[symbol]
             if len(frame) >= 30:
                 closes[symbol] = frame["close"]
         return closes
 
-    async def scan(self) -> pd.DataFrame:
+    async def scan(self) -> pd.DataFrame | None:
+        """Scan the universe's pairs; when bars are missing, offer to fetch them first (None: not fetched)."""
+        self.scan_button.setEnabled(False)  # not twice while the offer or the fetch is open
+        try:
+            closes = await self.fetcher.load(self.load_closes, self.symbols(), self.bar_size.currentText())
+        finally:
+            self.scan_button.setEnabled(True)
+        if closes is None:
+            return None
+        if len(closes) < 2:
+            raise DomainError("need 30 or more stored bars of at least two symbols of the universe (open their "
+                              "charts, import CSVs or fetch them in the Data dock)")
         self._set_busy(+1)
         try:
-            closes = await self.load_closes()
-            if len(closes) < 2:
-                raise DomainError("need stored bars of at least two symbols of the universe (open their charts "
-                                  "or import CSVs)")
             results = await self.session.analytics.scan_pairs(closes)
         finally:
             self._set_busy(-1)

@@ -1,5 +1,6 @@
 """Strategy editor and backtest runner: edit, check and save (versioned), run in a worker with progress,
-cancel and a time limit; an error shows its traceback and marks the line."""
+cancel and a time limit; an error shows its traceback and marks the line. A run whose bars are not stored
+offers to fetch them first (``fetch_offer``)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from terminal.domain import BarSize
 from terminal.services.backtests import BacktestRequest, Cancelled, StrategyError, result_to_json
 from terminal.ui.panels.common import spawn
 from terminal.ui.research.code_editor import EditorWithFind
+from terminal.ui.research.fetch_offer import MissingDataFetch
 
 
 class StrategyEditorPanel(QWidget):
@@ -74,6 +76,7 @@ class StrategyEditorPanel(QWidget):
         self.messages.setReadOnly(True)
         self.messages.setMaximumHeight(120)
         self.messages.setPlaceholderText("Checks, errors and tracebacks appear here.")
+        self.fetcher = MissingDataFetch(session, self.messages.setPlainText)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Strategy"))
@@ -107,6 +110,7 @@ class StrategyEditorPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.fetcher)
         layout.addWidget(self.messages)
 
         self._cancel = threading.Event()
@@ -199,9 +203,13 @@ class StrategyEditorPanel(QWidget):
         return True
 
     # --- running -----------------------------------------------------------------------------
+    def data(self) -> tuple[list[str], str, str | None, str | None]:
+        """Symbols, bar size, from and to as entered: the data of a run (and of the optimizer's grid)."""
+        return (self.symbols.text().split(","), self.bar_size.currentText(), self.start.text().strip() or None,
+                self.end.text().strip() or None)
+
     async def frames(self) -> dict[str, pd.DataFrame]:
-        return await self.session.backtests.frames(self.symbols.text().split(","), self.bar_size.currentText(),
-                                                   self.start.text().strip() or None, self.end.text().strip() or None)
+        return await self.session.backtests.frames(*self.data())
 
     async def request(self) -> BacktestRequest:
         """The run the editor describes: its strategy, parameters, data and settings (the optimizer varies it)."""
@@ -216,10 +224,20 @@ class StrategyEditorPanel(QWidget):
             if key in values:
                 self.params.setItem(row, 1, QTableWidgetItem(str(values[key])))
 
+    async def request_fetching(self) -> BacktestRequest | None:
+        """The run's request; when its bars are missing, offer to fetch them first (None: not fetched)."""
+        return await self.fetcher.load(self.request, *self.data())
+
     async def run(self) -> dict | None:
         if not await self.save(check=False):
             return None
-        request = await self.request()
+        self.run_button.setEnabled(False)  # not twice while the offer or the fetch is open
+        try:
+            request = await self.request_fetching()
+        finally:
+            self.run_button.setEnabled(True)
+        if request is None:
+            return None
         loop = asyncio.get_running_loop()
         self._cancel.clear()
         self.run_button.setEnabled(False)

@@ -4,7 +4,8 @@ much of the in-sample result survives out of sample. "Use in editor" hands the c
 
 Runs stream in from the workers: each is appended to the results model (shown at display rate, sorted by a
 proxy) and folded into the heatmap's best-per-cell values, so nothing is rebuilt per run; the heatmap image is
-redrawn at most twice a second, and the table is rebuilt only when the run ends or the metric changes."""
+redrawn at most twice a second, and the table is rebuilt only when the run ends or the metric changes.
+A grid whose bars are not stored offers to fetch them first (``fetch_offer``), with progress in this dock."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from terminal.ui.models.optimizer_results import SORT_ROLE, OptimizerResultsMode
 from terminal.ui.models.optimizer_results import format_stat as _fmt
 from terminal.ui.models.optimizer_results import param_value as _value
 from terminal.ui.panels.common import spawn
+from terminal.ui.research.fetch_offer import MissingDataFetch
 
 METRICS = ("sharpe", "sortino", "calmar", "total_return", "annualised_return", "max_drawdown", "profit_factor",
            "expectancy", "sqn", "win_rate")
@@ -93,6 +95,7 @@ class OptimizerPanel(QWidget):
         self.status = QLabel("Vary two parameters to get a heatmap; the strategy and data come from the editor.")
         self.status.setWordWrap(True)
         self.status.setObjectName("preview")
+        self.fetcher = MissingDataFetch(session, self.status.setText)
         self.results = OptimizerResultsModel(MAX_ROWS_SHOWN, parent=self)
         self.sorted_results = QSortFilterProxyModel(self)
         self.sorted_results.setSourceModel(self.results)
@@ -148,6 +151,7 @@ class OptimizerPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.fetcher)
         layout.addWidget(self.status)
 
         self.table = pd.DataFrame()
@@ -235,7 +239,13 @@ class OptimizerPanel(QWidget):
     async def run(self) -> pd.DataFrame | None:
         await self.editor.wait_opened()
         space = self.space()
-        request = await self.editor.request()
+        self.run_button.setEnabled(False)  # not twice while the offer or the fetch is open
+        try:
+            request = await self.fetcher.load(self.editor.request, *self.editor.data())
+        finally:
+            self.run_button.setEnabled(True)
+        if request is None:
+            return None
         total = len(grid(space))
         metric = self.metric_box.currentText()
         try:
