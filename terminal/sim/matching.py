@@ -4,7 +4,8 @@ Rules (IB-like, documented so tests and users know what to expect):
 - MKT buys walk the ask levels, sells the bids; only displayed size fills now, the rest
   on later books (partial fills). IOC cancels whatever did not fill at once.
 - LMT: the marketable part fills at book prices (price improvement); the rest rests and
-  fills when the opposite side reaches the limit, up to the size shown there.
+  fills when the opposite side reaches the limit, up to the size shown there. In a replay a
+  resting limit also fills at its limit when a recorded trade prints through it (``on_trade``).
 - STP triggers when last trades through the stop (buy: last >= stop; sell: last <= stop)
   and then behaves as MKT; STP LMT then behaves as LMT at its limit.
 - TRAIL: the stop follows the best last price by the trail amount (or percent) and
@@ -311,6 +312,27 @@ class MatchingEngine:
                         if w.order.instrument.contract_id == book.contract_id and w.order.status.is_working]:
             if working.order.status is not OrderStatus.PENDING_SUBMIT and self._live(working):
                 events += self._match(working, book)
+        return events
+
+    def on_trade(self, contract_id: int, price: float, size: float, when: datetime) -> list[EngineEvent]:
+        """A recorded trade (replay): a resting limit it trades through — a buy limit above the print, a sell
+        limit below it — fills at its limit, up to the print's size. Our orders do not move the tape, so
+        each resting order sees the whole print; a print at the limit itself fills nothing (queue unknown)."""
+        events: list[EngineEvent] = []
+        if not (math.isfinite(price) and size > 0):
+            return events
+        for working in [w for w in self.orders.values()
+                        if w.order.instrument.contract_id == contract_id and w.order.status.is_working]:
+            order = working.order
+            if (order.order_type is not OrderType.LIMIT and not (order.order_type is OrderType.STOP_LIMIT
+                                                                 and working.triggered)) \
+                    or order.status is OrderStatus.PENDING_SUBMIT or not self._live(working):
+                continue
+            limit = order.limit_price
+            assert limit is not None
+            through = price < limit - 1e-9 if order.side is OrderSide.BUY else price > limit + 1e-9
+            if through and order.remaining > 0:
+                events += self._fill(working, min(order.remaining, size), limit, when)
         return events
 
     def _live(self, working: _Working) -> bool:

@@ -16,7 +16,9 @@ history, which ends at the clock (no look-ahead).
 Fill model (``MatchingEngine`` rules, on the replayed book): our orders never move the tape; a
 marketable order fills at once against the recorded book (top of book and its size, or every
 recorded depth level); a resting limit fills when a later recorded quote crosses it, up to the
-size shown there, at the quote's price. Each fill happens at a tape row, so fills depend on the
+size shown there, at the quote's price, or when a recorded trade prints through it (a buy limit
+above the print), at the limit, up to the print's size; a print at the limit fills nothing, since
+where our order would have stood in the queue is not known. Each fill happens at a tape row, so fills depend on the
 rows and on when (in replay time) an order arrived — never on the speed.
 """
 

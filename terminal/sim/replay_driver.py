@@ -213,6 +213,10 @@ class ReplayDriver:
             when = _dt(int(times[i]))
             if match and server is not None:
                 server._route(server.engine.on_book(self.books.book(symbol, when)))
+                if kind == KIND_TICK and self._is_trade(int(tape.row[i])):
+                    row = int(tape.row[i])
+                    server._route(server.engine.on_trade(self._con_ids[symbol], float(tape.quotes["last"][row]),
+                                                         _size(tape.quotes["last_size"][row]), when))
             if kind == KIND_TICK:
                 self._bar(symbol, int(times[i]), int(tape.row[i]), send and server is not None)
             if send:
@@ -220,6 +224,11 @@ class ReplayDriver:
         if match and server is not None:
             for symbol in touched:
                 server.accounts.mark(self._con_ids[symbol], self.books.quote.get(symbol, [math.nan] * 7)[4])
+
+    def _is_trade(self, row: int) -> bool:
+        """A recorded trade print (a ``last`` tick; a bar replay's close quote of each bar counts as one)."""
+        code = int(self._tick_codes[row]) if row < len(self._tick_codes) else -1
+        return code == 2 or (code == -1 and math.isfinite(self.tape.quotes["last"][row]))
 
     def _subscribers(self) -> tuple[dict, dict]:  # type: ignore[type-arg]
         quotes: dict[int, list[tuple[ClientSession, int]]] = {}

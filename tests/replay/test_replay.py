@@ -153,3 +153,41 @@ def test_replaying_what_the_archive_does_not_hold_says_what_it_has(tmp_path):
     archive = open_archive(str(tmp_path / "empty"))
     with pytest.raises(ReplayError, match="nothing yet"):
         load_tape(archive, Universe(), ["AAPL"])
+
+
+def test_a_resting_limit_fills_when_a_recorded_trade_prints_through_it_not_at_it(loop, tmp_path):
+    """Quotes that never reach the limit, and a print below it: the buy limit fills at its limit, up to the
+    print's size; a print exactly at a limit fills nothing (where our order stood in the queue is unknown)."""
+    from terminal.archive.recorder import Recorder
+    from terminal.domain import Instrument
+
+    archive = open_archive(str(tmp_path / "archive"))
+    recorder = Recorder(archive, "live", tmp_path / "spool")
+    aapl = Instrument("AAPL", contract_id=265598)
+    t = 1_764_000_000.0
+    rows = [(t, "bid", 100.00, 500.0), (t, "ask", 100.02, 500.0), (t + 0.1, "last", 100.01, 100.0),
+            (t + 1.0, "bid", 99.98, 400.0), (t + 1.0, "ask", 100.00, 400.0),
+            (t + 1.5, "last", 99.90, 150.0),  # prints through the buy limit at 99.95: 150 of 200 fill
+            (t + 2.0, "last", 99.95, 500.0),  # at the limit: nothing
+            (t + 2.5, "last", 100.10, 300.0),  # at the sell limit: nothing
+            (t + 3.0, "bid", 99.99, 400.0)]
+    for row in rows:
+        recorder.ticks(aapl, [row], recv=row[0])
+    recorder.close()
+    server = replay_server(loop, archive, speed=50.0, wait_for_play=True)
+    ib = ib_async.IB()
+    loop.run_until_complete(ib.connectAsync("127.0.0.1", server.port, clientId=11))
+    [contract] = loop.run_until_complete(ib.qualifyContractsAsync(ib_async.Stock("AAPL", "SMART", "USD")))
+    ib.reqMktData(contract)
+    buy = ib.placeOrder(contract, ib_async.LimitOrder("BUY", 200, 99.95))
+    sell = ib.placeOrder(contract, ib_async.LimitOrder("SELL", 100, 100.10))
+    loop.run_until_complete(asyncio.sleep(0.3))
+    server.replay.play()
+    wait(loop, lambda: server.replay.clock.ended, timeout=20, what="the end of the replay")
+    loop.run_until_complete(asyncio.sleep(0.3))
+    fills = [(f.execution.side, f.execution.shares, f.execution.price, f.execution.time.timestamp()) for f in ib.fills()]
+    assert fills == [("BOT", 150.0, 99.95, float(int(t + 1.5)))]  # execDetails carry whole seconds
+    assert buy.orderStatus.status == "Submitted" and buy.orderStatus.filled == 150
+    assert sell.orderStatus.status == "Submitted" and sell.orderStatus.filled == 0
+    ib.disconnect()
+    loop.run_until_complete(server.stop())
