@@ -103,6 +103,12 @@ class PositionBook:
                 found.append(PositionMismatch(account, instrument, held, expected))
         return found
 
+    def forget(self, account: str) -> None:
+        """Stop tracking ``account`` (its next reconciliation adopts what the broker holds as a new baseline)."""
+        self.accounts.discard(account)
+        self.expected = {k: q for k, q in self.expected.items() if k[0] != account}
+        self.mismatches = {k: m for k, m in self.mismatches.items() if m.account != account}
+
     def acknowledge(self, instrument_key: str) -> PositionMismatch | None:
         """Adopt the broker's quantity for ``instrument_key``; returns the mismatch it resolved."""
         mismatch = self.mismatches.pop(instrument_key, None)

@@ -221,9 +221,20 @@ class TradingSession:
         self.replay_changed.emit(self.replay)
         return self.replay
 
+    def _fresh_replay_account(self) -> None:
+        """A replay (and a replay process started again after a crash) trades a fresh account: what the last
+        replay held there is not expected of this one, so the position book takes it from the broker anew."""
+        from terminal.sim.tws_server import REPLAY_ACCOUNTS
+
+        for account in REPLAY_ACCOUNTS:
+            if self.positions.tracks(account):
+                self.positions.forget(account)
+                self.records.replace_positions(account, {})
+
     async def _start_replay_process(self, controller: ReplayController) -> None:
         from terminal.sim.process import SimulatorProcess
 
+        self._fresh_replay_account()
         settings = self.settings
         process = SimulatorProcess(settings.sim_seed, 0, tick_rate=settings.sim_tick_rate,
                                    universe=settings.sim_universe, on_exit=self._simulator_ended,
@@ -325,6 +336,10 @@ class TradingSession:
             return
         self._simulator_restarts += 1
         self._simulator_restarted = time.monotonic()
+        if self.replay is not None:
+            self._fresh_replay_account()
+            self.log.warning("session", "the replay starts again from its beginning with a fresh account: "
+                                        "what the replay account held is gone with the process")
         self.log.error("session", f"the built-in simulator {how}; starting it again on port {simulator.port}")
         asyncio.ensure_future(self._restart_simulator(simulator))
 
