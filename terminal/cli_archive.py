@@ -11,7 +11,6 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from terminal.cli_args import positive_float
@@ -205,33 +204,6 @@ def _import(archive, settings: Settings, args: argparse.Namespace) -> int:  # ty
 
 
 # --- record ----------------------------------------------------------------------------------------
-@contextlib.asynccontextmanager
-async def broker_connection(settings: Settings, seed_symbols: list[str] | None = None) -> AsyncIterator[tuple]:  # type: ignore[type-arg]
-    """An IBBroker connected to ``--ib`` or, without it, to a built-in simulator on this loop; and its provenance."""
-    from terminal.broker.ib import IBBroker
-    from terminal.sim.tws_server import SimServer
-
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # the command says what failed, in one line
-        for name in ("ib_async", "ib_insync"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-    broker = IBBroker()
-    server = None
-    endpoint = settings.ib_endpoint()
-    if endpoint is None:
-        server = SimServer(port=0, seed=settings.sim_seed, tick_interval=1 / settings.sim_tick_rate)
-        await server.start()
-        endpoint = ("127.0.0.1", server.port, settings.client_id)
-    try:
-        await broker.connect(*endpoint)
-        provenance = getattr(broker, "provenance", None)
-        yield broker, str(getattr(provenance, "value", provenance) or ("simulator" if server else "unknown"))
-    finally:
-        with contextlib.suppress(Exception):
-            await broker.disconnect()
-        if server is not None:
-            await server.stop()
-
-
 def run_record(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.archive import ArchiveError
 
@@ -248,12 +220,15 @@ def run_record(args: argparse.Namespace, settings: Settings) -> int:
 async def _record(args: argparse.Namespace, settings: Settings, archive, symbols: list[str]) -> int:  # type: ignore[no-untyped-def]
     from terminal.archive.recorder import archive_symbol
     from terminal.broker.base import BrokerError
+    from terminal.cli_backfill import connected_broker
     from terminal.domain import DomainError
     from terminal.services.market import MarketService
     from terminal.services.recording import RecordingRequest, RecordingService
+    from terminal.sim.process import SimulatorError
 
     try:
-        async with broker_connection(settings) as (broker, provenance):
+        async with connected_broker(settings, client_log_level=logging.CRITICAL) as broker:
+            provenance = broker.provenance.value
             market = MarketService(broker)
             instruments = []
             for symbol in symbols:
@@ -277,7 +252,7 @@ async def _record(args: argparse.Namespace, settings: Settings, archive, symbols
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.seconds)
             stats = await service.stop()
-    except (OSError, BrokerError, ConnectionError, TimeoutError) as exc:
+    except (OSError, BrokerError, ConnectionError, TimeoutError, SimulatorError) as exc:
         return _fail(f"record: cannot connect to the broker: {exc}")
     seconds = time.monotonic() - started
     lost = f"; {stats.failures} batches could not be written and wait in the spool" if stats.failures else ""

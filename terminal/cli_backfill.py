@@ -61,14 +61,17 @@ def _failed(message: str) -> int:
 
 # --- connection and progress, shared with backtest / optimize ----------------------------------------
 @contextlib.asynccontextmanager
-async def connected_broker(settings: Settings) -> AsyncIterator[Any]:
-    """An IBBroker connected to --ib, else to a built-in simulator child process; both closed after."""
+async def connected_broker(settings: Settings, client_log_level: int = logging.WARNING) -> AsyncIterator[Any]:
+    """An IBBroker connected to --ib, else to a built-in simulator child process; both closed after.
+
+    ``client_log_level``: what the IB client may log below DEBUG (it logs every connect and farm message
+    at INFO; a command that reports the client's errors itself, in one line, passes CRITICAL)."""
     from terminal.broker.ib import IBBroker
     from terminal.sim.process import SimulatorProcess
 
-    if settings.log_level != "DEBUG":  # the client logs every connect and farm message at INFO
+    if settings.log_level != "DEBUG":
         for name in ("ib_async", "ib_insync"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(client_log_level)
     simulator = None
     endpoint = settings.ib_endpoint()
     if endpoint is None:
