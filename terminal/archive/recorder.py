@@ -227,7 +227,14 @@ class Recorder:
 
     # --- handing over ----------------------------------------------------------------------------
     def _maybe_flush(self) -> None:
-        if self._buffered >= self.batch_rows or self.clock() - self._last_flush >= self.batch_seconds:
+        if self._buffered >= self.batch_rows:
+            self.flush()
+        else:
+            self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """Flush when ``batch_seconds`` have passed since the last one (a timer calls it when no rows come)."""
+        if self.clock() - self._last_flush >= self.batch_seconds:
             self.flush()
 
     def flush(self) -> None:

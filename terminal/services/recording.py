@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,17 +90,11 @@ class RecordingService:
         self.recorder = None
         return await asyncio.to_thread(recorder.close)
 
-    def add(self, instruments: Iterable[Instrument]) -> None:
-        """Record these too from now on (their streams must be subscribed by the caller)."""
-        for instrument in instruments:
-            self._keys.add(instrument.key)
-
     async def _flush_timer(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_CHECK_SECONDS)
-            recorder = self.recorder
-            if recorder is not None and time.time() - recorder._last_flush >= recorder.batch_seconds:
-                recorder.flush()
+            if self.recorder is not None:
+                self.recorder.flush_if_due()
 
     def _on_event(self, event: ev.BrokerEvent) -> None:
         recorder = self.recorder

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -187,15 +189,14 @@ def _bar_path(bars: pa.Table) -> pa.Table:
 class ReplayClock:
     """Replay time: paused, or ``speed`` × the loop's time since the last anchor; never past ``end``."""
 
-    def __init__(self, start: datetime, end: datetime, speed: float = 1.0, wall: callable = None) -> None:  # type: ignore[valid-type]
-        import time
-
+    def __init__(self, start: datetime, end: datetime, speed: float = 1.0,
+                 wall: Callable[[], float] = time.monotonic) -> None:
         self.start_us = int(start.timestamp() * _US)
         self.end_us = int(end.timestamp() * _US)
         self.speed = speed
         self.playing = False
         self.ended = False
-        self._wall = wall or time.monotonic
+        self._wall = wall
         self._anchor_wall = 0.0
         self._anchor_us = self.start_us
 

@@ -275,20 +275,17 @@ class ReplayDriver:
         messages.append(out.tick_string(0, 45, str(int(when.timestamp()))))
         return messages
 
-    def _send_depth(self, session: ClientSession, req_id: int, rows: int, symbol: int) -> None:
+    def _send_depth(self, session: ClientSession, req_id: int, rows: int, symbol: int, operation: int = 1) -> None:
+        """The replayed book's first ``rows`` levels a side (updateMktDepth: operation 0 insert, 1 update)."""
         book = self.books.book(symbol, self.clock.now())
         for side, levels in ((1, book.bids), (0, book.asks)):
-            for position in range(rows):
-                if position < len(levels):
-                    session.send(12, 1, req_id, position, 1, side, levels[position].price, levels[position].size)
+            for position, level in enumerate(levels[:rows]):
+                session.send(12, 1, req_id, position, operation, side, level.price, level.size)
 
     def _send_state(self) -> None:
         """Every subscriber's current book at once (after a jump)."""
         quotes, depth = self._subscribers()
         for con_id, targets in quotes.items():
-            symbol = self._symbol_of.get(con_id)
-            if symbol is None:
-                continue
             for session, req_id in targets:
                 self.send_quote(session, req_id, con_id)
         for con_id, targets in depth.items():
@@ -319,12 +316,8 @@ class ReplayDriver:
 
     def send_depth_snapshot(self, session: ClientSession, req_id: int, con_id: int, rows: int) -> None:
         symbol = self._symbol_of.get(con_id)
-        if symbol is None:
-            return
-        book = self.books.book(symbol, self.clock.now())
-        for side, levels in ((1, book.bids), (0, book.asks)):
-            for position, level in enumerate(levels[:rows]):
-                session.send(12, 1, req_id, position, 0, side, level.price, level.size)
+        if symbol is not None:
+            self._send_depth(session, req_id, rows, symbol, operation=0)
 
     # --- bars ------------------------------------------------------------------------------------
     def _bar(self, symbol: int, time_us: int, row: int, send: bool) -> None:
