@@ -279,14 +279,18 @@ def replay_start(text: str | None, timezone: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def _check_speed(speed: float) -> None:
+    if not 0 < speed <= 1000:
+        raise ValueError(f"--speed {speed:g}: give a speed above 0 and at most 1000 (1 = real time)")
+
+
 def replay_driver_from_args(args: argparse.Namespace, settings: Settings, listings, symbols):  # type: ignore[no-untyped-def]
     """The replay of ``--replay-archive`` / ``--archive`` from ``--from`` at ``--speed``."""
     from terminal.sim.contracts import Universe
     from terminal.sim.replay import ReplayError, load_tape
     from terminal.sim.replay_driver import ReplayDriver
 
-    if not 0 < args.replay_speed <= 1000:
-        raise ValueError(f"--speed {args.replay_speed:g}: give a speed above 0 and at most 1000 (1 = real time)")
+    _check_speed(args.replay_speed)
     start = replay_start(args.replay_from, args.replay_tz)
     archive = open_settings_archive(settings, args.replay_archive)
     wanted = getattr(args, "replay_symbols", None)
@@ -302,19 +306,19 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.app import run_app
     from terminal.archive import ArchiveError
     from terminal.services.replay import ReplayRequest
-    from terminal.sim.replay import ReplayError
+    from terminal.sim.replay import ReplayError, replayable
 
     if settings.ib:
         return _fail("replay: --ib is not used by a replay (it trades a fresh simulated account, never a "
                      "connected one); leave --ib out")
     url = args.replay_archive or settings.resolved_archive
-    try:
-        args.replay_archive = url
-        driver = replay_driver_from_args(args, settings, None, None)
+    symbols = tuple(s.strip().upper() for s in (args.replay_symbols or "").split(",") if s.strip())
+    try:  # from the listing only: the replay process loads the recording itself
+        start = replay_start(args.replay_from, args.replay_tz)
+        _check_speed(args.replay_speed)
+        played = replayable(open_settings_archive(settings, url), list(symbols) or None, start)
     except (ArchiveError, ReplayError, ValueError) as exc:
         return _fail(f"replay: {exc}")
-    symbols = tuple(s.strip().upper() for s in (args.replay_symbols or "").split(",") if s.strip())
-    start = replay_start(args.replay_from, args.replay_tz)
-    print(f"replaying {', '.join(driver.tape.symbols)} from {driver.clock.now():%Y-%m-%d %H:%M:%S} UTC "
-          f"({len(driver.tape):,} rows) at {args.replay_speed:g}x", file=sys.stderr)
+    when = f"from {start:%Y-%m-%d %H:%M} UTC" if start else "from the start of the recording"
+    print(f"replaying {', '.join(played)} {when} at {args.replay_speed:g}x", file=sys.stderr)
     return run_app(settings, ReplayRequest(url, start, args.replay_speed, symbols, args.replay_paused))

@@ -93,15 +93,26 @@ def _listing(universe: Universe, symbol: str, contract_id: int) -> Listing | Non
     return found[0] if found else None
 
 
+def replayable(archive: Archive, symbols: list[str] | None = None, start: datetime | None = None) -> list[str]:
+    """The symbols a replay of ``archive`` would play (``symbols``, or every one with ticks or bars), checked
+    from the archive's listing alone; ReplayError says what it has instead."""
+    files = archive.files("ticks") + archive.files("bars")
+    available = sorted({f.symbol for f in files})
+    wanted = [s.upper() for s in symbols] if symbols else available
+    missing = [s for s in wanted if s not in available]
+    if missing or not wanted:
+        raise ReplayError(f"the archive at {archive.url} has no ticks or bars of {', '.join(missing) or 'anything'}; "
+                          f"it has {', '.join(available) or 'nothing yet (record some with quant-terminal record)'}")
+    last_day = max(f.date for f in files if f.symbol in wanted)
+    if start is not None and start.astimezone(UTC).date() > last_day:
+        raise ReplayError(f"the recording of {', '.join(wanted)} ends on {last_day} (UTC), before {start:%Y-%m-%d %H:%M} UTC")
+    return wanted
+
+
 def load_tape(archive: Archive, universe: Universe, symbols: list[str] | None = None,
               start: datetime | None = None, end: datetime | None = None) -> Tape:
     """The tape of ``symbols`` (default: every symbol the archive has ticks or bars of) from ``start``."""
-    available = sorted(set(archive.symbols("ticks")) | set(archive.symbols("bars")))
-    wanted = [s.upper() for s in symbols] if symbols else available
-    missing = [s for s in wanted if s not in available]
-    if missing:
-        raise ReplayError(f"the archive at {archive.url} has no ticks or bars of {', '.join(missing)}; it has "
-                          f"{', '.join(available) or 'nothing yet (record some with quant-terminal record)'}")
+    wanted = replayable(archive, symbols, start)
     names: list[str] = []
     listings: list[Listing] = []
     parts: list[dict[str, np.ndarray]] = []
