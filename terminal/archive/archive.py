@@ -29,6 +29,7 @@ from terminal.archive import schema as sc
 from terminal.archive.backends import ArchiveError, Backend, FileEntry, open_backend
 
 COMPRESSION = "zstd"
+FOOTER_GUESS = 64 << 10  # one read holds a footer of this size (ours are a few KB)
 _PARTITION = re.compile(r"^kind=(?P<kind>[^/]+)/symbol=(?P<symbol>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
                         r"(?P<name>[^/]+\.parquet)$")
 
@@ -139,8 +140,15 @@ class Archive:
         return result
 
     def file_metadata(self, file: ArchiveFile) -> dict[str, str]:
-        data = self.backend.read(file.path)
-        return sc.read_metadata(pq.ParquetFile(pa.BufferReader(data)).schema_arrow.metadata)
+        """Our metadata of a file, from its Parquet footer alone (a listing of a share reads no data pages)."""
+        tail = self.backend.read_tail(file.path, FOOTER_GUESS)
+        if len(tail) < 12 or tail[-4:] != b"PAR1":
+            raise FileDamaged(f"{file.path}: not a Parquet file (no footer)")
+        footer = int.from_bytes(tail[-8:-4], "little") + 8
+        if footer > len(tail):
+            tail = self.backend.read_tail(file.path, footer)
+        # The footer with a leading magic number parses as a file of its own: only its metadata is read.
+        return sc.read_metadata(pq.read_schema(pa.BufferReader(b"PAR1" + tail[-footer:])).metadata)
 
     def read_file(self, file: ArchiveFile, verify: bool = False) -> pa.Table:
         data = self.backend.read(file.path)

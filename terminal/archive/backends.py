@@ -48,6 +48,7 @@ class Backend(Protocol):
 
     def write(self, path: str, data: bytes) -> None: ...
     def read(self, path: str) -> bytes: ...
+    def read_tail(self, path: str, length: int) -> bytes: ...  # the last ``length`` bytes (all, if shorter)
     def files(self, prefix: str = "") -> Iterator[FileEntry]: ...
     def delete(self, path: str) -> None: ...
     def exists(self, path: str) -> bool: ...
@@ -86,6 +87,12 @@ class LocalBackend:
 
     def read(self, path: str) -> bytes:
         return self._full(path).read_bytes()
+
+    def read_tail(self, path: str, length: int) -> bytes:
+        with open(self._full(path), "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - length))
+            return file.read()
 
     def files(self, prefix: str = "") -> Iterator[FileEntry]:
         base = self._full(prefix)
@@ -142,6 +149,11 @@ class HdfsBackend:
     def read(self, path: str) -> bytes:
         with self._client.read(self._full(path)) as file:
             return bytes(file.read())
+
+    def read_tail(self, path: str, length: int) -> bytes:
+        with self._client.read(self._full(path)) as file:
+            size = int(file.size)
+            return bytes(file.read_range(max(0, size - length), min(length, size)))
 
     def files(self, prefix: str = "") -> Iterator[FileEntry]:
         base = self._full(prefix)
@@ -262,20 +274,31 @@ class NfsBackend:
         self._check(api.nfs_rename(self._context, temporary, final), f"rename to {path}")
 
     def read(self, path: str) -> bytes:
+        return self._read_range(path, 0, None)
+
+    def read_tail(self, path: str, length: int) -> bytes:
+        return self._read_range(path, -length, None)
+
+    def _read_range(self, path: str, offset: int, length: int | None) -> bytes:
+        """``length`` bytes from ``offset`` (negative: from the end; None: to the end)."""
         api = self._api
         full = self._full(path)
         st = self._stat(full)
         if st is None:
             raise FileNotFoundError(f"{self.url}/{path}")
+        size = int(st.nfs_size)
+        start = max(0, size + offset) if offset < 0 else min(offset, size)
+        remaining = size - start if length is None else min(length, size - start)
         handle = self._open(full, os.O_RDONLY)
         try:
-            chunks, remaining = [], int(st.nfs_size)
+            chunks = []
             while remaining > 0:
                 buffer = bytearray(min(remaining, 1 << 24))
-                count = self._check(api.nfs_read(self._context, handle, len(buffer), buffer), f"read {path}")
+                count = self._check(api.nfs_pread(self._context, handle, start, len(buffer), buffer), f"read {path}")
                 if count == 0:
                     raise ArchiveError(f"{self.url}: read {path}: the file ended {remaining} bytes early")
                 chunks.append(bytes(buffer[:count]))
+                start += count
                 remaining -= count
         finally:
             api.nfs_close(self._context, handle)
