@@ -27,6 +27,7 @@ from terminal.sim.events import BookSnapshot, EngineEvent, Execution, OrderUpdat
 from terminal.sim.framing import ConnectionLimits, PartialFrames
 from terminal.sim.history_query import HistoryRequestError, bar_rows, open_market_bars, parse_query
 from terminal.sim.incoming import ContractRef, contract_at, place_order
+from terminal.sim.live_market import LiveTicker
 from terminal.sim.matching import Accounts, MatchingEngine, commission
 from terminal.sim.prices import Market
 from terminal.sim.replay_driver import ReplayDriver
@@ -35,7 +36,6 @@ from terminal.sim.wire import ProtocolError, as_int
 
 log = logging.getLogger(__name__)
 
-PASS_SECONDS = 0.025  # the ticker's pass: each pass steps the slice of instruments due (see _tick_loop)
 REPLAY_ACCOUNTS = ("REPLAY1",)
 DEFAULT_TICK_RATE = 4.0  # quotes per second per instrument; TWS conflates stocks to a few a second
 
@@ -77,12 +77,11 @@ class SimServer:
         self._server: asyncio.base_events.Server | None = None
         self._ticker: asyncio.Task | None = None
         self._order_ids: dict[int, int] = {}
-        self._tick_count = 0
-        self._history_second = 0
         self.loop: asyncio.AbstractEventLoop  # the loop start() ran on
         self.frozen = False
         self.stopping = False  # set by stop(): requests still in the sockets are dropped, as by a TWS going down
-        # Replay mode: the driver's tape and clock, not GBM, make the market (see terminal.sim.replay)
+        # The market's driver: GBM prices (LiveTicker), or in replay mode the recording's tape and clock
+        self.live = LiveTicker(self)
         self.replay = replay_driver
         if replay_driver is not None:
             replay_driver.server = self
@@ -105,7 +104,7 @@ class SimServer:
         self.loop = asyncio.get_running_loop()  # sessions keep their deadlines on it (see framing)
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        self._ticker = asyncio.create_task(self._tick_loop() if self.replay is None else self.replay.run())
+        self._ticker = asyncio.create_task(self.replay.run() if self.replay is not None else self.live.run())
         log.info("simulator listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -508,114 +507,6 @@ class SimServer:
             await future
         finally:
             handle.cancel()
-
-    async def _tick_loop(self) -> None:
-        """Every instrument quotes once per ``tick_interval``, spread over ``PASS_SECONDS`` passes.
-
-        TWS does not send a whole watchlist in one burst every quarter second: each symbol's
-        conflated updates come on their own schedule. Stepping all 500 instruments at once would
-        hand the client bursts of ~2,500 messages; stepping a slice per pass keeps the stream even."""
-        last_bar: dict[int, list] = {}  # type: ignore[type-arg]
-        due = self.loop.time()
-        while True:
-            # Passes on a fixed schedule, not a fixed pause after each: the rate asked for is the rate sent.
-            # A pass that finds itself a whole pass behind lets the lost ones go (a stalled machine
-            # must not be followed by a burst).
-            period = self.tick_interval / self._slices
-            due = max(due + period, self.loop.time() - period)
-            await self._sleep(max(0.0, due - self.loop.time()))
-            if self.frozen:
-                continue
-            sessions = list(self.sessions)
-            for session in sessions:
-                session.hold()
-            try:
-                self._tick(last_bar)
-            except Exception:  # a bug in one tick must not stop the market
-                log.exception("simulator tick failed")
-            finally:
-                for session in sessions:
-                    session.release()
-
-    @property
-    def _slices(self) -> int:
-        return max(1, round(self.tick_interval / PASS_SECONDS))
-
-    def _tick(self, bar_state: dict) -> None:  # type: ignore[type-arg]
-        """Move the market one step and push it to the subscribers.
-
-        A client whose socket is not taking what is queued for it (``keeps_up()`` false) is skipped for
-        quotes, depth, keep-up-to-date bars and P&L, never for order events or answers. Those updates carry
-        whole values, not changes, so the next one after it catches up brings it fully up to date (IB's own
-        feed is a sampled one too), and skipping them costs no memory and never blocks this loop or other
-        clients. A lost orderStatus or execDetails would instead leave a client wrong about its orders, so
-        those are always queued, and a client with ``max_write_buffer`` queued anyway is dropped
-        (``ClientSession.send``): it reconnects and reads its orders and executions again, as after any
-        disconnect."""
-        self._tick_count += 1
-        slices = self._slices
-        phase = self._tick_count % slices
-        active = self.engine.working_contracts()
-        for session in self.sessions:
-            active |= session.subs.contracts()
-        now = datetime.now(UTC)
-        # Who wants each contract, found once per pass: with 500 subscriptions a scan of every
-        # subscription per stepped contract was 250,000 comparisons a pass.
-        quote_reqs: dict[int, list[tuple[ClientSession, int]]] = {}
-        depth_reqs: dict[int, list[tuple[ClientSession, int, int]]] = {}
-        for session in self.sessions:
-            for req_id, cid in session.subs.quotes.items():
-                quote_reqs.setdefault(cid, []).append((session, req_id))
-            for req_id, (cid, rows) in session.subs.depth.items():
-                depth_reqs.setdefault(cid, []).append((session, req_id, rows))
-        for con_id in active:
-            if con_id % slices != phase:
-                continue
-            book = self.market.step(con_id, self.tick_interval)
-            self._route(self.engine.on_book(book))
-            for session, req_id in quote_reqs.get(con_id, ()):
-                if session.keeps_up():  # asked per update: one pass can fill a slow client's backlog
-                    self._send_quote(session, req_id, book)
-            for session, req_id, rows in depth_reqs.get(con_id, ()):
-                if not session.keeps_up():
-                    continue
-                for side, levels in ((1, book.bids), (0, book.asks)):
-                    for position, level in enumerate(levels[:rows]):
-                        session.send(12, 1, req_id, position, 1, side, level.price, level.size)
-            bar = bar_state.get(con_id)
-            if bar is None or int(now.timestamp()) // 5 != bar[0]:
-                if bar is not None:
-                    self._send_realtime_bar(con_id, bar)
-                bar_state[con_id] = [int(now.timestamp()) // 5, book.last, book.last, book.last, book.last, 0.0]
-            else:
-                bar[2], bar[3], bar[4] = max(bar[2], book.last), min(bar[3], book.last), book.last
-                bar[5] += book.last_size
-        second = int(now.timestamp())
-        if second != self._history_second:  # keep-up-to-date bars once a second, P&L every 2 s, at any tick rate
-            self._history_second = second
-            self._send_history_updates(now)
-            if second % 2 == 0:
-                for session in self.sessions:
-                    if session.keeps_up():
-                        self._push_pnl(session)
-
-    def _send_realtime_bar(self, con_id: int, bar: list) -> None:  # type: ignore[type-arg]
-        for session in self.sessions:
-            for req_id, cid in session.subs.realtime_bars.items():
-                if cid == con_id:
-                    session.send(50, 3, req_id, bar[0] * 5, bar[1], bar[2], bar[3], bar[4], bar[5],
-                                 round((bar[2] + bar[3] + bar[4]) / 3, 6), 1)
-
-    def _send_history_updates(self, now: datetime) -> None:
-        for session in self.sessions:
-            for req_id, (con_id, seconds) in session.subs.live_history.items():
-                if not session.keeps_up():
-                    break
-                state = self.market.state(con_id)
-                start = int(now.timestamp()) // seconds * seconds
-                price = state.price
-                session.send(90, req_id, 1, out.bar_time(datetime.fromtimestamp(start, UTC), seconds >= 86400),
-                             price, price, price, price, price, state.last_size)
 
 
 def run_server(host: str = "127.0.0.1", port: int = 7497, seed: int | None = None, symbols: list[str] | None = None,

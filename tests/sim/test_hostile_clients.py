@@ -129,12 +129,12 @@ def test_clients_that_never_read_are_skipped_for_market_data_while_a_reading_cli
             if all(session.queued_bytes() for session in sessions):
                 break
             await asyncio.sleep(0.01)
-        ticks_before, updates_before = server._tick_count, len(updates)
+        ticks_before, updates_before = server.live.tick_count, len(updates)
         peaks = [0, 0]
         for _ in range(50):  # 0.5 s
             await asyncio.sleep(0.01)
             peaks = [max(peak, session.queued_bytes()) for peak, session in zip(peaks, sessions, strict=True)]
-        ticks, seen = server._tick_count - ticks_before, len(updates) - updates_before
+        ticks, seen = server.live.tick_count - ticks_before, len(updates) - updates_before
         ib.disconnect()
         # the first stalled client reads again: it gets fresh quotes, not a backlog of old ones
         caught_up, _ = await stalled[0].read_until(lambda fields: fields[0] == "1" and fields[2] == "1000", 5.0)
