@@ -300,8 +300,8 @@ class TradingSession:
         """Quotes and depth move along: each instrument qualified again on the new connection (contract ids
         may differ there) and subscribed again."""
         quotes, depth = self._wanted
-        depth_keys = {i.key for i in depth}
-        for old in quotes + [i for i in depth if i.key not in {q.key for q in quotes}]:
+        quote_keys, depth_keys = {i.key for i in quotes}, {i.key for i in depth}
+        for old in quotes + [i for i in depth if i.key not in quote_keys]:
             try:
                 fresh = await self.broker.qualify(Instrument(old.symbol, old.sec_type, old.exchange, old.currency,
                                                              old.tick_size, old.multiplier))
@@ -309,7 +309,7 @@ class TradingSession:
                 self.log.warning("session", f"{old.display_name} not available at {where}: {exc}")
                 continue
             self.market.remember(fresh)
-            if any(q.key == old.key for q in quotes):
+            if old.key in quote_keys:
                 await self.broker.subscribe_quotes(fresh)
             if old.key in depth_keys:
                 await self.broker.subscribe_depth(fresh)
