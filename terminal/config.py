@@ -53,6 +53,10 @@ class Settings:
     quandl_api_key: str = ""
     archive: str = ""  # URL of the Parquet archive (path, nfs://, hdfs://); empty = <data dir>/archive
     monitor: str = ""  # HOST:PORT of the read-only monitor served from the terminal; empty = none
+    feed: str = ""  # kafka://HOST:PORT of the desk bus: market data and orders through the desk hub, not --ib
+    trader: str = ""  # who sends this terminal's orders on the desk bus (default: the login name)
+    desk_role: str = "trader"  # trader: sees and cancels its own orders; desk: every order on the desk
+    order_ttl: float = 10.0  # seconds an order command may take to reach the hub before it is refused as expired
     monitor_token: str = ""  # bearer token of the monitor (environment or keyring only); required off loopback
     max_order_quantity: float = RiskLimits.max_order_quantity
     max_notional: float = RiskLimits.max_notional
@@ -84,6 +88,15 @@ class Settings:
             max_position=self.max_position,
             daily_loss_limit=self.daily_loss_limit,
         )
+
+    def feed_endpoint(self) -> tuple[str, int] | None:
+        """(host, port) of the desk bus's first Kafka server when the terminal runs on the feed."""
+        if not self.feed:
+            return None
+        from terminal.bus.kafka import parse_kafka_url
+
+        host, _, port = parse_kafka_url(self.feed).split(",")[0].rpartition(":")
+        return host, int(port)
 
     def ib_endpoint(self) -> tuple[str, int, int] | None:
         """(host, port, client id) of a real TWS/Gateway, or None for the built-in simulator."""
@@ -221,6 +234,21 @@ def _check_ranges(settings: Settings, sources: dict[str, str]) -> None:
     if not 0 < settings.sim_tick_rate <= 1000:
         raise ConfigError(f"sim_tick_rate {settings.sim_tick_rate:g} from {sources['sim_tick_rate']} must be "
                           "more than 0 and at most 1000 quotes per second per instrument")
+    if settings.feed:
+        from terminal.bus.kafka import parse_kafka_url
+
+        try:
+            parse_kafka_url(settings.feed)
+        except ValueError as exc:
+            raise ConfigError(f"feed from {sources['feed']}: {exc}") from None
+        if settings.ib:
+            raise ConfigError(f"feed {settings.feed!r} and ib {settings.ib!r} both given: a terminal on the desk "
+                              "feed reaches the broker only through the hub; give one of them")
+    if settings.desk_role not in ("trader", "desk"):
+        raise ConfigError(f"desk_role {settings.desk_role!r} from {sources['desk_role']} must be trader or desk")
+    if not 0 < settings.order_ttl <= 3600:
+        raise ConfigError(f"order_ttl {settings.order_ttl:g} from {sources['order_ttl']} must be more than 0 "
+                          "and at most 3600 seconds")
     if not 0 <= settings.sim_port <= 65535:
         raise ConfigError(f"sim_port {settings.sim_port} from {sources['sim_port']} must be 0..65535 "
                           "(0 picks a free port)")

@@ -60,6 +60,10 @@ class OrderStatus(StrEnum):
     CANCELLED = "Cancelled"
     INACTIVE = "Inactive"  # rejected
     API_CANCELLED = "ApiCancelled"
+    # Sent towards the broker, then the sender stopped before the broker confirmed it, and the broker does not
+    # list it after a grace period: it may or may not exist. Working for every risk check (it may fill); the
+    # trader checks TWS, and a cancel looks for it at the broker once more. Never re-sent.
+    UNKNOWN = "Unknown"
 
     @property
     def is_done(self) -> bool:
@@ -74,6 +78,10 @@ _DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.INACTI
 
 _LEGAL: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_SUBMIT: frozenset(
+        {OrderStatus.PRE_SUBMITTED, OrderStatus.SUBMITTED, OrderStatus.FILLED, OrderStatus.CANCELLED,
+         OrderStatus.INACTIVE, OrderStatus.PENDING_CANCEL, OrderStatus.API_CANCELLED, OrderStatus.UNKNOWN}
+    ),
+    OrderStatus.UNKNOWN: frozenset(
         {OrderStatus.PRE_SUBMITTED, OrderStatus.SUBMITTED, OrderStatus.FILLED, OrderStatus.CANCELLED,
          OrderStatus.INACTIVE, OrderStatus.PENDING_CANCEL, OrderStatus.API_CANCELLED}
     ),

@@ -150,14 +150,37 @@ class OrderService(OrderBook):
                 raise OrderRejected(f"bracket needs an entry price: give a limit price or wait for a quote "
                                     f"of {parent.instrument.display_name}{f' ({why})' if why else ''}")
             children = self._bracket_children(parent, entry, take_profit_offset, stop_loss_offset)
-            context = self._context(parent, reference)
-            self._risk(parent, context, why)
-            with_parent = replace(context, working_quantity=context.working_quantity + parent.signed_quantity)
-            for child in children:
-                self._risk(child, with_parent, why)
+            self._bracket_risk(parent, children, reference, why)
         except OrderRejected as exc:
             self._reject(parent, exc)
             raise
+        return await self._send_bracket(parent, children, confirmed)
+
+    async def place_group(self, parent: Order, children: list[Order], confirmed: bool = False) -> list[Order]:
+        """A bracket whose exits were built elsewhere (a terminal on the desk hub): every order keeps the client
+        order id it came with and passes the same checks as a bracket placed here."""
+        parent = self._identify(parent)
+        children = [self._identify(child) for child in children]
+        try:
+            parent = await self._qualified(parent)
+            children = [replace(child, instrument=parent.instrument) for child in children]
+            for child in children:
+                child.validate()
+            reference, why = await self._market.reference_price_now(parent.instrument)
+            self._bracket_risk(parent, children, reference, why)
+        except OrderRejected as exc:
+            self._reject(parent, exc)
+            raise
+        return await self._send_bracket(parent, children, confirmed)
+
+    def _bracket_risk(self, parent: Order, children: list[Order], reference: float, why: str) -> None:
+        context = self._context(parent, reference)
+        self._risk(parent, context, why)
+        with_parent = replace(context, working_quantity=context.working_quantity + parent.signed_quantity)
+        for child in children:
+            self._risk(child, with_parent, why)
+
+    async def _send_bracket(self, parent: Order, children: list[Order], confirmed: bool) -> list[Order]:
         self.confirmation.check_new([parent, *children], confirmed)
         self.confirmation.sent(parent)
         placed = await self._send([parent, *children])

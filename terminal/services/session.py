@@ -170,6 +170,11 @@ class TradingSession:
             await self._start_replay_process(self.replay)
             await self.reconciled()
             return
+        feed = self.settings.feed_endpoint()
+        if feed is not None:  # the desk hub holds the broker connection; the bus is this session's broker
+            await self._connect(*feed, self.settings.client_id)
+            await self.reconciled()
+            return
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
             self.simulator = self._simulator_factory()
@@ -267,6 +272,11 @@ class TradingSession:
             return
         await self._leave_broker()
         self.replay = None
+        feed = self.settings.feed_endpoint()
+        if feed is not None:  # the desk hub holds the broker connection; the bus is this session's broker
+            await self._connect(*feed, self.settings.client_id)
+            await self.reconciled()
+            return
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
             self.simulator = self._simulator_factory()

@@ -22,6 +22,7 @@ from terminal.store.research import (
 )
 from terminal.store.trading import (
     FillRepository,
+    OrderOwnerRepository,
     OrderRepository,
     PositionBookRepository,
     TradingRecords,
@@ -125,6 +126,7 @@ class Store:
         self.orders = OrderRepository(engine, self.instruments)
         self.fills = FillRepository(engine, self.instruments)
         self.position_book = PositionBookRepository(engine)
+        self.order_owners = OrderOwnerRepository(engine)
         self.trading = TradingRecords(engine, self.instruments)
         self.key_values = KeyValueRepository(engine)
         self.strategies = StrategyRepository(engine)

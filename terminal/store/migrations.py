@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
-from terminal.store.schema import bar_sources, metadata, position_book, schema_version
+from terminal.store.schema import bar_sources, metadata, order_owners, position_book, schema_version
 
 
 class SchemaTooNew(RuntimeError):
@@ -52,7 +52,12 @@ def _v3_provenance(conn: Connection) -> None:
                       "GROUP BY instrument_id, bar_size"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity, _v3_provenance]
+def _v4_order_owners(conn: Connection) -> None:
+    """The desk hub's record of which trader and terminal sent each order command."""
+    metadata.create_all(conn, tables=[order_owners])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity, _v3_provenance, _v4_order_owners]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

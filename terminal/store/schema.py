@@ -191,6 +191,17 @@ backtest_runs = Table(
 )
 
 # Small per-user state: workspace layout, chart drawings per symbol, alerts.
+# The desk hub's journal of who sent each order command (trader, terminal): whom its updates go to and who
+# may cancel it, after a restart of the hub too.
+order_owners = Table(
+    "order_owners",
+    metadata,
+    Column("client_order_id", String(64), primary_key=True),
+    Column("trader", String(64), nullable=False),
+    Column("terminal", String(64), nullable=False),
+    Column("received", String(32), nullable=False),
+)
+
 key_values = Table(
     "key_values",
     metadata,

@@ -23,7 +23,7 @@ from terminal.domain import (
     TimeInForce,
 )
 from terminal.store.records import InstrumentRepository
-from terminal.store.schema import fills, orders, position_book
+from terminal.store.schema import fills, order_owners, orders, position_book
 
 
 def _now() -> str:
@@ -248,6 +248,26 @@ class PositionBookRepository:
             for key, quantity in quantities.items():
                 conn.execute(insert(position_book).values(account=account, instrument_key=key, quantity=quantity,
                                                           updated=_now()))
+
+
+class OrderOwnerRepository:
+    """Who sent each order command to the desk hub: client order id -> (trader, terminal)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, client_order_ids: list[str], trader: str, terminal: str) -> None:
+        with self._engine.begin() as conn:
+            for key in client_order_ids:
+                if conn.execute(select(order_owners.c.client_order_id)
+                                .where(order_owners.c.client_order_id == key)).first() is None:
+                    conn.execute(insert(order_owners).values(client_order_id=key, trader=trader[:64],
+                                                             terminal=terminal[:64], received=_now()))
+
+    def all(self) -> dict[str, tuple[str, str]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(order_owners)).mappings().all()
+        return {r["client_order_id"]: (r["trader"], r["terminal"]) for r in rows}
 
 
 def _set_book(conn: Connection, account: str, key: str, quantity: float, relative: bool) -> None:

@@ -219,12 +219,12 @@ def test_schema_v3_marks_what_was_stored_before_as_unknown_provenance(store):
         conn.execute(text("DROP TABLE bar_sources"))
         conn.execute(text("ALTER TABLE orders DROP COLUMN provenance"))
         conn.execute(text("ALTER TABLE fills DROP COLUMN provenance"))
-        conn.execute(schema_version.delete().where(schema_version.c.version == 3))
+        conn.execute(schema_version.delete().where(schema_version.c.version >= 3))
     url = store.engine.url.render_as_string(hide_password=False)
     store.close()
     upgraded = Store.open(url)
     try:
-        assert upgraded.schema_version == CURRENT_VERSION == 3
+        assert upgraded.schema_version == CURRENT_VERSION == 4
         assert [o.provenance for o in upgraded.orders.list()] == [Provenance.UNKNOWN]
         assert [f.provenance for f in upgraded.fills.list()] == [Provenance.UNKNOWN]
         assert upgraded.bars.sources(AAPL, BarSize.MIN_1) == {Provenance.UNKNOWN}

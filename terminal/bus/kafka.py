@@ -1,0 +1,405 @@
+"""Kafka for the desk bus: topic names, topic creation, an idempotent producer and consumers that hand
+batches of messages to the asyncio loop (confluent-kafka, i.e. librdkafka, in threads of their own).
+
+No call here blocks the loop: the producer's ``produce`` only queues (librdkafka sends from its own
+threads) and each consumer polls in a daemon thread, giving the loop one call per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from terminal.bus.codec import dumps
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "qt."
+DEFAULT_RETENTION_HOURS = 7 * 24
+
+
+_librdkafka_log = logging.getLogger("terminal.bus.librdkafka")  # librdkafka's own lines, not on stderr
+
+
+class BusError(RuntimeError):
+    """Kafka could not be reached or refused a request; the message says where and why."""
+
+
+def parse_kafka_url(text: str) -> str:
+    """``kafka://HOST:PORT[,HOST:PORT]`` (or just ``HOST:PORT``) as a bootstrap server list."""
+    rest = text.strip().removeprefix("kafka://").rstrip("/")
+    servers = [s for s in rest.split(",") if s]
+    if not servers:
+        raise ValueError(f"no Kafka server in {text!r}; expected kafka://HOST:PORT")
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"bad Kafka server {server!r} in {text!r}; expected HOST:PORT, e.g. kafka://127.0.0.1:9092")
+    return ",".join(servers)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The desk's topic names under one prefix (``qt.`` by default)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def quotes(self) -> str:
+        return self.prefix + "quotes"
+
+    @property
+    def depth(self) -> str:
+        return self.prefix + "depth"
+
+    @property
+    def bars(self) -> str:
+        return self.prefix + "bars"
+
+    @property
+    def orders(self) -> str:
+        return self.prefix + "orders"
+
+    @property
+    def fills(self) -> str:
+        return self.prefix + "fills"
+
+    @property
+    def positions(self) -> str:
+        return self.prefix + "positions"
+
+    @property
+    def account(self) -> str:
+        return self.prefix + "account"
+
+    @property
+    def connection(self) -> str:
+        return self.prefix + "connection"
+
+    @property
+    def subscriptions(self) -> str:
+        return self.prefix + "subscriptions"
+
+    @property
+    def commands(self) -> str:
+        return self.prefix + "commands"
+
+    @property
+    def requests(self) -> str:
+        return self.prefix + "requests"
+
+    @property
+    def replies(self) -> str:
+        return self.prefix + "replies"
+
+    def layout(self, retention_hours: float) -> dict[str, dict[str, str]]:
+        """Every topic with its configuration: events are kept ``retention_hours``; state topics compacted."""
+        keep = {"cleanup.policy": "delete", "retention.ms": str(int(retention_hours * 3_600_000))}
+        short = {"cleanup.policy": "delete", "retention.ms": str(3_600_000)}  # replies to requests: an hour
+        latest = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
+        return {self.quotes: keep, self.depth: keep, self.bars: keep, self.orders: keep, self.fills: keep,
+                self.commands: keep, self.connection: keep, self.requests: short, self.replies: short,
+                self.positions: latest, self.account: latest, self.subscriptions: latest}
+
+
+def ensure_topics(bootstrap: str, topics: Topics, retention_hours: float = DEFAULT_RETENTION_HOURS,
+                  timeout: float = 15.0) -> None:
+    """Create the desk's topics that do not exist yet (one partition each: per-key order is the contract)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000)})
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise BusError(f"Kafka at {bootstrap} is not reachable: {exc.args[0].str() if exc.args else exc}") from None
+    wanted = [NewTopic(name, num_partitions=1, replication_factor=1, config=config)
+              for name, config in topics.layout(retention_hours).items() if name not in existing]
+    if wanted:
+        for name, future in admin.create_topics(wanted, request_timeout=timeout).items():
+            try:
+                future.result(timeout)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.code() != 36:  # TOPIC_ALREADY_EXISTS: another process made it first
+                    raise BusError(f"cannot create topic {name} on {bootstrap}: {error.str()}") from None
+    names = set(topics.layout(retention_hours))
+    deadline = time.monotonic() + timeout
+    while True:  # a topic just created has no leader for a moment: wait until every partition has one
+        metadata = admin.list_topics(timeout=timeout).topics
+        if all(n in metadata and metadata[n].error is None and metadata[n].partitions
+               and all(p.leader >= 0 for p in metadata[n].partitions.values()) for n in names):
+            return
+        if time.monotonic() > deadline:
+            raise BusError(f"the desk's topics on {bootstrap} have no leader after {timeout:g} s")
+        time.sleep(0.1)
+
+
+class Producer:
+    """Idempotent producer (acks=all, retries without duplicates or reordering).
+
+    ``send`` queues a message; ``send_confirmed`` returns a future done when Kafka has it (or failed)."""
+
+    def __init__(self, bootstrap: str, loop: asyncio.AbstractEventLoop | None = None, linger_ms: float = 1.0,
+                 client_id: str = "quant-terminal") -> None:
+        from confluent_kafka import Producer as _Producer
+
+        self.bootstrap = bootstrap
+        self._loop = loop or asyncio.get_event_loop()
+        self._producer = _Producer({
+            "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": linger_ms,
+            "client.id": client_id, "message.timeout.ms": 300_000, "logger": _librdkafka_log, "queue.buffering.max.messages": 1_000_000,
+        })
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"kafka-producer-{client_id}", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)  # delivery reports run here
+
+    def send(self, topic: str, key: str | None, message: dict[str, Any] | None,
+             on_delivery: Callable[[Any, Any], None] | None = None) -> None:
+        """Queue one message (``None`` is a tombstone on a compacted topic)."""
+        value = None if message is None else dumps(message)
+        encoded = None if key is None else key.encode()
+        while True:
+            try:
+                if on_delivery is None:
+                    self._producer.produce(topic, value, encoded)
+                else:
+                    self._producer.produce(topic, value, encoded, on_delivery=on_delivery)
+                return
+            except BufferError:  # a million messages queued: Kafka is down or far behind
+                self._producer.poll(0.05)
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value, key)
+                return
+            except BufferError:
+                self._producer.poll(0.05)
+
+    def send_confirmed(self, topic: str, key: str, message: dict[str, Any]) -> asyncio.Future:
+        future: asyncio.Future = self._loop.create_future()
+
+        def delivered(error: Any, _msg: Any) -> None:
+            def settle() -> None:
+                if future.done():
+                    return
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(BusError(f"Kafka did not take the message on {topic}: {error.str()}"))
+            self._loop.call_soon_threadsafe(settle)
+
+        self.send(topic, key, message, delivered)
+        return future
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait until queued messages are delivered; returns how many are still queued."""
+        return self._producer.flush(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        self._closed.set()
+        self._thread.join(1.0)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None  # None: a tombstone
+    timestamp_ms: int
+
+
+BEGINNING, END = "beginning", "end"
+
+
+def _watermarks(consumer: Any, partition: Any, timeout: float = 15.0) -> tuple[int, int]:
+    """Low and high offsets; retried while the partition's leader is still being elected."""
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout)
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class Consumer:
+    """Reads topics in a thread and calls ``handler(records)`` on the loop once per batch.
+
+    With ``group`` it joins that consumer group and commits only what ``commit`` is given (never
+    automatically); without, it reads each topic from ``start`` (``BEGINNING``, ``END`` or an epoch-ms
+    timestamp) and keeps no offsets. ``accept(topic, key)`` runs in the thread and drops a record
+    before it reaches the loop (a terminal skipping quotes nobody watches)."""
+
+    def __init__(self, bootstrap: str, topics: Iterable[str], handler: Callable[[list[Record]], None],
+                 loop: asyncio.AbstractEventLoop | None = None, group: str = "", start: str | int = END,
+                 accept: Callable[[str, bytes | None], bool] | None = None, name: str = "consumer",
+                 batch: int = 2000) -> None:
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
+        self._handler = handler
+        self._loop = loop or asyncio.get_event_loop()
+        self._group = group
+        self._start = start
+        self._accept = accept
+        self._batch = batch
+        self._name = name
+        self._commits: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._assigned = threading.Event()
+        self._ends: dict[tuple[str, int], int] = {}  # high watermarks when assigned: "caught up" is reaching them
+        self._positions: dict[tuple[str, int], int] = {}
+        self.caught_up = threading.Event()
+        self.error: str = ""
+        self.last_batch = 0.0
+        self._thread = threading.Thread(target=self._serve, name=f"kafka-{name}", daemon=True)
+
+    def start(self) -> Consumer:
+        self._thread.start()
+        return self
+
+    def commit(self, record: Record) -> None:
+        """Commit the group's offset past ``record`` (done by the consumer thread before its next poll)."""
+        self._commits.put((record.topic, record.partition, record.offset + 1))
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "enable.auto.commit": False,
+                                  "enable.partition.eof": False, "fetch.wait.max.ms": 10,
+                                  "socket.keepalive.enable": True, "client.id": self._name,
+                                  "logger": _librdkafka_log}
+        if self._group:
+            config.update({"group.id": self._group, "auto.offset.reset": "earliest",
+                           "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000})
+        else:
+            config["group.id"] = f"unused-{self._name}"  # librdkafka wants one; nothing is committed under it
+        return config
+
+    def _assign_all(self, consumer: Any) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+
+        metadata = consumer.list_topics(timeout=15)
+        parts = []
+        for topic in self.topics:
+            info = metadata.topics.get(topic)
+            if info is None or info.error is not None:
+                raise BusError(f"topic {topic} does not exist on {self.bootstrap} (start the hub once to create it)")
+            for partition in info.partitions:
+                low, high = _watermarks(consumer, TopicPartition(topic, partition))
+                if self._start == BEGINNING:
+                    offset = OFFSET_BEGINNING
+                    self._ends[(topic, partition)] = high if high > low else -1
+                elif self._start == END:
+                    offset = OFFSET_END
+                else:
+                    offset = int(self._start)
+                    self._ends[(topic, partition)] = high if high > low else -1
+                parts.append(TopicPartition(topic, partition, offset))
+        if not isinstance(self._start, str):
+            parts = consumer.offsets_for_times(parts, timeout=15)
+            for part in parts:  # no message at or after the time: start at the end
+                if part.offset < 0:
+                    part.offset = OFFSET_END
+        consumer.assign(parts)
+
+    def _serve(self) -> None:
+        from confluent_kafka import Consumer as _Consumer
+        from confluent_kafka import KafkaException, TopicPartition
+
+        try:
+            consumer = _Consumer(self._config())
+            if self._group:
+                consumer.subscribe(self.topics, on_assign=lambda c, p: self._assigned.set())
+            else:
+                self._assign_all(consumer)
+                self._assigned.set()
+        except (KafkaException, BusError) as exc:
+            self.error = str(exc)
+            log.error("%s: %s", self._name, exc)
+            self._assigned.set()
+            return
+        self._check_caught_up()
+        accept = self._accept
+        try:
+            while not self._closed.is_set():
+                self._drain_commits(consumer, TopicPartition)
+                messages = consumer.consume(self._batch, 0.05)
+                if not messages:
+                    continue
+                records = []
+                for m in messages:
+                    if m.error():
+                        log.warning("%s: %s", self._name, m.error())
+                        continue
+                    topic, partition, offset = m.topic(), m.partition(), m.offset()
+                    self._positions[(topic, partition)] = offset + 1
+                    key = m.key()
+                    if accept is not None and not accept(topic, key):
+                        continue
+                    records.append(Record(topic, partition, offset, key, m.value(), m.timestamp()[1]))
+                if records:
+                    self._loop.call_soon_threadsafe(self._deliver, records)
+                if not self.caught_up.is_set():
+                    self._check_caught_up()
+        finally:
+            self._drain_commits(consumer, TopicPartition)
+            consumer.close()
+
+    def _check_caught_up(self) -> None:
+        if all(self._positions.get(tp, 0) >= end for tp, end in self._ends.items()):
+            self._loop.call_soon_threadsafe(self._deliver, [])  # after every batch before it
+            self.caught_up.set()
+
+    def _drain_commits(self, consumer: Any, partition_type: Any) -> None:
+        latest: dict[tuple[str, int], int] = {}
+        while True:
+            try:
+                topic, partition, offset = self._commits.get_nowait()
+            except queue.Empty:
+                break
+            latest[(topic, partition)] = max(offset, latest.get((topic, partition), 0))
+        if latest:
+            try:
+                consumer.commit(offsets=[partition_type(t, p, o) for (t, p), o in latest.items()],
+                                asynchronous=False)
+            except Exception as exc:  # Kafka down: the offsets are committed with the next ones
+                log.warning("%s: offset commit failed (%s); it is retried", self._name, exc)
+                for (t, p), o in latest.items():
+                    self._commits.put((t, p, o))
+
+    def _deliver(self, records: list[Record]) -> None:
+        self.last_batch = time.monotonic()
+        if records:
+            self._handler(records)
+
+    async def wait_caught_up(self, timeout: float) -> bool:
+        """True once every record that was on the topics at start has been handed over."""
+        loop = asyncio.get_running_loop()
+        done = await loop.run_in_executor(None, self.caught_up.wait, timeout)
+        await asyncio.sleep(0)  # the batches queued before the flag run first
+        return bool(done)
+
+    async def wait_assigned(self, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        return bool(await loop.run_in_executor(None, self._assigned.wait, timeout))
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._thread.is_alive():
+            self._thread.join(3.0)

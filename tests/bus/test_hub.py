@@ -1,0 +1,46 @@
+"""Hub and terminals on a real Kafka broker and the simulator: quotes, orders exactly once, desk risk."""
+
+from __future__ import annotations
+
+from terminal.domain import Instrument, Order, OrderSide, OrderStatus, OrderType
+from tests.support.trading import wait
+
+AAPL = Instrument("AAPL")
+
+
+def test_two_terminals_on_one_hub_see_the_same_quotes(loop, desk):
+    hub = desk.hub()
+    alice, bob = desk.terminal("alice"), desk.terminal("bob")
+    for session in (alice, bob):
+        instrument = desk.run(session.market.qualify("AAPL"))
+        desk.run(session.market.subscribe(instrument))
+    wait(loop, lambda: all(s.market.quotes.get(AAPL.key) for s in (alice, bob)), 10, "quotes at both terminals")
+    assert ("quotes", AAPL.key) in hub.wanted()
+    seen = {}
+    for name, session in (("alice", alice), ("bob", bob)):
+        session.market.quote_updated.connect(lambda item, name=name: seen.setdefault(name, []).append(item[1]))
+    wait(loop, lambda: len(seen.get("alice", [])) > 5 and len(seen.get("bob", [])) > 5, 10, "a stream of quotes")
+    common = {q.time for q in seen["alice"]} & {q.time for q in seen["bob"]}
+    assert common, "the two terminals saw no quote in common"
+
+
+def test_an_order_from_each_terminal_reaches_the_simulator_once(loop, desk):
+    desk.hub()
+    alice, bob = desk.terminal("alice"), desk.terminal("bob")
+    placed = []
+    for session in (alice, bob):
+        instrument = desk.run(session.market.qualify("AAPL"))
+        desk.run(session.market.subscribe(instrument))
+        wait(loop, lambda s=session: AAPL.key in s.market.quotes, 10, "a quote")
+        placed.append(desk.run(session.orders.place(Order(instrument, OrderSide.BUY, 10, OrderType.MARKET))))
+    for session, order in zip((alice, bob), placed, strict=True):
+        wait(loop, lambda s=session, o=order: s.orders.orders[o.client_order_id].status is OrderStatus.FILLED, 10,
+             "the fill at the terminal")
+    at_sim = desk.at_simulator()
+    assert [at_sim[o.client_order_id] for o in placed] == [1, 1]
+    # each terminal sees its own order only
+    assert set(alice.orders.orders) == {placed[0].client_order_id}
+    assert set(bob.orders.orders) == {placed[1].client_order_id}
+    wait(loop, lambda: len(alice.orders.fills) == 1 and len(bob.orders.fills) == 1, 10, "one fill at each terminal")
+    (fill,) = alice.orders.fills
+    assert fill.client_order_id == placed[0].client_order_id and fill.quantity == 10 and fill.commission > 0
