@@ -54,6 +54,11 @@ def _global_options(parser: argparse.ArgumentParser, default: object = None) -> 
         ("--data-dir", {"help": "folder for the SQLite file and archives"}),
         ("--ib", {"help": "connect to TWS / IB Gateway at HOST:PORT[:CLIENT_ID] instead of the simulator"}),
         ("--client-id", {"type": non_negative_int, "help": "IB API client id"}),
+        ("--feed", {"metavar": "kafka://HOST:PORT",
+                    "help": "run on the desk bus: market data and orders through the desk hub (quant-terminal hub)"}),
+        ("--trader", {"help": "who sends this terminal's orders on the desk bus (default: the login name)"}),
+        ("--desk-role", {"choices": ["trader", "desk"],
+                         "help": "on the desk bus: trader (own orders only, the default) or desk (every order)"}),
         ("--theme", {"choices": ["dark", "light"]}),
         ("--sim-seed", {"type": non_negative_int, "help": "seed of the built-in simulator's prices"}),
         ("--tick-rate", {"dest": "sim_tick_rate", "type": positive_float, "metavar": "N",
@@ -153,10 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     from terminal.cli_archive import add_archive_parsers
     from terminal.cli_backfill import add_backfill_parser
     from terminal.cli_backtest import add_backtest_parser
+    from terminal.cli_bus import add_bus_parsers
 
     add_backtest_parser(commands)
     add_backfill_parser(commands)
     add_archive_parsers(commands)
+    add_bus_parsers(commands)
     for sub in _subparsers(parser):
         _global_options(sub, default=argparse.SUPPRESS)
     return parser
@@ -192,7 +199,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name, None)
         for name in ("db_url", "data_dir", "ib", "client_id", "theme", "sim_seed", "sim_tick_rate", "sim_universe",
-                     "monitor", "log_level")
+                     "monitor", "log_level", "feed", "trader", "desk_role")
     }
     if args.config is not None and not args.config.exists():  # load_settings reads a missing file as none
         raise ConfigError(f"--config {args.config}: no such file; give an existing TOML file")
@@ -204,9 +211,11 @@ def _command_name(args: argparse.Namespace) -> str:
 
 
 def _handler(command: str):  # type: ignore[no-untyped-def]
-    from terminal import cli_archive, cli_commands
+    from terminal import cli_archive, cli_bus, cli_commands
 
     return {
+        "hub": cli_bus.run_hub,
+        "order": cli_bus.run_order,
         "record": cli_archive.run_record,
         "replay": cli_archive.run_replay,
         "archive": cli_archive.run_archive,

@@ -54,6 +54,7 @@ class Settings:
     archive: str = ""  # URL of the Parquet archive (path, nfs://, hdfs://); empty = <data dir>/archive
     monitor: str = ""  # HOST:PORT of the read-only monitor served from the terminal; empty = none
     feed: str = ""  # kafka://HOST:PORT of the desk bus: market data and orders through the desk hub, not --ib
+    bus_prefix: str = "qt."  # topic prefix of the desk bus (the hub's --prefix)
     trader: str = ""  # who sends this terminal's orders on the desk bus (default: the login name)
     desk_role: str = "trader"  # trader: sees and cancels its own orders; desk: every order on the desk
     order_ttl: float = 10.0  # seconds an order command may take to reach the hub before it is refused as expired

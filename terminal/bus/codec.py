@@ -38,11 +38,11 @@ class BadMessage(ValueError):
     """A message on the bus that this release cannot read (malformed, or of a newer schema)."""
 
 
-def _num(value: float | None) -> float | None:
+def num(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
 
 
-def _float(value: Any) -> float:
+def to_float(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
@@ -112,16 +112,16 @@ QUOTE_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volu
 def quote_message(instrument: Instrument, quote: Quote) -> dict[str, Any]:
     message = envelope("quote", key=instrument.key, symbol=instrument.display_name)
     for name in QUOTE_FIELDS:
-        message[name] = _num(getattr(quote, name))
+        message[name] = num(getattr(quote, name))
     message["time"] = iso(quote.time)
     return message
 
 
 def quote_from(message: dict[str, Any], symbol: str) -> Quote:
     get = message.get
-    return Quote(symbol, _float(get("bid")), _float(get("ask")), _float(get("last")), _float(get("bid_size")),
-                 _float(get("ask_size")), _float(get("last_size")), _float(get("volume")), _float(get("close")),
-                 _float(get("high")), _float(get("low")), parse_time(get("time")))
+    return Quote(symbol, to_float(get("bid")), to_float(get("ask")), to_float(get("last")), to_float(get("bid_size")),
+                 to_float(get("ask_size")), to_float(get("last_size")), to_float(get("volume")), to_float(get("close")),
+                 to_float(get("high")), to_float(get("low")), parse_time(get("time")))
 
 
 def depth_message(instrument: Instrument, bids: tuple, asks: tuple) -> dict[str, Any]:
@@ -137,14 +137,14 @@ def depth_from(message: dict[str, Any]) -> tuple[tuple[tuple[float, float], ...]
 def bar_message(instrument: Instrument, bar: Bar) -> dict[str, Any]:
     return envelope("bar", key=instrument.key, symbol=instrument.display_name, bar_size=bar.bar_size.value,
                     time=iso(bar.time), open=bar.open, high=bar.high, low=bar.low, close=bar.close,
-                    volume=_num(bar.volume))
+                    volume=num(bar.volume))
 
 
 def bar_from(message: dict[str, Any]) -> Bar:
     time_ = parse_time(message["time"])
     assert time_ is not None
     return Bar(time_, float(message["open"]), float(message["high"]), float(message["low"]),
-               float(message["close"]), _float(message.get("volume")) if message.get("volume") is not None else 0.0,
+               float(message["close"]), to_float(message.get("volume")) if message.get("volume") is not None else 0.0,
                BarSize(message.get("bar_size", "5s")))
 
 
@@ -154,8 +154,8 @@ def order_dict(order: Order) -> dict[str, Any]:
         "client_order_id": order.client_order_id, "order_id": order.order_id, "perm_id": order.perm_id,
         "account": order.account, "instrument": instrument_dict(order.instrument), "symbol": order.instrument.display_name,
         "side": order.side.value, "quantity": order.quantity, "order_type": order.order_type.value,
-        "limit_price": _num(order.limit_price), "stop_price": _num(order.stop_price),
-        "trail_amount": _num(order.trail_amount), "trail_percent": _num(order.trail_percent),
+        "limit_price": num(order.limit_price), "stop_price": num(order.stop_price),
+        "trail_amount": num(order.trail_amount), "trail_percent": num(order.trail_percent),
         "time_in_force": order.time_in_force.value, "outside_rth": order.outside_rth, "parent_id": order.parent_id,
         "parent_ref": order.parent_ref, "oca_group": order.oca_group, "transmit": order.transmit,
         "status": order.status.value, "filled_quantity": order.filled_quantity,
@@ -192,7 +192,7 @@ def fill_message(fill: Fill, trader: str = "", terminal: str = "") -> dict[str, 
     return envelope("fill", exec_id=fill.execution_id, client_order_id=fill.client_order_id, order_id=fill.order_id,
                     perm_id=fill.perm_id, account=fill.account, instrument=instrument_dict(fill.instrument),
                     symbol=fill.instrument.display_name, side=fill.side.value, quantity=fill.quantity,
-                    price=fill.price, commission=_num(fill.commission), realized_pnl=_num(fill.realized_pnl),
+                    price=fill.price, commission=num(fill.commission), realized_pnl=num(fill.realized_pnl),
                     time=iso(fill.time), provenance=fill.provenance.value, trader=trader, terminal=terminal)
 
 
@@ -202,7 +202,7 @@ def fill_from(message: dict[str, Any]) -> Fill:
         assert moment is not None
         return Fill(str(message["exec_id"]), int(message.get("order_id", 0)), instrument_from(message["instrument"]),
                     OrderSide(message["side"]), float(message["quantity"]), float(message["price"]), moment,
-                    _float(message.get("commission")) if message.get("commission") is not None else 0.0,
+                    to_float(message.get("commission")) if message.get("commission") is not None else 0.0,
                     message.get("account", ""), message.get("client_order_id", ""),
                     float(message.get("realized_pnl") or 0.0), int(message.get("perm_id", 0)),
                     Provenance(message.get("provenance", "unknown")))
@@ -214,7 +214,7 @@ def fill_from(message: dict[str, Any]) -> Fill:
 def position_dict(position: Position) -> dict[str, Any]:
     return {"instrument": instrument_dict(position.instrument), "symbol": position.instrument.display_name,
             "quantity": position.quantity, "average_cost": position.average_cost,
-            "realized_pnl": _num(position.realized_pnl), "market_price": _num(position.market_price)}
+            "realized_pnl": num(position.realized_pnl), "market_price": num(position.market_price)}
 
 
 def positions_message(account: str, positions: list[Position]) -> dict[str, Any]:
@@ -226,21 +226,21 @@ def positions_message(account: str, positions: list[Position]) -> dict[str, Any]
 def positions_from(message: dict[str, Any]) -> list[Position]:
     account = message.get("account", "")
     return [Position(instrument_from(p["instrument"]), float(p["quantity"]), float(p.get("average_cost", 0.0)),
-                     float(p.get("realized_pnl") or 0.0), _float(p.get("market_price")), account)
+                     float(p.get("realized_pnl") or 0.0), to_float(p.get("market_price")), account)
             for p in message.get("positions", ())]
 
 
 def account_message(account: Account) -> dict[str, Any]:
-    return envelope("account", account=account.account, net_liquidation=_num(account.net_liquidation),
-                    total_cash=_num(account.total_cash), buying_power=_num(account.buying_power),
-                    daily_pnl=_num(account.daily_pnl), unrealized_pnl=_num(account.unrealized_pnl),
-                    realized_pnl=_num(account.realized_pnl), currency=account.currency,
+    return envelope("account", account=account.account, net_liquidation=num(account.net_liquidation),
+                    total_cash=num(account.total_cash), buying_power=num(account.buying_power),
+                    daily_pnl=num(account.daily_pnl), unrealized_pnl=num(account.unrealized_pnl),
+                    realized_pnl=num(account.realized_pnl), currency=account.currency,
                     provenance=account.provenance.value, time=iso(datetime.now(UTC)))
 
 
 def account_from(message: dict[str, Any]) -> Account:
     get = message.get
-    return Account(get("account", ""), _float(get("net_liquidation")), _float(get("total_cash")),
-                   _float(get("buying_power")), _float(get("daily_pnl")), _float(get("unrealized_pnl")),
-                   _float(get("realized_pnl")), get("currency", "USD"), Provenance(get("provenance", "unknown")))
+    return Account(get("account", ""), to_float(get("net_liquidation")), to_float(get("total_cash")),
+                   to_float(get("buying_power")), to_float(get("daily_pnl")), to_float(get("unrealized_pnl")),
+                   to_float(get("realized_pnl")), get("currency", "USD"), Provenance(get("provenance", "unknown")))
 

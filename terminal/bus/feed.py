@@ -39,6 +39,7 @@ from terminal.broker.events import (
     OrderEvent,
     PositionEvent,
     QuoteEvent,
+    TickEvent,
 )
 from terminal.bus import codec
 from terminal.bus.kafka import (
@@ -116,6 +117,11 @@ class KafkaBroker:
     @property
     def client_id(self) -> int:
         return int(self._hub.get("client_id", 0))
+
+    @property
+    def hub_state(self) -> dict[str, Any]:
+        """The hub's last heartbeat: hub, state, broker, provenance, account, client_id, kill_switch, time."""
+        return dict(self._hub)
 
     @property
     def endpoint(self) -> str:
@@ -285,6 +291,9 @@ class KafkaBroker:
                 message = codec.loads(record.value)
                 if record.topic == topics.quotes:
                     if key in self._watched["quotes"]:
+                        if self.record_ticks and message.get("ticks"):
+                            publish(TickEvent(instrument, tuple((float(t), str(f), codec.to_float(p), codec.to_float(z))
+                                                                for t, f, p, z in message["ticks"])))
                         publish(QuoteEvent(instrument, codec.quote_from(message, instrument.symbol)))
                         if probe is not None:
                             probe(key, float(message.get("sent", 0.0)))
@@ -436,8 +445,8 @@ class KafkaBroker:
         if order.client_order_id not in self._orders:
             raise OrderNotAtBroker(f"order {order.client_order_id} is not known to the desk hub")
         self._send_command("modify", order.client_order_id, self.order_ttl, order={
-            "quantity": order.quantity, "limit_price": codec._num(order.limit_price),
-            "stop_price": codec._num(order.stop_price)})
+            "quantity": order.quantity, "limit_price": codec.num(order.limit_price),
+            "stop_price": codec.num(order.stop_price)})
         return order
 
     async def cancel(self, order: Order) -> None:

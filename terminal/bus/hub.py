@@ -85,6 +85,7 @@ class Hub:
         self._commands: asyncio.Queue[Record] = asyncio.Queue()
         self._positions: dict[str, dict[str, Position]] = {}
         self._positions_due: set[str] = set()
+        self._ticks: dict[str, tuple] = {}  # instrument key -> the ticks of its next quote message
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
         self.commands_done = 0
@@ -106,6 +107,7 @@ class Hub:
         session.orders.order_changed.connect(self._publish_order)
         session.orders.fill_added.connect(self._publish_fill)
         session.broker.events.subscribe(self._on_broker_event)
+        session.broker.record_ticks = True  # every tick on the bus, for the recorders that consume it
         session.status_changed.connect(lambda status: self._heartbeat())
         await session.start()
         if unconfirmed:
@@ -224,10 +226,16 @@ class Hub:
 
     def _on_broker_event(self, event: ev.BrokerEvent) -> None:
         topics = self.topics
-        if isinstance(event, ev.QuoteEvent):
+        if isinstance(event, ev.TickEvent):  # comes just before its QuoteEvent: the ticks ride in that message
+            self._ticks[event.instrument.key] = event.ticks
+        elif isinstance(event, ev.QuoteEvent):
             instrument = event.instrument or self.session.market.instrument_for_symbol(event.quote.symbol)
             if instrument is not None:
-                self._send(topics.quotes, instrument.key, codec.quote_message(instrument, event.quote))
+                message = codec.quote_message(instrument, event.quote)
+                ticks = self._ticks.pop(instrument.key, None)
+                if ticks:
+                    message["ticks"] = [[t, f, codec.num(p), codec.num(z)] for t, f, p, z in ticks]
+                self._send(topics.quotes, instrument.key, message)
         elif isinstance(event, ev.DepthEvent):
             self._send(topics.depth, event.instrument.key,
                        codec.depth_message(event.instrument, event.bids, event.asks))
@@ -568,7 +576,7 @@ class Hub:
                 result = codec.quote_message(instrument, quote)
             elif method == "what_if":
                 preview = await broker.what_if(codec.order_from(args["order"]), float(args.get("timeout", 5.0)))
-                result = {k: codec._num(v) if isinstance(v, float) else v for k, v in preview.__dict__.items()}
+                result = {k: codec.num(v) if isinstance(v, float) else v for k, v in preview.__dict__.items()}
             elif method == "server_time":
                 result = codec.iso(await broker.server_time())
             elif method == "account_values":
