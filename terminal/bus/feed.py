@@ -71,7 +71,8 @@ log = logging.getLogger(__name__)
 
 STALE_SECONDS = 1.5  # no hub heartbeat (sent every 0.5 s) for this long: the feed is stale
 TERMINAL_HEARTBEAT = 2.0
-JOURNAL_DAYS = 8  # orders and fills read back at connect (brokers report executions of about a week)
+JOURNAL_DAYS = 8  # orders and fills read back at connect (brokers report executions of about a week; a
+# trader's positions are built from their fills in this window)
 
 
 class KafkaBroker:
@@ -323,6 +324,7 @@ class KafkaBroker:
                     if fill.execution_id not in self._fills:
                         self._fills[fill.execution_id] = fill
                         self.events.publish(FillEvent(fill))
+                        self._apply_own_fill(fill)
             except (codec.BadMessage, KeyError, TypeError, ValueError) as exc:
                 log.warning("bad journal message on %s at %s: %s", record.topic, record.offset, exc)
 
@@ -352,7 +354,20 @@ class KafkaBroker:
             except (codec.BadMessage, KeyError, TypeError, ValueError) as exc:
                 log.warning("bad state message on %s: %s", record.topic, exc)
 
+    def _apply_own_fill(self, fill: Fill) -> None:
+        """A trader's positions are what their own fills on the desk built; the account's (every trader's) are
+        the desk role's, and the hub reconciles those with the broker."""
+        if self.role == "desk":
+            return
+        positions = self._positions.setdefault(fill.account, {})
+        key = fill.instrument.key
+        current = positions.get(key) or Position(fill.instrument, account=fill.account)
+        positions[key] = current.apply_fill(fill)
+        self.events.publish(PositionEvent(positions[key]))
+
     def _on_positions(self, message: dict[str, Any]) -> None:
+        if self.role != "desk":
+            return
         account = message.get("account", "")
         fresh = {p.instrument.key: p for p in codec.positions_from(message)}
         before = self._positions.get(account, {})
@@ -440,20 +455,26 @@ class KafkaBroker:
     async def place_bracket(self, parent: Order, *children: Order) -> list[Order]:
         return await self._place([parent, *children])
 
+    def _hub_key(self, order: Order) -> str:
+        """The hub's client order id of ``order``: its own, or (another trader's order, seen by the desk role as
+        external) the one with its permanent id."""
+        if order.client_order_id in self._orders:
+            return order.client_order_id
+        for key, known in self._orders.items():
+            if order.perm_id and known.perm_id == order.perm_id:
+                return key
+        raise OrderNotAtBroker(f"order {order.client_order_id} is not known to the desk hub")
+
     async def modify(self, order: Order) -> Order:
         self._require()
-        if order.client_order_id not in self._orders:
-            raise OrderNotAtBroker(f"order {order.client_order_id} is not known to the desk hub")
-        self._send_command("modify", order.client_order_id, self.order_ttl, order={
+        self._send_command("modify", self._hub_key(order), self.order_ttl, order={
             "quantity": order.quantity, "limit_price": codec.num(order.limit_price),
             "stop_price": codec.num(order.stop_price)})
         return order
 
     async def cancel(self, order: Order) -> None:
         self._require()
-        if order.client_order_id not in self._orders:
-            raise OrderNotAtBroker(f"order {order.client_order_id} is not known to the desk hub")
-        self._send_command("cancel", order.client_order_id)
+        self._send_command("cancel", self._hub_key(order))
 
     async def cancel_all(self) -> None:
         self._require()

@@ -492,7 +492,7 @@ class Hub:
         if why or order is None:
             self.session.log.error("hub", f"cancel from {trader}@{terminal} refused: {why or f'{key} is not known'}")
             return
-        if order.status is OrderStatus.UNKNOWN and not order.order_id:
+        if order.status is OrderStatus.UNKNOWN:
             await self._cancel_unknown(order)
             return
         try:

@@ -24,7 +24,27 @@ DEFAULT_PREFIX = "qt."
 DEFAULT_RETENTION_HOURS = 7 * 24
 
 
-_librdkafka_log = logging.getLogger("terminal.bus.librdkafka")  # librdkafka's own lines, not on stderr
+class _OncePerMinute(logging.Filter):
+    """librdkafka repeats a line (connection refused …) many times a second while Kafka is down: pass each once a
+    minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage().split("]: ", 1)[-1][:120]
+        now = time.monotonic()
+        if now - self._last.get(text, -1e9) < 60.0:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[text] = now
+        return True
+
+
+_librdkafka_log = logging.getLogger("terminal.bus.librdkafka")  # librdkafka's own lines, through logging
+_librdkafka_log.addFilter(_OncePerMinute())
 
 
 class BusError(RuntimeError):

@@ -79,6 +79,9 @@ class SimServer:
         self._order_ids: dict[int, int] = {}
         self.loop: asyncio.AbstractEventLoop  # the loop start() ran on
         self.frozen = False
+        # Seconds the exchange takes to take in a new order (a slow TWS): the order is received, then
+        # processed this much later; a server stopped meanwhile never processes it (TWS going down).
+        self.order_delay = 0.0
         self.stopping = False  # set by stop(): requests still in the sockets are dropped, as by a TWS going down
         # The market's driver: GBM prices (LiveTicker), or in replay mode the recording's tape and clock
         self.live = LiveTicker(self)
@@ -320,6 +323,16 @@ class SimServer:
 
     # --- orders -------------------------------------------------------------------------------
     def _place_order(self, session: ClientSession, fields: list[str]) -> None:
+        if self.order_delay > 0:
+            self.loop.call_later(self.order_delay, self._place_later, session, fields)
+            return
+        self._take_order(session, fields)
+
+    def _place_later(self, session: ClientSession, fields: list[str]) -> None:
+        if not self.stopping:
+            self._take_order(session, fields)
+
+    def _take_order(self, session: ClientSession, fields: list[str]) -> None:
         placed = place_order(fields, session.version)
         if placed.contract.sec_type in ("STK", "") and not placed.contract.exchange:
             session.send(*out.error(placed.order_id, 321, "Error validating request.-'bN' : cause - "

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from terminal.bus.kafka import Topics
 from terminal.config import load_settings
 from terminal.services.session import TradingSession
 from terminal.store import Store
+from tests.support.trading import wait
 
 HUB_CLIENT_ID = 10
 
@@ -68,14 +70,27 @@ class Desk:
                    "hub", "--kafka", self.bootstrap, "--prefix", self.topics.prefix, "--grace", "2", *extra]
         env = {**os.environ, "QT_NO_KEYRING": "1", "QT_CONFIRM_ORDERS": "false"}
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.output = []
+        reader = threading.Thread(target=self._read, args=(self.process, self.output), daemon=True)
+        reader.start()
+        # the simulator runs on this loop: keep it turning while the hub starts
+        wait(self.loop, lambda: any(" ready: " in line for line in self.output) or self.process.poll() is not None,
+             60, "the hub process to start")
+        assert self.process.poll() is None, "".join(self.output)
         return self.process
+
+    @staticmethod
+    def _read(process: subprocess.Popen, lines: list[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
 
     def kill_hub_process(self) -> str:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
-        output = self.process.communicate(timeout=10)[0]
+        self.process.wait(timeout=10)
         self.process = None
-        return output
+        return "".join(self.output)
 
     def terminal(self, trader: str, role: str = "trader", db: str = "", ttl: float = 10.0,
                  answer_timeout: float = 10.0) -> TradingSession:
@@ -105,4 +120,4 @@ class Desk:
             self.stop_hub(hub)
         if self.process is not None:
             self.process.kill()
-            self.process.communicate(timeout=10)
+            self.process.wait(timeout=10)
