@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint drill sim clean
+.PHONY: run test bench lint drill sim kafka hub clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ test: $(STAMP)  ## run the whole test suite (Qt offscreen; MariaDB tests start t
 
 sim: $(STAMP)  ## the simulator alone on 127.0.0.1:7497
 	$(BIN)/quant-terminal sim
+
+KAFKA_HOME ?= $(HOME)/.local/share/quant-terminal/kafka
+KAFKA_PORT ?= 19092
+
+kafka:  ## a local Apache Kafka broker for the desk hub (KRaft, one node; Java 17 + Maven; data kept in KAFKA_HOME)
+	KAFKA_HOME=$(KAFKA_HOME) KAFKA_PORT=$(KAFKA_PORT) bash scripts/start-kafka.sh
+
+hub: $(STAMP)  ## the desk hub on that broker and the built-in simulator (terminals: quant-terminal --feed kafka://127.0.0.1:19092)
+	$(BIN)/quant-terminal hub --kafka 127.0.0.1:$(KAFKA_PORT)
 
 bench: $(STAMP)  ## every benchmark in tests/bench
 	for script in tests/bench/*_bench.py; do QT_QPA_PLATFORM=offscreen $(BIN)/python $$script || exit 1; done

@@ -31,6 +31,21 @@ def run_monitor_command(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.cli_commands import _fail, _open_store
     from terminal.store import StoreError
 
+    if settings.feed:  # the desk's state from the bus: every trader's orders and fills, the account's positions
+        from dataclasses import replace
+
+        if not settings.db_url:  # the monitor's own small book, not a terminal's on the same machine
+            settings = replace(settings, db_url=f"sqlite:///{settings.resolved_data_dir / 'monitor-bus.sqlite'}")
+        try:
+            store = _open_store(settings)
+        except StoreError as exc:
+            return _fail(str(exc))
+        try:
+            return asyncio.run(_serve_bus(store, settings, host, port))
+        except OSError as exc:
+            return _fail(f"monitor cannot listen on {host}:{port}: {exc.strerror or exc}")
+        finally:
+            store.close()
     try:
         store = _open_store(settings)
     except StoreError as exc:
@@ -66,6 +81,47 @@ async def _serve(store, settings: Settings, host: str, port: int) -> int:  # typ
         with contextlib.suppress(asyncio.CancelledError):
             await feeding
         await server.stop()
+    return 0
+
+
+async def _serve_bus(store, settings: Settings, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
+    """The monitor as a read-only member of the desk bus: a session on a KafkaBroker with the desk role that
+    sends no order command, published by the same SessionFeed as a terminal's monitor."""
+    from terminal.broker.base import BrokerError
+    from terminal.bus.feed import KafkaBroker
+    from terminal.bus.kafka import Topics
+    from terminal.cli_commands import _fail
+    from terminal.monitor import MonitorServer, MonitorState
+    from terminal.monitor.session_feed import SessionFeed
+    from terminal.services.session import TradingSession
+
+    broker = KafkaBroker(Topics(settings.bus_prefix), trader=settings.trader or "monitor", role="desk",
+                         read_only=True)
+    session = TradingSession(settings, store, broker)
+    try:
+        await session.start()
+    except (BrokerError, OSError) as exc:
+        with contextlib.suppress(Exception):
+            await session.stop()
+        return _fail(f"monitor --feed: {exc}")
+    state = MonitorState("terminal")
+    server = MonitorServer(state, host, port, settings.monitor_token)
+    await server.start()
+    feed = SessionFeed(session, state, asyncio.get_running_loop())
+    feed.start()
+    print(f"monitor on {server.url} from the desk bus {settings.feed}"
+          f"{' (token required)' if settings.monitor_token else ''}; Ctrl-C stops it", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        feed.stop()
+        await server.stop()
+        await session.stop()
     return 0
 
 

@@ -79,8 +79,10 @@ class KafkaBroker:
     """A terminal's broker when the desk hub holds the broker connection."""
 
     def __init__(self, topics: Topics | None = None, trader: str = "", terminal: str = "", role: str = "trader",
-                 order_ttl: float = 10.0, answer_timeout: float = 10.0) -> None:
+                 order_ttl: float = 10.0, answer_timeout: float = 10.0, read_only: bool = False) -> None:
+        """``read_only``: a watcher (the desk monitor) that refuses to send any order command."""
         self.events = EventBus()
+        self.read_only = read_only
         self.record_ticks = False
         self.provenance = Provenance.UNKNOWN
         self.topics = topics or Topics()
@@ -396,6 +398,8 @@ class KafkaBroker:
 
     # --- order commands ----------------------------------------------------------------------------
     def _require(self) -> None:
+        if self.read_only:
+            raise BrokerError("this connection to the desk bus is read-only (the monitor): no order commands")
         if not self._live or self.producer is None:
             raise NotConnected("not connected: the desk feed is stale (no hub heartbeat) or the hub's broker is down")
 

@@ -46,6 +46,7 @@ class OrderBook:
         self._filled: dict[str, tuple[float, float]] = defaultdict(lambda: (0.0, 0.0))  # quantity, notional
         self._held: dict[str, list[Fill]] = defaultdict(list)  # fills waiting for their order
         self._in_flight: set[str] = set()  # written ahead, not yet handed to the broker
+        self.adopt_refs = False  # keep an outside order's client order id as its key (the desk role on the bus)
         self.order_changed: Signal[Order] = Signal("orders.order_changed")
         self.fill_added: Signal[Fill] = Signal("orders.fill_added")
         self.rejected: Signal[tuple[Order, OrderRejected]] = Signal("orders.rejected")
@@ -114,12 +115,14 @@ class OrderBook:
     def _external(self, update: Order) -> str | None:
         if not update.perm_id:
             return None  # not acknowledged by the broker yet: it will come again with a permanent id
-        key = f"ext-{update.perm_id}"
+        # On the desk bus with the desk role, another trader's order keeps the client order id the desk knows it by.
+        adopt = self.adopt_refs and update.client_order_id and update.client_order_id not in self.orders
+        key = update.client_order_id if adopt else f"ext-{update.perm_id}"
         ref = f" (its reference {update.client_order_id!r})" if update.client_order_id else ""
         order = replace(update, client_order_id=key, source="external", created=update.created or datetime.now(UTC),
                         reason=update.reason or f"placed outside this terminal{ref}")
-        self._log.warning("orders", f"order placed outside this terminal: {key} {order.describe()} "
-                                    f"{order.status.value}{ref}")
+        (self._log.info if adopt else self._log.warning)(
+            "orders", f"order placed outside this terminal: {key} {order.describe()} {order.status.value}{ref}")
         self._record(order)
         self._release_held(key, extra=[update.client_order_id] if update.client_order_id else [])
         return key

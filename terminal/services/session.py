@@ -105,6 +105,7 @@ class TradingSession:
         self.confirmation = ConfirmationPolicy(settings.confirm_orders)
         self.orders = OrderService(broker, self.records, self.risk, self.market, self.portfolio, self.log,
                                    self.positions, self.confirmation)
+        self.orders.adopt_refs = getattr(broker, "role", "") == "desk"  # every order of the desk, by its own id
         self.history = HistoryService(broker, store)
         self.backfill = BackfillService(broker, store)
         self.backtests = BacktestService(store, self.history)
