@@ -27,9 +27,9 @@ def test_the_desk_monitor_on_the_bus_shows_every_traders_orders(loop, desk, tmp_
     for session in (alice, bob):
         instrument = desk.run(session.market.qualify("AAPL"))
         desk.run(session.market.subscribe(instrument))
-        wait(loop, lambda s=session: instrument.key in s.market.quotes, 10, "a quote")
+        wait(loop, lambda s=session, i=instrument: i.key in s.market.quotes, 10, "a quote")
         keys.append(desk.run(session.orders.place(Order(instrument, OrderSide.BUY, 1, OrderType.MARKET))).client_order_id)
-    wait(loop, lambda: all(s.orders.orders[k].status is OrderStatus.FILLED for s, k in zip((alice, bob), keys)), 10,
+    wait(loop, lambda: all(s.orders.orders[k].status is OrderStatus.FILLED for s, k in zip((alice, bob), keys, strict=True)), 10,
          "both fills")
     port = _free_port()
     env = {**os.environ, "QT_NO_KEYRING": "1", "QT_BUS_PREFIX": desk.topics.prefix}
