@@ -44,3 +44,39 @@ def test_an_order_from_each_terminal_reaches_the_simulator_once(loop, desk):
     wait(loop, lambda: len(alice.orders.fills) == 1 and len(bob.orders.fills) == 1, 10, "one fill at each terminal")
     (fill,) = alice.orders.fills
     assert fill.client_order_id == placed[0].client_order_id and fill.quantity == 10 and fill.commission > 0
+
+
+def test_a_java_consumer_reads_the_fill_messages(loop, desk):
+    """The bus is JSON for any consumer: the Java Kafka client and Jackson read a fill with every field it must carry."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import pytest
+
+    from tests.support.kafka import JARS_HOME
+
+    libs = JARS_HOME / "lib-4.1.1"
+    if shutil.which("java") is None or not libs.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have java and the Kafka jars in {libs}")
+        pytest.skip(f"needs java and the Kafka client jars in {libs}")
+    desk.hub()
+    alice = desk.terminal("alice")
+    instrument = desk.run(alice.market.qualify("AAPL"))
+    desk.run(alice.market.subscribe(instrument))
+    wait(loop, lambda: AAPL.key in alice.market.quotes, 10, "a quote")
+    placed = desk.run(alice.orders.place(Order(instrument, OrderSide.SELL, 4, OrderType.MARKET)))
+    wait(loop, lambda: len(alice.orders.fills) == 1, 10, "the fill")
+    source = Path(__file__).parent / "java" / "ReadFills.java"
+    result = subprocess.run(["java", "-cp", f"{libs}/*", str(source), desk.bootstrap, desk.topics.fills, "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (line,) = result.stdout.strip().splitlines()
+    v, kind, client_order_id, exec_id, symbol, side, quantity, price, commission, moment = line.split("\t")
+    fill = alice.orders.fills[0]
+    assert (v, kind, client_order_id, exec_id, symbol, side) == ("1", "fill", placed.client_order_id,
+                                                                  fill.execution_id, "AAPL", "SELL")
+    assert float(quantity) == 4 and abs(float(price) - fill.price) < 1e-9 and float(commission) > 0
+    assert moment.startswith(f"{fill.time:%Y-%m-%d}")
