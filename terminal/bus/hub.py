@@ -16,6 +16,7 @@ a terminal) with Kafka on both sides:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -28,7 +29,16 @@ from typing import Any
 
 from terminal.broker import events as ev
 from terminal.bus import codec
-from terminal.bus.kafka import BEGINNING, END, Consumer, Producer, Record, Topics, ensure_topics
+from terminal.bus.kafka import (
+    BEGINNING,
+    END,
+    BusError,
+    Consumer,
+    Producer,
+    Record,
+    Topics,
+    ensure_topics,
+)
 from terminal.domain import (
     BarSize,
     DomainError,
@@ -43,6 +53,7 @@ from terminal.services.session import TradingSession
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.5
+LIVE_HUB_SECONDS = 1.2  # a heartbeat younger than this: that hub is alive
 TERMINAL_TIMEOUT = 30.0  # a terminal not heard from for this long no longer holds subscriptions
 DESK_ROLE = "desk"
 
@@ -95,6 +106,10 @@ class Hub:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.to_thread(ensure_topics, self.bootstrap, self.topics, self.retention_hours)
+        others = await self._live_hubs(loop)
+        if others:
+            raise BusError(f"another desk hub ({', '.join(others)}) is live on Kafka {self.bootstrap} with topic prefix "
+                           f"{self.topics.prefix}: one hub per desk (stop it first, or use another --prefix)")
         self.producer = Producer(self.bootstrap, loop, client_id=self.hub_id)
         session = self.session
         self._owners = await asyncio.to_thread(session.store.order_owners.all)
@@ -130,6 +145,28 @@ class Hub:
                                         batch=100).start())
         self._tasks = [asyncio.ensure_future(self._run_commands()), asyncio.ensure_future(self._beat())]
         session.log.info("hub", f"desk hub {self.hub_id} on Kafka {self.bootstrap}, topics {self.topics.prefix}*")
+
+    async def _live_hubs(self, loop: asyncio.AbstractEventLoop) -> list[str]:
+        """Other hubs whose heartbeat is fresh on this bus (two would place each command twice)."""
+        beats: list[dict[str, Any]] = []
+
+        def collect(records: list[Record]) -> None:
+            for record in records:
+                with contextlib.suppress(codec.BadMessage):
+                    beats.append(codec.loads(record.value or b""))
+
+        probe = Consumer(self.bootstrap, [self.topics.connection], collect, loop,
+                         start=int((time.time() - 3.0) * 1000), name=f"{self.hub_id}-probe").start()
+        try:
+            await probe.wait_caught_up(10.0)
+        finally:
+            await asyncio.to_thread(probe.close)
+        latest: dict[str, dict[str, Any]] = {}
+        for beat in beats:
+            latest[str(beat.get("hub", "?"))] = beat
+        now = time.time()
+        return [hub for hub, beat in latest.items() if hub != self.hub_id and beat.get("state") != "stopped"
+                and now - float(beat.get("sent", 0.0)) < LIVE_HUB_SECONDS]
 
     async def stop(self) -> None:
         self._stopping = True

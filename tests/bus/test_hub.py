@@ -80,3 +80,13 @@ def test_a_java_consumer_reads_the_fill_messages(loop, desk):
                                                                   fill.execution_id, "AAPL", "SELL")
     assert float(quantity) == 4 and abs(float(price) - fill.price) < 1e-9 and float(commission) > 0
     assert moment.startswith(f"{fill.time:%Y-%m-%d}")
+
+
+def test_a_second_hub_on_the_same_bus_is_refused(loop, desk):
+    import pytest
+
+    from terminal.bus.kafka import BusError
+
+    desk.hub()
+    with pytest.raises(BusError, match="another desk hub .* is live"):
+        desk.hub()
