@@ -65,7 +65,7 @@ def add_bus_parsers(commands: argparse._SubParsersAction) -> None:  # type: igno
 
 # --- hub -------------------------------------------------------------------------------------------
 def run_hub(args: argparse.Namespace, settings: Settings) -> int:
-    from terminal.bus.kafka import parse_kafka_url
+    from terminal.config import parse_kafka_url
 
     try:
         bootstrap = parse_kafka_url(args.kafka)
@@ -120,8 +120,7 @@ async def _hub(args: argparse.Namespace, settings: Settings, bootstrap: str) -> 
 
 # --- order -----------------------------------------------------------------------------------------
 def run_order(args: argparse.Namespace, settings: Settings) -> int:
-    from terminal.bus.kafka import parse_kafka_url
-    from terminal.config import ConfigError
+    from terminal.config import ConfigError, parse_kafka_url
 
     if getattr(args, "feed", None):
         settings = replace(settings, feed=args.feed, ib="")

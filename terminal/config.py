@@ -94,8 +94,6 @@ class Settings:
         """(host, port) of the desk bus's first Kafka server when the terminal runs on the feed."""
         if not self.feed:
             return None
-        from terminal.bus.kafka import parse_kafka_url
-
         host, _, port = parse_kafka_url(self.feed).split(",")[0].rpartition(":")
         return host, int(port)
 
@@ -118,6 +116,19 @@ def parse_ib_endpoint(text: str, default_client_id: int = 1) -> tuple[str, int, 
     if not 0 < port < 65536:
         raise ConfigError(f"ib {text!r}: port {port} must be between 1 and 65535")
     return parts[0], port, client_id
+
+
+def parse_kafka_url(text: str) -> str:
+    """``kafka://HOST:PORT[,HOST:PORT]`` (or just ``HOST:PORT``) as a bootstrap server list."""
+    rest = text.strip().removeprefix("kafka://").rstrip("/")
+    servers = [s for s in rest.split(",") if s]
+    if not servers:
+        raise ValueError(f"no Kafka server in {text!r}; expected kafka://HOST:PORT")
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"bad Kafka server {server!r} in {text!r}; expected HOST:PORT, e.g. kafka://127.0.0.1:9092")
+    return ",".join(servers)
 
 
 def default_config_path() -> Path:
@@ -236,8 +247,6 @@ def _check_ranges(settings: Settings, sources: dict[str, str]) -> None:
         raise ConfigError(f"sim_tick_rate {settings.sim_tick_rate:g} from {sources['sim_tick_rate']} must be "
                           "more than 0 and at most 1000 quotes per second per instrument")
     if settings.feed:
-        from terminal.bus.kafka import parse_kafka_url
-
         try:
             parse_kafka_url(settings.feed)
         except ValueError as exc:

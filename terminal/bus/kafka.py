@@ -51,19 +51,6 @@ class BusError(RuntimeError):
     """Kafka could not be reached or refused a request; the message says where and why."""
 
 
-def parse_kafka_url(text: str) -> str:
-    """``kafka://HOST:PORT[,HOST:PORT]`` (or just ``HOST:PORT``) as a bootstrap server list."""
-    rest = text.strip().removeprefix("kafka://").rstrip("/")
-    servers = [s for s in rest.split(",") if s]
-    if not servers:
-        raise ValueError(f"no Kafka server in {text!r}; expected kafka://HOST:PORT")
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"bad Kafka server {server!r} in {text!r}; expected HOST:PORT, e.g. kafka://127.0.0.1:9092")
-    return ",".join(servers)
-
-
 @dataclass(frozen=True)
 class Topics:
     """The desk's topic names under one prefix (``qt.`` by default)."""
