@@ -142,6 +142,8 @@ async def _order(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.services.session import TradingSession
     from terminal.store import Store, StoreError
 
+    if settings.log_level != "DEBUG":  # a command for scripts: its own lines only, not the session's log
+        logging.getLogger("terminal").setLevel(logging.CRITICAL)
     try:
         store = Store.open(settings.resolved_db_url)
     except StoreError as exc:

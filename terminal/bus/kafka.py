@@ -115,13 +115,30 @@ class Topics:
                 self.positions: latest, self.account: latest, self.subscriptions: latest}
 
 
+def _reachable(bootstrap: str, timeout: float = 3.0) -> None:
+    """Fail at once, saying why, when no bootstrap server accepts a connection (librdkafka would wait its timeout)."""
+    import socket
+
+    errors = []
+    for server in bootstrap.split(","):
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout):
+                return
+        except OSError as exc:
+            errors.append(f"{server}: {exc.strerror or exc}")
+    raise BusError(f"Kafka at {bootstrap} is not reachable ({'; '.join(errors)})")
+
+
 def ensure_topics(bootstrap: str, topics: Topics, retention_hours: float = DEFAULT_RETENTION_HOURS,
                   timeout: float = 15.0) -> None:
     """Create the desk's topics that do not exist yet (one partition each: per-key order is the contract)."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000)})
+    _reachable(bootstrap)
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000),
+                         "logger": _librdkafka_log})
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
