@@ -90,3 +90,28 @@ def test_a_second_hub_on_the_same_bus_is_refused(loop, desk):
     desk.hub()
     with pytest.raises(BusError, match="another desk hub .* is live"):
         desk.hub()
+
+
+def test_brackets_and_modifies_go_through_the_hub(loop, desk):
+    hub = desk.hub()
+    alice = desk.terminal("alice")
+    instrument = desk.run(alice.market.qualify("AAPL"))
+    desk.run(alice.market.subscribe(instrument))
+    wait(loop, lambda: AAPL.key in alice.market.quotes, 10, "a quote")
+    last = alice.market.reference_price(instrument)
+    parent = Order(instrument, OrderSide.BUY, 5, OrderType.LIMIT, limit_price=round(last * 0.98, 2))
+    placed = desk.run(alice.orders.place_bracket(parent, take_profit_offset=2.0, stop_loss_offset=2.0))
+    keys = [o.client_order_id for o in placed]
+    assert keys[1:] == [f"{keys[0]}-tp", f"{keys[0]}-sl"]
+    wait(loop, lambda: all(k in hub.session.orders.orders and hub.session.orders.orders[k].order_id for k in keys),
+         10, "the bracket at the hub")
+    wait(loop, lambda: desk.at_simulator()[keys[0]] == 1, 10, "the bracket at the simulator")
+    assert [desk.at_simulator()[k] for k in keys] == [1, 1, 1]
+    wait(loop, lambda: alice.orders.orders[keys[0]].status is OrderStatus.SUBMITTED, 10, "the parent working")
+    lower = round(last * 0.97, 2)
+    desk.run(alice.orders.modify(keys[0], limit_price=lower))
+    wait(loop, lambda: hub.session.orders.orders[keys[0]].limit_price == lower, 10, "the modify at the hub")
+    wait(loop, lambda: any(w.order.client_order_id == keys[0] and w.order.limit_price == lower
+                           for w in desk.sim.engine.orders.values()), 10, "the modify at the simulator")
+    desk.run(alice.orders.cancel(keys[0]))
+    wait(loop, lambda: alice.orders.orders[keys[0]].status is OrderStatus.CANCELLED, 10, "the cancel")
