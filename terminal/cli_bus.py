@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import sys
 from dataclasses import replace
 from typing import Any
@@ -83,6 +82,7 @@ async def _hub(args: argparse.Namespace, settings: Settings, bootstrap: str) -> 
     from terminal.broker.ib import IBBroker
     from terminal.bus.hub import DeskLimits, Hub
     from terminal.bus.kafka import BusError, Topics
+    from terminal.cli_commands import until_signalled
     from terminal.services.session import TradingSession
     from terminal.sim.process import SimulatorError
     from terminal.store import Store, StoreError
@@ -105,13 +105,7 @@ async def _hub(args: argparse.Namespace, settings: Settings, bootstrap: str) -> 
         return _fail(f"hub: {exc}")
     print(f"hub {hub.hub_id} ready: broker {session.status.endpoint} ({session.broker.provenance.label}), "
           f"Kafka {bootstrap}, topics {args.prefix}*", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), args.seconds)
+    await until_signalled(args.seconds)
     await hub.stop()
     store.close()
     print(f"hub {hub.hub_id} stopped after {hub.commands_done} command(s)", file=sys.stderr)

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 
 from terminal.config import Settings
@@ -31,27 +30,19 @@ def run_monitor_command(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.cli_commands import _fail, _open_store
     from terminal.store import StoreError
 
+    serve = _serve
     if settings.feed:  # the desk's state from the bus: every trader's orders and fills, the account's positions
         from dataclasses import replace
 
+        serve = _serve_bus
         if not settings.db_url:  # the monitor's own small book, not a terminal's on the same machine
             settings = replace(settings, db_url=f"sqlite:///{settings.resolved_data_dir / 'monitor-bus.sqlite'}")
-        try:
-            store = _open_store(settings)
-        except StoreError as exc:
-            return _fail(str(exc))
-        try:
-            return asyncio.run(_serve_bus(store, settings, host, port))
-        except OSError as exc:
-            return _fail(f"monitor cannot listen on {host}:{port}: {exc.strerror or exc}")
-        finally:
-            store.close()
     try:
         store = _open_store(settings)
     except StoreError as exc:
         return _fail(str(exc))
     try:
-        return asyncio.run(_serve(store, settings, host, port))
+        return asyncio.run(serve(store, settings, host, port))
     except OSError as exc:
         return _fail(f"monitor cannot listen on {host}:{port}: {exc.strerror or exc}")
     finally:
@@ -59,6 +50,7 @@ def run_monitor_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(store, settings: Settings, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
+    from terminal.cli_commands import until_signalled
     from terminal.monitor import MonitorServer, MonitorState
     from terminal.monitor.store_feed import StoreFeed
 
@@ -69,13 +61,8 @@ async def _serve(store, settings: Settings, host: str, port: int) -> int:  # typ
     feeding = asyncio.ensure_future(feed.run())
     print(f"monitor on {server.url} from {store.url}{' (token required)' if settings.monitor_token else ''}; "
           "Ctrl-C stops it", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no loop signal handlers
-            loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         feeding.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -90,7 +77,7 @@ async def _serve_bus(store, settings: Settings, host: str, port: int) -> int:  #
     from terminal.broker.base import BrokerError
     from terminal.bus.feed import KafkaBroker
     from terminal.bus.kafka import Topics
-    from terminal.cli_commands import _fail
+    from terminal.cli_commands import _fail, until_signalled
     from terminal.monitor import MonitorServer, MonitorState
     from terminal.monitor.session_feed import SessionFeed
     from terminal.services.session import TradingSession
@@ -111,13 +98,8 @@ async def _serve_bus(store, settings: Settings, host: str, port: int) -> int:  #
     feed.start()
     print(f"monitor on {server.url} from the desk bus {settings.feed}"
           f"{' (token required)' if settings.monitor_token else ''}; Ctrl-C stops it", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         feed.stop()
         await server.stop()
