@@ -8,12 +8,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import sys
 from dataclasses import replace
 from typing import Any
 
-from terminal.cli_args import positive_float
+from terminal.cli_args import positive_float, until_stopped
 from terminal.config import Settings
 
 
@@ -105,13 +104,7 @@ async def _hub(args: argparse.Namespace, settings: Settings, bootstrap: str) -> 
         return _fail(f"hub: {exc}")
     print(f"hub {hub.hub_id} ready: broker {session.status.endpoint} ({session.broker.provenance.label}), "
           f"Kafka {bootstrap}, topics {args.prefix}*", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), args.seconds)
+    await until_stopped(args.seconds)
     await hub.stop()
     store.close()
     print(f"hub {hub.hub_id} stopped after {hub.commands_done} command(s)", file=sys.stderr)
