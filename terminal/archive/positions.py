@@ -2,7 +2,7 @@
 partition, say) those rows are safely on disk, so that a restarted recorder neither loses nor repeats any.
 
 A position is "the next record to take" (for Kafka, the offset after the last one recorded); a stream is a
-name the source chooses (``kafka:GROUP:TOPIC:PARTITION``). The recorder writes the positions a spool
+name the source chooses (``kafka:GROUP:TOPIC#TOPIC_ID:PARTITION``). The recorder writes the positions a spool
 file's rows reach into that file (Arrow schema metadata ``qt.positions``) and, once every spool file of a
 batch is on disk, merges the batch's positions into ``positions.json`` beside them, before the batch goes
 on to the archive. What is safe is the highest of the two for each stream: a spool file whose batch never

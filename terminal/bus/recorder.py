@@ -88,6 +88,8 @@ class KafkaRecorder:
         self._instruments: dict[str, Instrument] = {}  # what each key is recorded as (fixed at its first row)
         self._kinds = {getattr(self.topics, topic): kind for topic, kind in KIND_OF_TOPIC.items()}
         self._streams: dict[str, tuple[str, int]] = {}  # ledger stream name -> (topic, partition)
+        self._stream_names: dict[tuple[str, int], str] = {}
+        self._topic_ids: dict[str, str] = {}
         self._next: dict[tuple[str, int], int] = {}  # the offset expected next on each partition
         self._safe: dict[str, int] = {}
         self._group_consumer: Consumer | None = None
@@ -131,6 +133,7 @@ class KafkaRecorder:
             Recorder, self.archive, provenance, self.spool_dir, self.recording, batch_rows=self.batch_rows,
             batch_seconds=self.batch_seconds, on_durable=self._on_durable)
         self._safe = await asyncio.to_thread(self.recorder.safe_positions)
+        self._topic_ids = await asyncio.to_thread(topic_ids, self.bootstrap, self.wanted_topics, timeout)
         self._add(Consumer(self.bootstrap, [self.topics.connection], self._on_heartbeats, loop, start=kafka.END,
                            name=f"{self.name}-hub"))
         self._group_consumer = self._add(Consumer(
@@ -173,9 +176,15 @@ class KafkaRecorder:
                 self.recorder.flush_if_due()
 
     # --- the group's partitions and offsets --------------------------------------------------------
-    def _stream(self, topic: str, partition: int) -> str:
-        stream = f"kafka:{self.group}:{topic}:{partition}"
-        self._streams.setdefault(stream, (topic, partition))
+    def _stream(self, where: tuple[str, int]) -> str:
+        stream = self._stream_names.get(where)
+        if stream is None:
+            # the topic's id too: a topic deleted and made again under its name starts at offset 0 again,
+            # and the ledger's positions of the old one must not make the recorder skip the new one's records
+            topic_id = self._topic_ids.get(where[0], "")
+            stream = f"kafka:{self.group}:{where[0]}{'#' + topic_id if topic_id else ''}:{where[1]}"
+            self._stream_names[where] = stream
+            self._streams[stream] = where
         return stream
 
     def _on_durable(self, reached: dict[str, int]) -> None:
@@ -213,7 +222,7 @@ class KafkaRecorder:
         consumer = self._group_consumer
         for record in records:
             where = (record.topic, record.partition)
-            stream = self._stream(*where)
+            stream = self._stream(where)
             if self._next.get(where) != record.offset:  # first from this partition, or it moved: look again
                 self._safe = recorder.safe_positions()
             if record.offset < self._safe.get(stream, -1):
@@ -292,6 +301,24 @@ def instrument_from_key(key: str, display: str = "") -> Instrument:
     kind = SecType(sec_type)
     local = display if kind is SecType.FUTURE and display and display != symbol else ""
     return Instrument(symbol, kind, exchange, currency, local_symbol=local)
+
+
+def topic_ids(bootstrap: str, topics: list[str], timeout: float = 10.0) -> dict[str, str]:
+    """Each topic's id (Kafka 2.8+; a topic made again under its name has a new one); none where unknown."""
+    from confluent_kafka import KafkaException, TopicCollection
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": logging.getLogger("terminal.bus.librdkafka")})
+    ids = {}
+    for name, future in admin.describe_topics(TopicCollection(topics), request_timeout=timeout).items():
+        try:
+            topic_id = future.result(timeout).topic_id
+        except KafkaException as exc:
+            log.warning("cannot describe %s on %s (%s): its positions are kept by name only", name, bootstrap, exc)
+            continue
+        if topic_id is not None and str(topic_id) != "AAAAAAAAAAAAAAAAAAAAAA":  # the zero id: not known
+            ids[name] = str(topic_id)
+    return ids
 
 
 def last_message(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[str, Any] | None:

@@ -224,6 +224,55 @@ def _iso_seconds(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
+def test_a_topic_made_again_under_its_name_is_recorded_from_its_first_record(loop, kafka_bootstrap, topics,
+                                                                            tmp_path):
+    from confluent_kafka.admin import AdminClient
+
+    from terminal.bus import codec
+    from terminal.bus.kafka import Producer, ensure_topics
+    from terminal.domain import Instrument, Quote
+
+    aapl = Instrument("AAPL", contract_id=265598)
+
+    def put(count: int, start: float) -> None:  # quote messages as the hub writes them, one tick each
+        producer = Producer(kafka_bootstrap, loop)
+        for i in range(count):
+            message = codec.quote_message(aapl, Quote("AAPL", 100.0, 100.01, 100.0))
+            message["ticks"] = [[start + i, "bid", 100.0 + i / 100, 1.0]]
+            producer.send(topics.quotes, aapl.key, message)
+        producer.close()
+
+    def record(name: str, count: int) -> KafkaRecorder:
+        recorder = KafkaRecorder(kafka_bootstrap, open_archive(str(tmp_path / "archive")), tmp_path / "spool",
+                                 topics, bars=False, recording=name)
+        loop.run_until_complete(recorder.start())
+        wait(loop, lambda: recorder.position(topics.quotes) == count, 30, f"{count} records at {name}")
+        loop.run_until_complete(recorder.stop())
+        return recorder
+
+    ensure_topics(kafka_bootstrap, topics)
+    put(50, 1_764_000_000.0)
+    record("first", 50)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.delete_topics([topics.quotes])[topics.quotes].result(30)
+    made = False
+    for _ in range(100):  # the deletion completes in the background
+        try:
+            ensure_topics(kafka_bootstrap, topics)
+            made = topics.quotes in admin.list_topics(timeout=10).topics
+        except Exception:
+            made = False
+        if made:
+            break
+        loop.run_until_complete(asyncio.sleep(0.2))
+    assert made, "the quotes topic was not made again"
+    put(20, 1_764_100_000.0)
+    second = record("second", 20)
+
+    assert second.stats.skipped == 0 and second.stats.ticks == 20  # the old topic's positions do not apply
+    assert second.archive.read("ticks", "AAPL", verify=True).num_rows == 70
+
+
 # --- the command -----------------------------------------------------------------------------------
 def _command(desk, data: Path, *argv: str) -> list[str]:
     return [sys.executable, "-m", "terminal", "--data-dir", str(data), "--log-level", "WARNING", "record",
