@@ -28,7 +28,7 @@ def add_archive_parsers(commands: argparse._SubParsersAction) -> None:  # type: 
     record.add_argument("--from-kafka", metavar="HOST:PORT",
                         help="record the desk bus (the hub's quotes, depth, bars) as a member of a Kafka consumer "
                              "group instead of connecting to the broker")
-    record.add_argument("--prefix", help="with --from-kafka: the desk's topic prefix (default qt.)")
+    record.add_argument("--prefix", help="with --from-kafka: the desk's topic prefix (default: the bus_prefix setting, qt.)")
     record.add_argument("--group", help="with --from-kafka: the consumer group (default <prefix>recorder); "
                                         "recorders of one group share the work and resume each other's")
     record.add_argument("--depth", action="store_true", help="also record L2 depth (10 levels)")
@@ -261,7 +261,7 @@ async def _record_bus(args: argparse.Namespace, settings: Settings, archive, boo
     from terminal.bus.recorder import HubDesk, KafkaRecorder
     from terminal.services.market import MarketService
 
-    topics = Topics(args.prefix or "qt.")
+    topics = Topics(args.prefix or settings.bus_prefix)
     bus = None
     try:
         await asyncio.to_thread(ensure_topics, bootstrap, topics, timeout=10.0)

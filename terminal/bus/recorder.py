@@ -369,7 +369,9 @@ class HubDesk:
         self._consumer = Consumer(self.bootstrap, [self.topics.replies], self._on_replies, loop, start=since,
                                   accept=lambda _t, key: key == self.name.encode(), name=f"{self.name}-replies").start()
         if not await self._consumer.wait_assigned(self.wait) or self._consumer.error:
-            raise BusError(f"cannot read {self.topics.replies} on {self.bootstrap}: {self._consumer.error or 'timed out'}")
+            error = self._consumer.error or "timed out"
+            await self.__aexit__(None, None, None)
+            raise BusError(f"cannot read {self.topics.replies} on {self.bootstrap}: {error}")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
