@@ -1,19 +1,17 @@
-"""The market-memory commands: ``record`` ticks into the archive, and ``archive ls | export | import | copy |
-compact | verify``. Every one takes ``--archive URL`` (a path, ``nfs://HOST/EXPORT/PATH`` or
+"""The market-memory commands: ``record`` ticks into the archive (from a broker connection, or from the
+desk bus on Kafka as a consumer group), and ``archive ls | export | import | copy | compact | verify``. Every one takes ``--archive URL`` (a path, ``nfs://HOST/EXPORT/PATH`` or
 ``hdfs://NAMENODE:PORT/PATH``; default: the data dir's ``archive`` folder)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 import time
 from datetime import UTC, datetime
 
-from terminal.cli_args import positive_float
+from terminal.cli_args import positive_float, until_stopped
 from terminal.config import Settings
 
 
@@ -25,7 +23,14 @@ def _archive_option(parser: argparse.ArgumentParser) -> None:
 
 def add_archive_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     record = commands.add_parser("record", help="record ticks (and depth, live bars) of symbols into the archive")
-    record.add_argument("--symbols", required=True, help="comma-separated symbols, e.g. AAPL,ES,EUR.USD")
+    record.add_argument("--symbols", help="comma-separated symbols, e.g. AAPL,ES,EUR.USD (required unless "
+                                          "--from-kafka, where the default is every instrument on the bus)")
+    record.add_argument("--from-kafka", metavar="HOST:PORT",
+                        help="record the desk bus (the hub's quotes, depth, bars) as a member of a Kafka consumer "
+                             "group instead of connecting to the broker")
+    record.add_argument("--prefix", help="with --from-kafka: the desk's topic prefix (default: the bus_prefix setting, qt.)")
+    record.add_argument("--group", help="with --from-kafka: the consumer group (default <prefix>recorder); "
+                                        "recorders of one group share the work and resume each other's")
     record.add_argument("--depth", action="store_true", help="also record L2 depth (10 levels)")
     record.add_argument("--no-bars", action="store_true", help="do not record the live 5-second bars")
     record.add_argument("--seconds", type=positive_float, metavar="N",
@@ -204,24 +209,94 @@ def _import(archive, settings: Settings, args: argparse.Namespace) -> int:  # ty
 
 
 # --- record ----------------------------------------------------------------------------------------
+class _BadSymbol(ValueError):
+    """A ``--symbols`` entry the broker (or the desk hub) does not know; the message names it."""
+
+
 def run_record(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.archive import ArchiveError
+    from terminal.bus.kafka import parse_kafka_url
 
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    if not symbols:
+    bootstrap = ""
+    if args.from_kafka:
+        try:
+            bootstrap = parse_kafka_url(args.from_kafka)
+        except ValueError as exc:
+            return _fail(f"record --from-kafka: {exc}")
+    elif args.symbols is None:
+        return _fail("record: give --symbols (e.g. --symbols AAPL,ES), or --from-kafka HOST:PORT to record the desk bus")
+    elif args.prefix is not None or args.group is not None:
+        return _fail("record: --prefix and --group go with --from-kafka HOST:PORT")
+    symbols = [s.strip() for s in (args.symbols or "").split(",") if s.strip()]
+    if args.symbols is not None and not symbols:
         return _fail("record --symbols: give at least one symbol, e.g. --symbols AAPL,ES")
     try:
         archive = open_settings_archive(settings, args.archive)
     except ArchiveError as exc:
         return _fail(f"record: {exc}")
+    if bootstrap:
+        return asyncio.run(_record_bus(args, settings, archive, bootstrap, symbols))
     return asyncio.run(_record(args, settings, archive, symbols))
+
+
+async def _qualified(market, symbols: list[str]) -> list:  # type: ignore[no-untyped-def,type-arg]
+    """Each symbol as its qualified instrument; raises _BadSymbol for the first one that is not known."""
+    from terminal.broker.base import BrokerError
+    from terminal.domain import DomainError
+
+    instruments = []
+    for symbol in symbols:
+        try:
+            instruments.append(await market.qualify(symbol))
+        except (DomainError, BrokerError) as exc:
+            raise _BadSymbol(f"record --symbols: {symbol!r}: {exc}") from None
+    return instruments
+
+
+async def _record_bus(args: argparse.Namespace, settings: Settings, archive, bootstrap: str,  # type: ignore[no-untyped-def]
+                      symbols: list[str]) -> int:
+    from terminal.archive.recorder import archive_symbol
+    from terminal.broker.base import BrokerError
+    from terminal.bus.kafka import BusError, Topics, ensure_topics
+    from terminal.bus.recorder import HubDesk, KafkaRecorder
+    from terminal.services.market import MarketService
+
+    topics = Topics(args.prefix or settings.bus_prefix)
+    bus = None
+    try:
+        await asyncio.to_thread(ensure_topics, bootstrap, topics, timeout=10.0)
+        instruments = None
+        if symbols:
+            async with HubDesk(bootstrap, topics) as desk:
+                instruments = await _qualified(MarketService(desk), symbols)  # type: ignore[arg-type]
+        bus = KafkaRecorder(bootstrap, archive, settings.resolved_data_dir / "spool", topics, args.group or "",
+                            instruments, depth=args.depth, bars=not args.no_bars, batch_seconds=args.flush_seconds)
+        recorder = await bus.start()
+    except _BadSymbol as exc:
+        return _fail(str(exc))
+    except (BusError, BrokerError, OSError) as exc:
+        return _fail(f"record --from-kafka: {exc}")
+    what = ", ".join(archive_symbol(i) for i in instruments) if instruments else "every instrument on the bus"
+    print(f"recording {what} from kafka://{bootstrap} (topics {topics.prefix}*, group {bus.group}, "
+          f"{recorder.provenance}) as {recorder.recording} into {archive.url}"
+          + (f" for {args.seconds:g} s" if args.seconds else "; Ctrl+C stops"), file=sys.stderr, flush=True)
+    started = time.monotonic()
+    await until_stopped(args.seconds)
+    stats = await bus.stop()
+    seconds = time.monotonic() - started
+    taken = bus.stats
+    lost = f"; {stats.failures} batches could not be written and wait in the spool" if stats.failures else ""
+    skipped = f"; {taken.skipped:,} messages recorded before were skipped" if taken.skipped else ""
+    print(f"recorded {stats.rows:,} rows ({taken.ticks:,} ticks) from {taken.messages:,} messages in {seconds:.1f} s "
+          f"as {recorder.recording}: {stats.written:,} rows in {stats.files} files in {archive.url}{skipped}{lost}")
+    print(f"recording {recorder.recording} ended {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr)
+    return 1 if stats.failures else 0
 
 
 async def _record(args: argparse.Namespace, settings: Settings, archive, symbols: list[str]) -> int:  # type: ignore[no-untyped-def]
     from terminal.archive.recorder import archive_symbol
     from terminal.broker.base import BrokerError
     from terminal.cli_backfill import connected_broker
-    from terminal.domain import DomainError
     from terminal.services.market import MarketService
     from terminal.services.recording import RecordingRequest, RecordingService
     from terminal.sim.process import SimulatorError
@@ -229,13 +304,10 @@ async def _record(args: argparse.Namespace, settings: Settings, archive, symbols
     try:
         async with connected_broker(settings, client_log_level=logging.CRITICAL) as broker:
             provenance = broker.provenance.value
-            market = MarketService(broker)
-            instruments = []
-            for symbol in symbols:
-                try:
-                    instruments.append(await market.qualify(symbol))
-                except (DomainError, BrokerError) as exc:
-                    return _fail(f"record --symbols: {symbol!r}: {exc}")
+            try:
+                instruments = await _qualified(MarketService(broker), symbols)
+            except _BadSymbol as exc:
+                return _fail(str(exc))
             service = RecordingService(broker, archive, provenance, settings.resolved_data_dir / "spool",
                                        batch_seconds=args.flush_seconds)
             recorder = await service.start(RecordingRequest(tuple(instruments), depth=args.depth,
@@ -243,14 +315,8 @@ async def _record(args: argparse.Namespace, settings: Settings, archive, symbols
             print(f"recording {', '.join(archive_symbol(i) for i in instruments)} ({provenance}) as {recorder.recording} "
                   f"into {archive.url}" + (f" for {args.seconds:g} s" if args.seconds else "; Ctrl+C stops"),
                   file=sys.stderr, flush=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, stop.set)
             started = time.monotonic()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), args.seconds)
+            await until_stopped(args.seconds)
             stats = await service.stop()
     except (OSError, BrokerError, ConnectionError, TimeoutError, SimulatorError) as exc:
         return _fail(f"record: cannot connect to the broker: {exc}")

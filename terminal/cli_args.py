@@ -1,4 +1,5 @@
-"""Validators for command-line values: argparse ``type=`` functions and checks across options.
+"""Validators for command-line values: argparse ``type=`` functions and checks across options (and the
+wait every long-running command ends with, ``until_stopped``).
 
 Each ``type=`` function returns the parsed value or raises ``argparse.ArgumentTypeError`` whose
 message says what is wrong with the value and what would be valid; argparse prefixes the option,
@@ -8,8 +9,11 @@ so ``--tail -5`` reads ``--tail: -5 is not valid; give a whole number ≥ 1``.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import math
 import re
+import signal
 from datetime import date
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, available_timezones
@@ -154,3 +158,14 @@ def check_range(start: date | None, end: date | None, start_option: str = "--fro
     if start is not None and end is not None and start > end:
         raise InputError(f"{start_option} {start} is after {end_option} {end}; "
                          f"the range is reversed: give {start_option} on or before {end_option}")
+
+
+async def until_stopped(seconds: float | None) -> None:
+    """Until Ctrl+C (or SIGTERM), or ``seconds`` have passed (None: only a signal ends it)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

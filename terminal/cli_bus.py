@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from terminal.cli_args import positive_float
+from terminal.cli_args import positive_float, until_stopped
 from terminal.config import Settings
 
 
@@ -82,7 +82,6 @@ async def _hub(args: argparse.Namespace, settings: Settings, bootstrap: str) -> 
     from terminal.broker.ib import IBBroker
     from terminal.bus.hub import DeskLimits, Hub
     from terminal.bus.kafka import BusError, Topics
-    from terminal.cli_commands import until_signalled
     from terminal.services.session import TradingSession
     from terminal.sim.process import SimulatorError
     from terminal.store import Store, StoreError
@@ -105,7 +104,7 @@ async def _hub(args: argparse.Namespace, settings: Settings, bootstrap: str) -> 
         return _fail(f"hub: {exc}")
     print(f"hub {hub.hub_id} ready: broker {session.status.endpoint} ({session.broker.provenance.label}), "
           f"Kafka {bootstrap}, topics {args.prefix}*", file=sys.stderr, flush=True)
-    await until_signalled(args.seconds)
+    await until_stopped(args.seconds)
     await hub.stop()
     store.close()
     print(f"hub {hub.hub_id} stopped after {hub.commands_done} command(s)", file=sys.stderr)

@@ -15,21 +15,6 @@ def _fail(message: str) -> int:
     return 1
 
 
-async def until_signalled(seconds: float | None = None) -> None:
-    """Wait for Ctrl+C or SIGTERM (or ``seconds``): how the long-running commands (hub, monitor, record) end."""
-    import asyncio
-    import contextlib
-    import signal
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no loop signal handlers
-            loop.add_signal_handler(signum, stop.set)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-
-
 def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
     from terminal.store import SchemaTooNew, Store, StoreError, safe_url
 

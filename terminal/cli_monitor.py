@@ -50,7 +50,7 @@ def run_monitor_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(store, settings: Settings, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
-    from terminal.cli_commands import until_signalled
+    from terminal.cli_args import until_stopped
     from terminal.monitor import MonitorServer, MonitorState
     from terminal.monitor.store_feed import StoreFeed
 
@@ -62,7 +62,7 @@ async def _serve(store, settings: Settings, host: str, port: int) -> int:  # typ
     print(f"monitor on {server.url} from {store.url}{' (token required)' if settings.monitor_token else ''}; "
           "Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
-        await until_signalled()
+        await until_stopped(None)
     finally:
         feeding.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -77,7 +77,8 @@ async def _serve_bus(store, settings: Settings, host: str, port: int) -> int:  #
     from terminal.broker.base import BrokerError
     from terminal.bus.feed import KafkaBroker
     from terminal.bus.kafka import Topics
-    from terminal.cli_commands import _fail, until_signalled
+    from terminal.cli_args import until_stopped
+    from terminal.cli_commands import _fail
     from terminal.monitor import MonitorServer, MonitorState
     from terminal.monitor.session_feed import SessionFeed
     from terminal.services.session import TradingSession
@@ -99,7 +100,7 @@ async def _serve_bus(store, settings: Settings, host: str, port: int) -> int:  #
     print(f"monitor on {server.url} from the desk bus {settings.feed}"
           f"{' (token required)' if settings.monitor_token else ''}; Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
-        await until_signalled()
+        await until_stopped(None)
     finally:
         feed.stop()
         await server.stop()

@@ -15,6 +15,11 @@ the writer; past that, ``flush`` waits for the oldest (and says so in the log) r
 Each row has ``seq``, one sequence per recording across kinds and symbols, and ``recv_time``;
 ``gap`` writes ``gap_start`` / ``gap_end`` marker rows for every recorded instrument, so a reader
 can tell "nothing happened" from "we were not connected".
+
+A source that can be read again from a position (the desk bus on Kafka) says with ``mark`` how far its
+rows go; each batch's positions go into its spool files and the spool's ledger (``positions``) before
+the batch goes to the archive, and ``on_durable`` is told them then (on the writer thread), so the
+source can forget what is safe (commit its offsets) and never earlier.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from terminal.archive import positions as ledger
 from terminal.archive import schema as sc
 from terminal.archive.archive import Archive
 from terminal.domain import Bar, Instrument
@@ -113,7 +119,8 @@ class RecorderStats:
 class Recorder:
     def __init__(self, archive: Archive, provenance: str, spool_dir: Path, recording: str | None = None,
                  batch_rows: int = 500_000, batch_seconds: float = 300.0, max_pending: int = 4,
-                 clock: Callable[[], float] = _time.time) -> None:
+                 clock: Callable[[], float] = _time.time,
+                 on_durable: Callable[[dict[str, int]], None] | None = None) -> None:
         self.archive = archive
         self.provenance = provenance
         self.recording = recording or new_recording_id()
@@ -122,6 +129,7 @@ class Recorder:
         self.batch_seconds = batch_seconds
         self.max_pending = max_pending
         self.clock = clock
+        self.on_durable = on_durable
         self.stats = RecorderStats()
         self._seq = 0
         self._instruments: list[Instrument] = []
@@ -129,6 +137,7 @@ class Recorder:
         self._quotes: dict[int, _Quote] = {}
         self._recorded: dict[str, set[int]] = {kind: set() for kind in sc.KINDS}
         self._columns = {kind: _Columns(kind) for kind in sc.KINDS}
+        self._marks: dict[str, dict[str, int]] = {kind: {} for kind in sc.KINDS}
         self._buffered = 0
         self._last_flush = clock()
         self._pending: deque[Future[None]] = deque()
@@ -144,6 +153,17 @@ class Recorder:
         return self._buffered
 
     # --- taking rows (caller's thread) ---------------------------------------------------------
+    def mark(self, kind: str, stream: str, position: int) -> None:
+        """The ``kind`` rows taken from now on, up to the next mark, come from ``stream`` before ``position``.
+
+        Call it before taking a record's rows (or for a record that gives none): the batch that holds
+        them then holds the mark, never a mark without its rows."""
+        self._marks[kind][stream] = position
+
+    def safe_positions(self) -> dict[str, int]:
+        """Each stream's position up to which its rows are in this spool folder or the archive (file I/O)."""
+        return ledger.safe(self.spool_dir)
+
     def _instrument(self, instrument: Instrument) -> int:
         index = self._index.get(instrument.key)
         if index is None:
@@ -240,9 +260,11 @@ class Recorder:
     def flush(self) -> None:
         """Hand what is buffered to the writer (returns at once unless ``max_pending`` batches wait)."""
         self._last_flush = self.clock()
-        if not self._buffered:
+        marks = {kind: m for kind, m in self._marks.items() if m}
+        if not self._buffered and not marks:
             return
         columns, self._columns = self._columns, {kind: _Columns(kind) for kind in sc.KINDS}
+        self._marks = {kind: {} for kind in sc.KINDS}
         self.stats.rows += self._buffered
         self._buffered = 0
         instruments = list(self._instruments)
@@ -252,7 +274,16 @@ class Recorder:
             self._pending.popleft().result()
         while self._pending and self._pending[0].done():
             self._pending.popleft()
-        self._pending.append(self._writer.submit(self._write_batch, columns, instruments))
+        self._pending.append(self._writer.submit(self._write_batch, columns, instruments, marks, self.provenance))
+
+    def discard(self) -> int:
+        """Drop the rows (and marks) not handed to the writer yet: for a source that sends them again to
+        the next recorder (a stop without flush). Returns how many rows were dropped."""
+        dropped = self._buffered
+        self._columns = {kind: _Columns(kind) for kind in sc.KINDS}
+        self._marks = {kind: {} for kind in sc.KINDS}
+        self._buffered = 0
+        return dropped
 
     def close(self, timeout: float | None = None) -> RecorderStats:
         """Flush and wait until the archive holds everything (or the spool does, if the archive failed)."""
@@ -269,22 +300,36 @@ class Recorder:
             future.result()
 
     # --- writer thread -----------------------------------------------------------------------------
-    def _write_batch(self, columns: dict[str, _Columns], instruments: list[Instrument]) -> None:
+    def _write_batch(self, columns: dict[str, _Columns], instruments: list[Instrument],
+                     marks: dict[str, dict[str, int]], provenance: str) -> None:
+        spooled = []
         for kind, rows in columns.items():
             if not len(rows):
                 continue
-            table = self._table(kind, rows, instruments)
+            table = self._table(kind, rows, instruments, provenance)
             spool = self.spool_dir / f"{self.recording}-{rows.seq[0]:012d}.{kind}.arrow"
             temporary = spool.with_name("_" + spool.name)
+            on_disk = table.replace_schema_metadata({ledger.META_POSITIONS: ledger.encode(marks[kind])}) \
+                if kind in marks else table
             with open(temporary, "wb") as file:
-                with ipc.new_file(file, table.schema) as writer:
-                    writer.write_table(table)
+                with ipc.new_file(file, on_disk.schema) as writer:
+                    writer.write_table(on_disk)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, spool)
+            spooled.append((spool, kind, table))
+        reached = {stream: position for kind_marks in marks.values() for stream, position in kind_marks.items()}
+        if reached:
+            ledger.record(self.spool_dir, reached)
+            if self.on_durable is not None:
+                try:
+                    self.on_durable(reached)
+                except Exception:  # the source's trouble must not cost the batch its way to the archive
+                    log.exception("recorder: on_durable failed for %s", reached)
+        for spool, kind, table in spooled:
             self._archive_spool(spool, kind, table)
 
-    def _archive_spool(self, spool: Path, kind: str, table: pa.Table) -> None:
+    def _archive_spool(self, spool: Path, kind: str, table: pa.Table, reached: dict[str, int] | None = None) -> None:
         try:
             files = self.archive.write(kind, table)
         except Exception as exc:  # an unreachable share: the spool keeps the batch for the next try
@@ -294,6 +339,8 @@ class Recorder:
             log.error("recorder: cannot write %d %s rows to %s (%s); kept in %s for the next try",
                       table.num_rows, kind, self.archive.url, exc, spool)
             return
+        if reached:  # a spool file from before: its positions into the ledger before the file goes
+            ledger.record(self.spool_dir, reached)
         spool.unlink(missing_ok=True)
         with self._lock:
             self.stats.written += table.num_rows
@@ -312,9 +359,10 @@ class Recorder:
             except (OSError, pa.ArrowInvalid) as exc:
                 log.error("recorder: spool file %s cannot be read (%s); left in place", spool, exc)
                 continue
-            self._archive_spool(spool, kind, table)
+            self._archive_spool(spool, kind, table, ledger.decode((table.schema.metadata or {}).get(
+                ledger.META_POSITIONS)))
 
-    def _table(self, kind: str, rows: _Columns, instruments: list[Instrument]) -> pa.Table:
+    def _table(self, kind: str, rows: _Columns, instruments: list[Instrument], provenance: str) -> pa.Table:
         n = len(rows)
         index = pa.array(np.asarray(rows.instrument, dtype=np.int32))
 
@@ -332,7 +380,7 @@ class Recorder:
             "instrument_key": text([i.key for i in instruments]),
             "contract_id": pa.array(np.asarray([instruments[i].contract_id or 0 for i in rows.instrument],
                                                dtype=np.int64)),
-            "provenance": constant(self.provenance),
+            "provenance": constant(provenance),
             "recording": constant(self.recording),
             "event": pa.DictionaryArray.from_arrays(pa.array(np.asarray(rows.event, dtype=np.int32)),
                                                     pa.array(list(EVENTS))),

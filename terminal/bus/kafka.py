@@ -270,12 +270,17 @@ class Consumer:
     With ``group`` it joins that consumer group and commits only what ``commit`` is given (never
     automatically); without, it reads each topic from ``start`` (``BEGINNING``, ``END`` or an epoch-ms
     timestamp) and keeps no offsets. ``accept(topic, key)`` runs in the thread and drops a record
-    before it reaches the loop (a terminal skipping quotes nobody watches)."""
+    before it reaches the loop (a terminal skipping quotes nobody watches). ``on_revoke(partitions)``
+    runs in the thread when the group takes ``(topic, partition)`` pairs away, before another member
+    gets them: it may block until the owner is done with them, and what it gave ``commit`` is committed
+    before the partitions go. ``assignment`` is the group's partition assignment strategy (librdkafka's
+    default, range, gives every one-partition topic to one member; roundrobin spreads them)."""
 
     def __init__(self, bootstrap: str, topics: Iterable[str], handler: Callable[[list[Record]], None],
                  loop: asyncio.AbstractEventLoop | None = None, group: str = "", start: str | int = END,
                  accept: Callable[[str, bytes | None], bool] | None = None, name: str = "consumer",
-                 batch: int = 2000) -> None:
+                 batch: int = 2000, on_revoke: Callable[[list[tuple[str, int]]], None] | None = None,
+                 assignment: str = "") -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self._handler = handler
@@ -284,6 +289,8 @@ class Consumer:
         self._start = start
         self._accept = accept
         self._batch = batch
+        self._on_revoke = on_revoke
+        self._assignment = assignment
         self._name = name
         self._commits: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = threading.Event()
@@ -311,6 +318,8 @@ class Consumer:
         if self._group:
             config.update({"group.id": self._group, "auto.offset.reset": "earliest",
                            "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000})
+            if self._assignment:
+                config["partition.assignment.strategy"] = self._assignment
         else:
             config["group.id"] = f"unused-{self._name}"  # librdkafka wants one; nothing is committed under it
         return config
@@ -349,7 +358,7 @@ class Consumer:
         try:
             consumer = _Consumer(self._config())
             if self._group:
-                consumer.subscribe(self.topics, on_assign=lambda c, p: self._assigned.set())
+                consumer.subscribe(self.topics, on_assign=lambda c, p: self._assigned.set(), on_revoke=self._revoked)
             else:
                 self._assign_all(consumer)
                 self._assigned.set()
@@ -384,6 +393,13 @@ class Consumer:
         finally:
             self._drain_commits(consumer, TopicPartition)
             consumer.close()
+
+    def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
+        from confluent_kafka import TopicPartition
+
+        if self._on_revoke is not None:
+            self._on_revoke([(p.topic, p.partition) for p in partitions])
+        self._drain_commits(consumer, TopicPartition)
 
     def _check_caught_up(self) -> None:
         if all(self._positions.get(tp, 0) >= end for tp, end in self._ends.items()):

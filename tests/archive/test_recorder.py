@@ -144,3 +144,29 @@ def test_bad_input_to_the_archive_commands_is_one_line_and_a_failure(tmp_path, a
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_batch_s_source_positions_are_safe_once_its_spool_file_is_on_disk(tmp_path):
+    from terminal.archive import positions
+
+    blocked = tmp_path / "share"
+    blocked.write_text("not a folder yet")  # every archive write fails: the batch stays in the spool
+    archive = Archive(LocalBackend(blocked / "archive"))
+    instrument = Instrument("AAPL", contract_id=265598)
+    told: list[dict[str, int]] = []
+    recorder = Recorder(archive, "simulator", tmp_path / "spool", batch_rows=1_000_000, on_durable=told.append)
+    for offset in range(100):
+        recorder.mark("ticks", "kafka:g:quotes:0", offset + 1)  # before the record's rows
+        recorder.ticks(instrument, [(1_764_000_000.0 + offset, "bid", 100.0, 5.0)])
+    recorder.mark("depth", "kafka:g:depth:0", 7)  # records that gave no rows count as taken too
+    recorder.close()
+    assert told == [{"kafka:g:quotes:0": 100, "kafka:g:depth:0": 7}]  # once, when the batch was on disk
+    assert recorder.safe_positions() == {"kafka:g:quotes:0": 100, "kafka:g:depth:0": 7}
+    (tmp_path / "spool" / positions.LEDGER).unlink()  # killed after the spool file, before the ledger
+    assert recorder.safe_positions() == {"kafka:g:quotes:0": 100}  # the spool file still says how far it goes
+    blocked.unlink()
+    later = Recorder(archive, "simulator", tmp_path / "spool")
+    later.close()  # the recovery writes the file to the archive and its positions into the ledger, then removes it
+    assert not list((tmp_path / "spool").glob("*.arrow"))
+    assert later.safe_positions() == {"kafka:g:quotes:0": 100}
+    assert archive.read("ticks", "AAPL", verify=True).num_rows == 100
