@@ -215,7 +215,7 @@ class _BadSymbol(ValueError):
 
 def run_record(args: argparse.Namespace, settings: Settings) -> int:
     from terminal.archive import ArchiveError
-    from terminal.bus.kafka import parse_kafka_url
+    from terminal.config import parse_kafka_url
 
     bootstrap = ""
     if args.from_kafka:
