@@ -8,7 +8,7 @@ and the order round trip through the hub, each against a baseline measured in th
    Qt loop (offscreen). Printed per rate: quotes/s into the model, the lateness of a 10 ms QTimer (p50/p99/max),
    sent -> model latency, the loop thread's CPU and the loop's time per quote in ``_on_market``. Baseline: a bare
    confluent-kafka consumer reading the same messages from the topic (msgs/s); then each stage of the terminal's
-   path timed alone on those messages, and a sampling profile of the loop thread while it is saturated.
+   path timed alone on those messages, and a cProfile of the loop at 20,000/s splitting ``_on_market`` by stage.
 2. Latency. The simulator (``SimServer``, standing for TWS) and the hub (``Hub`` on a TradingSession over IBBroker,
    as ``quant-terminal hub``) each run in a process of their own; 250 instruments x 20 quotes/s = 5,000 quotes/s.
    p50/p99 from the quote leaving the hub (its ``sent``) to the terminal's model, and from the simulator's tick
@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,6 +85,11 @@ def spread(values: list[float]) -> str:
         return "no samples"
     p50, p99 = np.percentile(values, [50, 99])
     return f"p50 {p50:.1f} p99 {p99:.1f} max {max(values):.0f} ms"
+
+
+def bare_line(figures: list[str]) -> str:
+    count, p50, p99_, most = figures
+    return f"p50 {float(p50):.1f} p99 {float(p99_):.1f} max {float(most):.0f} ms ({int(count):,} messages)"
 
 
 def p99(values: list[float]) -> float:
@@ -186,6 +191,48 @@ def producer_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def bare_process(args: argparse.Namespace) -> int:
+    """Baseline for latency: a bare confluent-kafka consumer, live on the quotes topic, no loop and no decoding but of
+    ``sent``; ``mark`` starts a window, ``report`` prints 'n p50 p99 max' of sent -> consumed in ms."""
+    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": args.kafka, "group.id": f"bare-{uuid.uuid4().hex[:6]}",
+                         "enable.auto.commit": False, "enable.partition.eof": False, "fetch.wait.max.ms": 10})
+    consumer.assign([TopicPartition(Topics(args.prefix).quotes, 0, OFFSET_END)])
+    latencies: list[float] = []
+    recording = threading.Event()
+
+    def commands() -> None:
+        for line in sys.stdin:
+            if line.startswith("mark"):
+                latencies.clear()
+                recording.set()
+            elif line.startswith("report"):
+                recording.clear()
+                values = list(latencies)
+                p50, p99_ = np.percentile(values, [50, 99]) if values else (math.nan, math.nan)
+                print(f"{len(values)} {p50:.3f} {p99_:.3f} {max(values, default=math.nan):.3f}", flush=True)
+            else:
+                break
+        os._exit(0)
+
+    threading.Thread(target=commands, daemon=True).start()
+    print("READY", flush=True)
+    start = len(HEAD)
+    while True:
+        first = consumer.poll(0.05)  # the first message as it comes, then what else has arrived
+        if first is None:
+            continue
+        now = time.time()
+        if recording.is_set():
+            for message in [first, *consumer.consume(999, 0)]:
+                value = message.value()
+                if message.error() is None and value and value.startswith(HEAD):
+                    latencies.append((now - float(value[start:value.index(b",", start)])) * 1000)
+        else:
+            consumer.consume(999, 0)
+
+
 async def sim_process(args: argparse.Namespace) -> int:
     """The simulator alone (as TWS is a process of its own); each quote it sends is stamped (contract, volume) -> time."""
     from terminal.sim.tws_server import SimServer
@@ -236,7 +283,7 @@ class Watch:
     """A terminal's watchlist (model + shown view) fed from market.quote_updated, and what the bench observes:
     first arrival at the model of each (contract, volume), with the quote's time and, on the feed, its sent."""
 
-    def __init__(self, session, instruments: list[Instrument], broker=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, instruments: list[Instrument], broker=None, share=None) -> None:  # type: ignore[no-untyped-def]
         from PySide6.QtWidgets import QTableView
 
         from terminal.ui.models.watchlist import WatchlistModel
@@ -251,6 +298,8 @@ class Watch:
         self.track_ticks = True  # part 2: first arrival of each (contract, volume); part 1 needs sent only
         self.arrivals: dict[tuple[int, float], list[float]] = {}  # -> [arrival, quote time, sent]
         self.sent_to_model: list[float] = []
+        self.hops: list[tuple[float, float, float, float]] = []  # ms: sent -> produced -> thread -> loop -> model
+        self._share = share
         self._last: list[float] | None = None
         session.market.quote_updated.connect(self._on_quote)
         if broker is not None:
@@ -266,33 +315,72 @@ class Watch:
                                                    math.nan]
 
     def _on_probe(self, key: str, sent: float) -> None:  # after the QuoteEvent went through the session to the model
+        now = time.time()
+        trail = self._share.trail(key) if self._share is not None else None
         if self.recording:
-            self.sent_to_model.append((time.time() - sent) * 1000)
+            self.sent_to_model.append((now - sent) * 1000)
+            if trail is not None:
+                produced, received, looped = trail
+                self.hops.append(((produced - sent) * 1000, (received - produced) * 1000, (looped - received) * 1000,
+                                  (now - looped) * 1000))
             if self._last is not None:
                 self._last[2] = sent
                 self._last = None
+
+    def hop_lines(self, producer: str) -> list[str]:
+        """sent -> model split by stage, one line each."""
+        if not self.hops:
+            return []
+        names = (f"sent -> produce() at the {producer} (Kafka's timestamp, 1 ms steps)",
+                 "produce() -> the terminal's consumer thread (linger, broker, fetch)",
+                 "consumer thread -> loop (hand-off: GIL, qasync, batches ahead)",
+                 "loop -> model (this batch's quotes before it, the session, the model)")
+        return [f"{name}: {spread([hop[n] for hop in self.hops])}" for n, name in enumerate(names)]
 
     def close(self) -> None:
         self.view.close()
 
 
 class LoopShare:
-    """Wraps a KafkaBroker's ``_on_market`` (before connect): the loop's time in it, the records and calls given."""
+    """Wraps a KafkaBroker's ``_on_market`` and ``_accept`` (before connect): the loop's time in it, the records and
+    calls given, and for each record when it was produced (its Kafka timestamp), reached the consumer thread and
+    reached the loop, for ``Watch`` to split each quote's sent -> model time by stage."""
 
     def __init__(self, broker) -> None:  # type: ignore[no-untyped-def]
         self.seconds, self.records = 0.0, 0
         self.calls: list[tuple[int, float]] = []  # (records, ms) of each call since the last clear
-        handler = broker._on_market
+        self._received: deque[float] = deque()  # consumer thread's time of each accepted record, in order
+        self._trail: deque[tuple[bytes | None, float, float, float]] = deque()  # (key, produced, received, looped)
+        handler, accept = broker._on_market, broker._accept
+
+        def timed_accept(topic: str, key: bytes | None) -> bool:
+            wanted = accept(topic, key)
+            if wanted:
+                self._received.append(time.time())
+            return wanted
 
         def timed(records: list[Record]) -> None:
-            t0 = time.perf_counter()
+            t0, now = time.perf_counter(), time.time()
+            for record in records:
+                received = self._received.popleft() if self._received else math.nan
+                self._trail.append((record.key, record.timestamp_ms / 1000, received, now))
             handler(records)
             taken = time.perf_counter() - t0
             self.seconds += taken
             self.records += len(records)
             self.calls.append((len(records), taken * 1000))
 
-        broker._on_market = timed
+        broker._on_market, broker._accept = timed, timed_accept
+
+    def trail(self, key: str) -> tuple[float, float, float] | None:
+        """(produced, received, looped) of the quote of ``key`` the loop is handling now (records before it that
+        made no quote are passed over)."""
+        wanted = key.encode()
+        while self._trail:
+            record_key, produced, received, looped = self._trail.popleft()
+            if record_key == wanted:
+                return produced, received, looped
+        return None
 
     def describe(self) -> str:
         if not self.calls:
@@ -302,49 +390,29 @@ class LoopShare:
                 f"time per call p50 {np.median(times):.1f} p99 {p99(times):.1f} max {max(times):.0f} ms")
 
 
-class LoopSampler:
-    """py-spy-like sampling of the loop (main) thread: every ms, where is it? Counted by stage, innermost match."""
+PROFILED = {("codec.py", "loads"): "JSON decode (codec.loads)", ("codec.py", "quote_from"): "Quote from the message",
+            ("events.py", "publish"): "QuoteEvent publish -> session -> MarketService -> listeners",
+            ("watchlist.py", "update_quote"): "  of which the watchlist model's update_quote",
+            ("session.py", "_quote_side_effects"): "  of which the session's portfolio + alerts"}
 
-    STAGES = {("decoder.py", "raw_decode"): "JSON decode", ("decoder.py", "decode"): "JSON decode",
-              ("__init__.py", "loads"): "JSON decode", ("codec.py", "loads"): "JSON decode",
-              ("codec.py", "quote_from"): "Quote from the message", ("codec.py", "parse_time"): "Quote from the message",
-              ("codec.py", "to_float"): "Quote from the message", ("watchlist.py", "update_quote"): "model update",
-              ("session.py", "_quote_side_effects"): "portfolio + alerts on the quote",
-              ("market.py", "on_quote"): "event publish", ("session.py", "_on_broker_event"): "event publish",
-              ("events.py", "publish"): "event publish", ("signal.py", "emit"): "event publish",
-              ("bus_bench.py", "_on_quote"): "bench probe", ("bus_bench.py", "_on_probe"): "bench probe",
-              ("feed.py", "_on_market"): "_on_market's own loop", ("kafka.py", "_deliver"): "_on_market's own loop",
-              ("watchlist.py", "data"): "view paint (model.data)", ("watchlist.py", "flush"): "model flush",
-              ("lag.py", "_tick"): "lag probe"}
 
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _classify(self, frame) -> str:  # type: ignore[no-untyped-def]
-        while frame is not None:
-            code = frame.f_code
-            stage = self.STAGES.get((code.co_filename.rsplit("/", 1)[-1], code.co_name))
-            if stage:
-                return stage
-            frame = frame.f_back
-        return "Qt/asyncio: idle, dispatch, painting (C++)"
-
-    def _run(self) -> None:
-        main = threading.main_thread().ident
-        while not self._stop.wait(0.001):
-            frame = sys._current_frames().get(main)
-            if frame is not None:
-                self.counts[self._classify(frame)] += 1
-
-    def start(self) -> LoopSampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+def stage_profile(profiler: cProfile.Profile, quotes: int) -> list[str]:
+    """Cumulative time of each stage of ``_on_market`` per quote, from a cProfile of the loop (its overhead included)."""
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    spent: Counter[str] = Counter()
+    total = 0.0
+    for (file, _, name), (_, _, _, cumulative, _) in stats.items():
+        stage = PROFILED.get((Path(file).name, name))
+        if stage:
+            spent[stage] += cumulative
+        if name == "_on_market" and file.endswith("feed.py"):
+            total += cumulative
+    inner = sum(seconds for stage, seconds in spent.items() if not stage.startswith(" "))
+    spent["_on_market itself (keys, topics, probe)"] = total - inner
+    per = 1e6 / max(quotes, 1)
+    order = [*dict.fromkeys(PROFILED.values()), "_on_market itself (keys, topics, probe)"]
+    return [f"{stage}: {spent[stage] * per:.1f} us/quote ({spent[stage] / max(total, 1e-9) * 100:.0f} %)"
+            for stage in order]
 
 
 def settle_heap() -> None:
@@ -386,9 +454,11 @@ async def throughput(args: argparse.Namespace, bootstrap: str, folder: Path, lag
     producer = Child("--role", "producer", "--kafka", bootstrap, "--prefix", topics.prefix,
                      "--instruments", str(args.instruments))
     await producer.read()
+    bare = Child("--role", "bare", "--kafka", bootstrap, "--prefix", topics.prefix)
+    await bare.read()
     session, broker, share = await feed_session(folder, "feed1", bootstrap, topics)
     instruments = stock_instruments(args.instruments)
-    watch = Watch(session, instruments, broker)
+    watch = Watch(session, instruments, broker, share)
     watch.track_ticks = False
     for instrument in instruments:
         await session.market.subscribe(instrument)
@@ -397,15 +467,21 @@ async def throughput(args: argparse.Namespace, bootstrap: str, folder: Path, lag
           f"WatchlistModel in a shown view, qasync); {args.step_seconds:g} s measured per rate after "
           f"{args.warmup:g} s; target >= 20,000 quotes/s with loop lag p99 <= 16 ms", flush=True)
     model, rates = watch.model, [0.0 if r == "max" else float(r) for r in args.rates.split(",")]
-    for step, rate in enumerate(rates):
+    steps = [(rate, False) for rate in rates[:-1]] + [(args.profile_rate, True)] * (args.profile_rate > 0) + [
+        (rates[-1], False)]
+    lag.lags.clear()
+    await asyncio.sleep(args.warmup)
+    print(f"  idle, no quotes: timer lag {spread(list(lag.lags))}", flush=True)
+    for step, (rate, profiled) in enumerate(steps):
         producer.send(f"run {rate} {args.warmup + args.step_seconds + 0.5}")
         await asyncio.sleep(args.warmup)
-        saturated = step == len(rates) - 1  # the last, highest rate: profiled, and its backlog is not waited for
-        sampler = LoopSampler().start() if saturated else None
-        profiler = cProfile.Profile() if saturated and args.profile else None
+        last_step = step == len(steps) - 1  # the highest rate: its backlog is not waited for
+        profiler = cProfile.Profile() if profiled else None
         lag.lags.clear()
         watch.sent_to_model.clear()
+        watch.hops.clear()
         share.calls.clear()
+        bare.send("mark")
         watch.recording = True
         n0, share0, records0, cpu0, wall0 = (model.updates_received, share.seconds, share.records, time.thread_time(),
                                              time.perf_counter())
@@ -416,36 +492,42 @@ async def throughput(args: argparse.Namespace, bootstrap: str, folder: Path, lag
             profiler.disable()
         elapsed = time.perf_counter() - wall0
         watch.recording = False
-        if sampler is not None:
-            sampler.stop()
+        bare.send("report")
+        bare_figures = await bare.read()
         got, lags = (model.updates_received - n0) / elapsed, list(lag.lags)
         records, loop_seconds, loop_cpu = share.records - records0, share.seconds - share0, time.thread_time() - cpu0
         _, produced, produced_in = await producer.read()
         offered = int(produced) / float(produced_in)
         last, quiet = model.updates_received, time.monotonic()  # drain: no quote for 0.5 s
-        while time.monotonic() - quiet < 0.5 and not saturated:
+        while time.monotonic() - quiet < 0.5 and not last_step:
             await asyncio.sleep(0.1)
             if model.updates_received != last:
                 last, quiet = model.updates_received, time.monotonic()
+        if profiler is not None:
+            print(f"  profile of the loop thread at {rate:,.0f}/s offered (cProfile, its overhead included; not a "
+                  f"throughput figure): {got:,.0f} quotes/s, _on_market per quote:", flush=True)
+            for line in stage_profile(profiler, records):
+                print(f"    {line}")
+            if args.profile:
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            continue
         label = "as fast as it can" if rate == 0.0 else f"{rate:,.0f}/s"
         print(f"  offered {label:>17} (produced {offered:,.0f}/s): {got:>7,.0f} quotes/s into the model "
-              f"({got / offered:.2f}x); timer lag {spread(lags)}; sent -> model {spread(watch.sent_to_model)}; "
-              f"loop thread CPU {loop_cpu / elapsed * 100:.0f} %, of it in _on_market "
-              f"{loop_seconds / max(records, 1) * 1e6:.1f} us/quote", flush=True)
-        print(f"    batches handed to the loop: {share.describe()}", flush=True)
-        if sampler is not None:
-            total = sum(sampler.counts.values()) or 1
-            print("    where the loop thread was (sampled every 1 ms at this rate): " + ", ".join(
-                f"{stage} {n / total * 100:.0f} %" for stage, n in sampler.counts.most_common()), flush=True)
-        if profiler is not None:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+              f"({got / offered:.2f}x); timer lag {spread(lags)}; sent -> model {spread(watch.sent_to_model)}", flush=True)
+        print(f"    loop thread CPU {loop_cpu / elapsed * 100:.0f} %; in _on_market {loop_seconds / elapsed * 100:.0f} % of "
+              f"the time ({loop_seconds / max(records, 1) * 1e6:.1f} us/quote); batches: {share.describe()}", flush=True)
+        for line in watch.hop_lines("producer"):
+            print(f"      {line}", flush=True)
+        print(f"    baseline, a bare confluent-kafka consumer process live on the same stream: sent -> consumed "
+              f"{bare_line(bare_figures)}", flush=True)
     watch.close()
     await stop_session(session)
     await producer.close()
+    await bare.close()
     return topics
 
 
-def bare_consumer(bootstrap: str, topics: Topics, keep: int) -> tuple[int, float, list[bytes]]:
+def bare_consumer(bootstrap: str, topics: Topics, keep: int) -> tuple[int, float, float, list[bytes]]:
     """Baseline: a bare confluent-kafka consumer (the terminal's fetch settings) reads the whole quotes topic."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -454,17 +536,18 @@ def bare_consumer(bootstrap: str, topics: Topics, keep: int) -> tuple[int, float
     part = TopicPartition(topics.quotes, 0, OFFSET_BEGINNING)
     _, high = consumer.get_watermark_offsets(part, timeout=15)
     consumer.assign([part])
-    count, kept, t0 = 0, [], time.perf_counter()
+    count, size, kept, t0 = 0, 0, [], time.perf_counter()
     while count < high:
         for message in consumer.consume(5000, 1.0):
             if message.error() is None:
                 value = message.value()
                 count += 1
+                size += len(value)
                 if len(kept) < keep:
                     kept.append(value)
     elapsed = time.perf_counter() - t0
     consumer.close()
-    return count, elapsed, kept
+    return count, elapsed, size / max(count, 1), kept
 
 
 def stage_costs(values: list[bytes], instrument: Instrument) -> dict[str, float]:
@@ -507,7 +590,7 @@ async def round_trips(session, instrument: Instrument, count: int, tag: str) -> 
 
 
 async def stream(session, watch: Watch, instruments: list[Instrument], args: argparse.Namespace, lag,
-                 pids: dict[str, int], share: LoopShare | None) -> dict:  # type: ignore[no-untyped-def]
+                 pids: dict[str, int], share: LoopShare | None, bare: Child) -> dict:  # type: ignore[no-untyped-def]
     for instrument in instruments:
         await session.market.subscribe(instrument)
     await wait_until(lambda: all(i.key in session.market.quotes for i in instruments), 60, "a quote of every instrument")
@@ -515,20 +598,25 @@ async def stream(session, watch: Watch, instruments: list[Instrument], args: arg
     lag.lags.clear()
     watch.arrivals.clear()
     watch.sent_to_model.clear()
+    watch.hops.clear()
     if share is not None:
         share.calls.clear()
     pids = {**pids, "terminal": os.getpid()}
     n0, cpu0, wall0 = watch.model.updates_received, time.thread_time(), time.perf_counter()
     cpus0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    bare.send("mark")
     watch.recording = True
     await asyncio.sleep(args.e2e_seconds)
     watch.recording = False
+    bare.send("report")
+    bare_figures = await bare.read()
     elapsed = time.perf_counter() - wall0
     result = {"rate": (watch.model.updates_received - n0) / elapsed, "lags": list(lag.lags),
               "loop_cpu": (time.thread_time() - cpu0) / elapsed,
               "cpu": ", ".join(f"{name} {(cpu_seconds(pid) - cpus0[name]) / elapsed * 100:.0f} %" for name, pid in pids.items()),
               "arrivals": dict(watch.arrivals), "sent": list(watch.sent_to_model),
-              "batches": share.describe() if share is not None else ""}
+              "batches": share.describe() if share is not None else "", "hops": watch.hop_lines("hub"),
+              "bare": bare_figures}
     for instrument in instruments:
         await session.market.unsubscribe(instrument)
     return result
@@ -549,7 +637,10 @@ def stage_lines(result: dict, stamps: dict[tuple[int, float], float], feed: bool
              f"  simulator tick -> {'hub' if feed else 'terminal'}'s IB client read {spread(sim_to_read)}"]
     if feed:
         lines += [f"  hub's IB client read -> sent {spread(read_to_sent)}",
-                  f"  sent -> Kafka -> terminal model {spread(result['sent'])}"]
+                  f"  sent -> Kafka -> terminal model {spread(result['sent'])}",
+                  *[f"    {line}" for line in result["hops"]],
+                  f"  baseline, a bare confluent-kafka consumer process live on the hub's stream: sent -> consumed "
+                  f"{bare_line(result['bare'])}"]
     else:
         lines.append(f"  IB client read -> model {spread(read_to_model)}")
     return lines
@@ -567,6 +658,8 @@ async def desk_runs(args: argparse.Namespace, bootstrap: str, folder: Path, lag,
     hub = Child("--role", "hub", "--kafka", bootstrap, "--prefix", topics.prefix, "--folder", str(folder),
                 "--sim-port", str(port))
     await hub.read()
+    bare = Child("--role", "bare", "--kafka", bootstrap, "--prefix", topics.prefix)
+    await bare.read()
     pids = {"simulator": sim.process.pid, "hub": hub.process.pid, **({"kafka": kafka_pid} if kafka_pid else {})}
     symbols = [i.symbol for i in stock_instruments(args.e2e_instruments)]
     results: dict[str, dict] = {}
@@ -582,7 +675,7 @@ async def desk_runs(args: argparse.Namespace, bootstrap: str, folder: Path, lag,
         else:
             session, feed, share = await feed_session(folder, "feed2", bootstrap, topics)
         instruments = list(await asyncio.gather(*[session.market.qualify(s) for s in symbols]))
-        watch = Watch(session, instruments, feed)
+        watch = Watch(session, instruments, feed, share)
         settle_heap()
         if "3" in parts:
             aapl = await session.market.qualify("AAPL")
@@ -591,9 +684,10 @@ async def desk_runs(args: argparse.Namespace, bootstrap: str, folder: Path, lag,
             orders[path] = await round_trips(session, aapl, args.orders, f"bench-{path}-{uuid.uuid4().hex[:6]}")
             await session.market.unsubscribe(aapl)
         if "2" in parts:
-            results[path] = await stream(session, watch, instruments, args, lag, pids, share)
+            results[path] = await stream(session, watch, instruments, args, lag, pids, share, bare)
         watch.close()
         await stop_session(session)
+    await bare.close()
     await hub.close()
     await sim.close()
     stamps = {(c, v): t for c, v, t in json.loads((folder / "stamps.json").read_text())}
@@ -655,10 +749,10 @@ def run_terminal(args: argparse.Namespace, bootstrap: str, folder: Path, kafka_p
     try:
         if "1" in parts:
             made.append(loop.run_until_complete(throughput(args, bootstrap, folder, lag)))
-            count, elapsed, kept = bare_consumer(bootstrap, made[-1], 200_000)
+            count, elapsed, size, kept = bare_consumer(bootstrap, made[-1], 200_000)
             costs = stage_costs(kept, stock_instruments(1)[0])
-            print(f"  baseline, bare confluent-kafka consumer on the same {count:,} messages: {count / elapsed:,.0f} "
-                  f"msgs/s ({elapsed / count * 1e6:.1f} us/msg)")
+            print(f"  baseline, bare confluent-kafka consumer on the same {count:,} messages ({size:.0f} bytes each): "
+                  f"{count / elapsed:,.0f} msgs/s ({elapsed / count * 1e6:.1f} us/msg)")
             print(f"  stages alone on {len(kept):,} of them, us/msg: consumer thread's Record + accept "
                   f"{costs['record']:.2f}, codec.loads (JSON) {costs['decode']:.2f}, codec.quote_from "
                   f"{costs['quote']:.2f}", flush=True)
@@ -683,9 +777,11 @@ def main() -> int:
     parser.add_argument("--tick-interval", type=float, default=0.05, help="simulator seconds between an instrument's quotes")
     parser.add_argument("--e2e-seconds", type=float, default=20.0)
     parser.add_argument("--orders", type=int, default=50)
-    parser.add_argument("--profile", action="store_true", help="part 1: cProfile of the last (highest) rate")
+    parser.add_argument("--profile-rate", type=float, default=20000,
+                        help="part 1: offered quotes/s of the profiled step (0: none)")
+    parser.add_argument("--profile", action="store_true", help="part 1: print the profiled step's top functions too")
     parser.add_argument("--kafka-pid", type=int, default=0, help="with --kafka: its process, to report its CPU")
-    parser.add_argument("--role", default="terminal", choices=("terminal", "producer", "sim", "hub"),
+    parser.add_argument("--role", default="terminal", choices=("terminal", "producer", "bare", "sim", "hub"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--sim-port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--prefix", default="", help=argparse.SUPPRESS)
@@ -693,6 +789,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.role == "producer":
         return producer_process(args)
+    if args.role == "bare":
+        return bare_process(args)
     if args.role in ("sim", "hub"):
         return asyncio.run((sim_process if args.role == "sim" else hub_process)(args))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; the terminal, the producer (or "
