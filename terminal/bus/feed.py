@@ -284,30 +284,35 @@ class KafkaBroker:
         self._watch_instrument("bars", instrument, True)
 
     def _on_market(self, records: list[Record]) -> None:
-        topics, publish, probe = self.topics, self.events.publish, self.latency_probe
+        # Once per quote on the loop: the topic names are read once a batch (each is a property building a
+        # string) and a message is decoded only for a stream this terminal watches.
+        publish, probe, instruments, watched = self.events.publish, self.latency_probe, self._instruments, self._watched
+        quotes_topic, depth_topic = self.topics.quotes, self.topics.depth
         for record in records:
             key = (record.key or b"").decode()
-            instrument = self._instruments.get(key)
-            if instrument is None or record.value is None:
+            instrument = instruments.get(key)
+            value = record.value
+            if instrument is None or value is None:
                 continue
+            topic = record.topic
             try:
-                message = codec.loads(record.value)
-                if record.topic == topics.quotes:
-                    if key in self._watched["quotes"]:
+                if topic == quotes_topic:
+                    if key in watched["quotes"]:
+                        message = codec.loads(value)
                         if self.record_ticks and message.get("ticks"):
                             publish(TickEvent(instrument, tuple((float(t), str(f), codec.to_float(p), codec.to_float(z))
                                                                 for t, f, p, z in message["ticks"])))
                         publish(QuoteEvent(instrument, codec.quote_from(message, instrument.symbol)))
                         if probe is not None:
                             probe(key, float(message.get("sent", 0.0)))
-                elif record.topic == topics.depth:
-                    if key in self._watched["depth"]:
-                        bids, asks = codec.depth_from(message)
+                elif topic == depth_topic:
+                    if key in watched["depth"]:
+                        bids, asks = codec.depth_from(codec.loads(value))
                         publish(DepthEvent(instrument, bids, asks))
-                elif key in self._watched["bars"]:
-                    publish(BarEvent(instrument, codec.bar_from(message)))
+                elif key in watched["bars"]:
+                    publish(BarEvent(instrument, codec.bar_from(codec.loads(value))))
             except (codec.BadMessage, KeyError, TypeError, ValueError) as exc:
-                log.warning("bad market message on %s for %s: %s", record.topic, key, exc)
+                log.warning("bad market message on %s for %s: %s", topic, key, exc)
 
     # --- the journal: orders, fills, positions, account --------------------------------------------
     def _mine(self, message: dict[str, Any]) -> bool:

@@ -265,7 +265,7 @@ def _watermarks(consumer: Any, partition: Any, timeout: float = 15.0) -> tuple[i
 
 
 class Consumer:
-    """Reads topics in a thread and calls ``handler(records)`` on the loop once per batch.
+    """Reads topics in a thread and calls ``handler(records)`` on the loop once per batch, in order.
 
     With ``group`` it joins that consumer group and commits only what ``commit`` is given (never
     automatically); without, it reads each topic from ``start`` (``BEGINNING``, ``END`` or an epoch-ms
@@ -274,7 +274,17 @@ class Consumer:
     runs in the thread when the group takes ``(topic, partition)`` pairs away, before another member
     gets them: it may block until the owner is done with them, and what it gave ``commit`` is committed
     before the partitions go. ``assignment`` is the group's partition assignment strategy (librdkafka's
-    default, range, gives every one-partition topic to one member; roundrobin spreads them)."""
+    default, range, gives every one-partition topic to one member; roundrobin spreads them).
+
+    A batch is what has arrived, at most ``batch`` and ``slice_records`` records: the thread waits for the
+    first message only (``consume(n, timeout)`` waits the whole timeout for n, which added up to 50 ms to
+    every quote and order update), and one handler call stays a few milliseconds however far behind the loop
+    is (100 quotes into a terminal's models take ~2 ms). At most two batches are on their way to the loop or in
+    the handler: the thread builds the next while the loop handles one, and a loop that falls behind leaves
+    the backlog in librdkafka's bounded queue and on the broker instead of as callbacks piling up on the loop
+    (seconds of lag and unbounded memory before; a timer waits behind two batches at most now)."""
+
+    slice_records = 100
 
     def __init__(self, bootstrap: str, topics: Iterable[str], handler: Callable[[list[Record]], None],
                  loop: asyncio.AbstractEventLoop | None = None, group: str = "", start: str | int = END,
@@ -298,6 +308,7 @@ class Consumer:
         self._ends: dict[tuple[str, int], int] = {}  # high watermarks when assigned: "caught up" is reaching them
         self._positions: dict[tuple[str, int], int] = {}
         self.caught_up = threading.Event()
+        self._room = threading.Semaphore(2)  # batches on their way to the loop or in the handler
         self.error: str = ""
         self.last_batch = 0.0
         self._thread = threading.Thread(target=self._serve, name=f"kafka-{name}", daemon=True)
@@ -369,12 +380,14 @@ class Consumer:
             return
         self._check_caught_up()
         accept = self._accept
+        size = max(1, min(self._batch, self.slice_records))
         try:
             while not self._closed.is_set():
                 self._drain_commits(consumer, TopicPartition)
-                messages = consumer.consume(self._batch, 0.05)
-                if not messages:
+                first = consumer.poll(0.05)
+                if first is None:
                     continue
+                messages = [first, *consumer.consume(size - 1, 0)] if size > 1 else [first]
                 records = []
                 for m in messages:
                     if m.error():
@@ -387,7 +400,7 @@ class Consumer:
                         continue
                     records.append(Record(topic, partition, offset, key, m.value(), m.timestamp()[1]))
                 if records:
-                    self._loop.call_soon_threadsafe(self._deliver, records)
+                    self._hand(records)
                 if not self.caught_up.is_set():
                     self._check_caught_up()
         finally:
@@ -403,8 +416,15 @@ class Consumer:
 
     def _check_caught_up(self) -> None:
         if all(self._positions.get(tp, 0) >= end for tp, end in self._ends.items()):
-            self._loop.call_soon_threadsafe(self._deliver, [])  # after every batch before it
+            self._hand([])  # after every batch before it
             self.caught_up.set()
+
+    def _hand(self, records: list[Record]) -> None:
+        """Queue ``records`` for the loop once fewer than two batches are on their way or in the handler."""
+        while not self._room.acquire(timeout=0.05):
+            if self._closed.is_set():
+                return
+        self._loop.call_soon_threadsafe(self._deliver, records)
 
     def _drain_commits(self, consumer: Any, partition_type: Any) -> None:
         latest: dict[tuple[str, int], int] = {}
@@ -425,8 +445,11 @@ class Consumer:
 
     def _deliver(self, records: list[Record]) -> None:
         self.last_batch = time.monotonic()
-        if records:
-            self._handler(records)
+        try:
+            if records:
+                self._handler(records)
+        finally:
+            self._room.release()
 
     async def wait_caught_up(self, timeout: float) -> bool:
         """True once every record that was on the topics at start has been handed over."""
