@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -265,7 +266,7 @@ def _watermarks(consumer: Any, partition: Any, timeout: float = 15.0) -> tuple[i
 
 
 class Consumer:
-    """Reads topics in a thread and calls ``handler(records)`` on the loop once per batch, in order.
+    """Reads topics in a thread and calls ``handler(records)`` on the loop, in order, a slice at a time.
 
     With ``group`` it joins that consumer group and commits only what ``commit`` is given (never
     automatically); without, it reads each topic from ``start`` (``BEGINNING``, ``END`` or an epoch-ms
@@ -276,15 +277,16 @@ class Consumer:
     before the partitions go. ``assignment`` is the group's partition assignment strategy (librdkafka's
     default, range, gives every one-partition topic to one member; roundrobin spreads them).
 
-    A batch is what has arrived, at most ``batch`` and ``slice_records`` records: the thread waits for the
-    first message only (``consume(n, timeout)`` waits the whole timeout for n, which added up to 50 ms to
-    every quote and order update), and one handler call stays a few milliseconds however far behind the loop
-    is (100 quotes into a terminal's models take ~2 ms). At most two batches are on their way to the loop or in
-    the handler: the thread builds the next while the loop handles one, and a loop that falls behind leaves
-    the backlog in librdkafka's bounded queue and on the broker instead of as callbacks piling up on the loop
-    (seconds of lag and unbounded memory before; a timer waits behind two batches at most now)."""
+    The thread waits for the first message only and takes with it what else has arrived, up to ``batch``
+    (``consume(n, timeout)`` waits the whole timeout for n: it added 25-50 ms to every quote, order update
+    and hub command). At most two batches are queued for the loop or being handled, so a loop that falls
+    behind leaves the backlog in librdkafka's bounded queue and on the broker rather than as callbacks
+    piling up on the loop (seconds of lag, unbounded memory). The loop gives a batch to the handler in
+    slices of ``slice_records`` and after ``slice_seconds`` lets the rest wait for its next turn, so timers
+    and paints run between (a 5,000-quote batch was one 100 ms call)."""
 
     slice_records = 100
+    slice_seconds = 0.004
 
     def __init__(self, bootstrap: str, topics: Iterable[str], handler: Callable[[list[Record]], None],
                  loop: asyncio.AbstractEventLoop | None = None, group: str = "", start: str | int = END,
@@ -308,7 +310,12 @@ class Consumer:
         self._ends: dict[tuple[str, int], int] = {}  # high watermarks when assigned: "caught up" is reaching them
         self._positions: dict[tuple[str, int], int] = {}
         self.caught_up = threading.Event()
-        self._room = threading.Semaphore(2)  # batches on their way to the loop or in the handler
+        self._room = threading.Semaphore(2)  # batches queued for the loop or being handled
+        self._queue: deque[list[Record]] = deque()  # on the loop: batches not yet all handled, in order
+        self._handled = 0  # records of the first queued batch already given to the handler
+        self._draining = False
+        self._mark: list[Record] = []  # the empty batch that follows every record there was at start
+        self._mark_handled = asyncio.Event()
         self.error: str = ""
         self.last_batch = 0.0
         self._thread = threading.Thread(target=self._serve, name=f"kafka-{name}", daemon=True)
@@ -380,14 +387,13 @@ class Consumer:
             return
         self._check_caught_up()
         accept = self._accept
-        size = max(1, min(self._batch, self.slice_records))
         try:
             while not self._closed.is_set():
                 self._drain_commits(consumer, TopicPartition)
                 first = consumer.poll(0.05)
                 if first is None:
                     continue
-                messages = [first, *consumer.consume(size - 1, 0)] if size > 1 else [first]
+                messages = [first, *consumer.consume(self._batch - 1, 0)] if self._batch > 1 else [first]
                 records = []
                 for m in messages:
                     if m.error():
@@ -416,11 +422,11 @@ class Consumer:
 
     def _check_caught_up(self) -> None:
         if all(self._positions.get(tp, 0) >= end for tp, end in self._ends.items()):
-            self._hand([])  # after every batch before it
+            self._hand(self._mark)  # after every batch before it
             self.caught_up.set()
 
     def _hand(self, records: list[Record]) -> None:
-        """Queue ``records`` for the loop once fewer than two batches are on their way or in the handler."""
+        """Queue ``records`` for the loop once fewer than two batches are queued there or being handled."""
         while not self._room.acquire(timeout=0.05):
             if self._closed.is_set():
                 return
@@ -445,18 +451,56 @@ class Consumer:
 
     def _deliver(self, records: list[Record]) -> None:
         self.last_batch = time.monotonic()
-        try:
-            if records:
-                self._handler(records)
-        finally:
-            self._room.release()
+        self._queue.append(records)
+        if not self._draining:
+            self._draining = True
+            self._drain()
+
+    def _drain(self) -> None:
+        """On the loop: the queued batches to the handler a slice at a time, until ``slice_seconds`` are spent."""
+        queue_, step = self._queue, self.slice_records
+        deadline = time.perf_counter() + self.slice_seconds
+        while queue_:
+            if time.perf_counter() > deadline:
+                self._loop.call_soon(self._drain)  # the rest after the loop's timers and paints
+                return
+            records, start = queue_[0], self._handled
+            end = start + step
+            if end >= len(records):
+                self._batch_handled(queue_.popleft())
+            else:
+                self._handled = end
+            if not records:
+                continue
+            try:
+                self._handler(records if start == 0 and end >= len(records) else records[start:end])
+            except BaseException:
+                if end < len(records):  # the rest of this batch is lost to the handler, as it was; the next one comes
+                    self._batch_handled(queue_.popleft())
+                if queue_:
+                    self._loop.call_soon(self._drain)
+                else:
+                    self._draining = False
+                raise
+        self._draining = False
+
+    def _batch_handled(self, records: list[Record]) -> None:
+        self._handled = 0
+        self._room.release()
+        if records is self._mark:
+            self._mark_handled.set()
 
     async def wait_caught_up(self, timeout: float) -> bool:
-        """True once every record that was on the topics at start has been handed over."""
+        """True once every record that was on the topics at start has been given to the handler."""
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(None, self.caught_up.wait, timeout)
-        await asyncio.sleep(0)  # the batches queued before the flag run first
-        return bool(done)
+        if not done:
+            return False
+        try:  # the batches queued before the flag are handled first
+            await asyncio.wait_for(self._mark_handled.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def wait_assigned(self, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
