@@ -23,7 +23,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -613,7 +613,8 @@ class Hub:
                 result = codec.quote_message(instrument, quote)
             elif method == "what_if":
                 preview = await broker.what_if(codec.order_from(args["order"]), float(args.get("timeout", 5.0)))
-                result = {k: codec.num(v) if isinstance(v, float) else v for k, v in preview.__dict__.items()}
+                # OrderPreview is slotted: no __dict__ (that answered every what-if with an AttributeError)
+                result = {k: codec.num(v) if isinstance(v, float) else v for k, v in asdict(preview).items()}
             elif method == "server_time":
                 result = codec.iso(await broker.server_time())
             elif method == "account_values":
