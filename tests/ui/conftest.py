@@ -20,12 +20,40 @@ def settings_factory(tmp_path):
     return make
 
 
+def _test_loop_class():
+    import qasync
+
+    class TestLoop(qasync.QEventLoop):
+        """qasync's ``run_until_complete`` ends with one more pass of Qt's events after ``run_forever`` has unset
+        the running loop: a task stepped in that pass (the desk feed's heartbeat watcher waking from
+        ``asyncio.sleep``) died of "no running event loop", and the feed never went stale. The app runs its loop
+        once for its lifetime and never sees that pass; the tests run it once per wait, so here the pass runs
+        as this loop's, like every other step."""
+
+        completing = False
+
+        def run_forever(self):  # type: ignore[no-untyped-def]
+            try:
+                return super().run_forever()
+            finally:
+                if self.completing:
+                    asyncio.events._set_running_loop(self)  # for the last pass of run_until_complete
+
+        def run_until_complete(self, future):  # type: ignore[no-untyped-def]
+            self.completing = True
+            try:
+                return super().run_until_complete(future)
+            finally:
+                self.completing = False
+                asyncio.events._set_running_loop(None)
+
+    return TestLoop
+
+
 @pytest.fixture(scope="session")
 def _session_loop(qapp):
     """One qasync loop for all GUI tests, as the app has one loop for its lifetime."""
-    import qasync
-
-    loop = qasync.QEventLoop(qapp, already_running=False)
+    loop = _test_loop_class()(qapp, already_running=False)
     asyncio.set_event_loop(loop)
     yield loop
     loop.close()
