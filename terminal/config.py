@@ -104,6 +104,16 @@ class Settings:
         return parse_ib_endpoint(self.ib, self.client_id)
 
 
+def parse_feed_url(text: str) -> str:
+    """``kafka://HOST:PORT[,HOST:PORT]`` of the desk bus, written out in full (a bare HOST:PORT gets its scheme)."""
+    from terminal.bus.kafka import parse_kafka_url
+
+    try:
+        return "kafka://" + parse_kafka_url(text)
+    except ValueError as exc:
+        raise ConfigError(f"feed: {exc}") from None
+
+
 def parse_ib_endpoint(text: str, default_client_id: int = 1) -> tuple[str, int, int]:
     parts = text.strip().split(":")
     if len(parts) not in (2, 3) or not parts[0]:

@@ -75,6 +75,10 @@ class BackfillService:
         self._store = store
         self.filled: Signal[BackfillResult] = Signal("backfill.filled")  # after each finished fill
 
+    def use_broker(self, broker: Broker) -> None:
+        """The session switched to a broker of another kind (the desk feed, or IB's after it)."""
+        self._broker = broker
+
     # --- what is stored --------------------------------------------------------------------------
     async def coverage(self, instrument: Instrument, bar_size: BarSize, start: datetime | None = None,
                        end: datetime | None = None) -> Coverage:

@@ -41,6 +41,10 @@ class HistoryService:
         self._broker = broker
         self._store = store
 
+    def use_broker(self, broker: Broker) -> None:
+        """The session switched to a broker of another kind (the desk feed, or IB's after it)."""
+        self._broker = broker
+
     async def bars(self, instrument: Instrument, bar_size: BarSize, span: timedelta | None = None,
                    progress: Callable[[float], None] | None = None, refresh: bool = True) -> pd.DataFrame:
         """Bars of the last ``span`` (default: per bar size): the stored ones, plus newer ones from the broker

@@ -69,6 +69,10 @@ class MarketService:
         self.quote_updated: Signal[tuple[Instrument, Quote]] = Signal("market.quote_updated")
         self.depth_updated: Signal[DepthBook] = Signal("market.depth_updated")
 
+    def use_broker(self, broker: Broker) -> None:
+        """The session switched to a broker of another kind (the desk feed, or IB's after it)."""
+        self._broker = broker
+
     async def qualify(self, text_or_instrument: str | Instrument) -> Instrument:
         """Resolve to a qualified instrument (contract id, tick size, multiplier) or raise UnknownSymbol."""
         wanted = parse_symbol(text_or_instrument) if isinstance(text_or_instrument, str) else text_or_instrument

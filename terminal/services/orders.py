@@ -61,6 +61,10 @@ class OrderService(OrderBook):
         # Unique across runs and terminals: seconds since the epoch plus a random tag, then a counter.
         self._prefix = f"qt{int(time.time()):x}{secrets.token_hex(2)}"
 
+    def use_broker(self, broker: Broker) -> None:
+        """The session switched to a broker of another kind (the desk feed, or IB's after it)."""
+        self._broker = broker
+
     def new_client_order_id(self) -> str:
         return f"{self._prefix}-{next(self._sequence)}"
 

@@ -18,13 +18,14 @@ from typing import Any, Protocol
 
 from terminal.broker import events as ev
 from terminal.broker.base import Broker
-from terminal.config import Settings
-from terminal.domain import DomainError, Fill, Instrument, Order, Provenance
+from terminal.config import Settings, parse_feed_url
+from terminal.domain import DomainError, Fill, Instrument, Order
 from terminal.services.alerts import AlertService
 from terminal.services.analytics import AnalyticsService
 from terminal.services.backfill import BackfillService
 from terminal.services.backtests import BacktestService
 from terminal.services.confirmation import ConfirmationPolicy
+from terminal.services.connection import BrokerFactory, ConnectionStatus, ib_broker
 from terminal.services.history import HistoryService
 from terminal.services.log import LogService
 from terminal.services.market import MarketService
@@ -65,16 +66,6 @@ POSITION_SETTLE_SECONDS = 1.5
 
 
 @dataclass(frozen=True)
-class ConnectionStatus:
-    state: str  # CONNECTING, CONNECTED, DISCONNECTED, RECONNECTING
-    endpoint: str
-    message: str = ""
-    next_retry_seconds: float = 0.0
-    account: str = ""
-    provenance: Provenance = Provenance.UNKNOWN  # of the broker session (SIMULATOR, PAPER, LIVE …)
-
-
-@dataclass(frozen=True)
 class _Saved:
     orders: list[Order]
     fills: list[Fill]
@@ -90,12 +81,17 @@ class TradingSession:
     """Owns the services; the UI and the CLI talk to these, never to the broker."""
 
     def __init__(self, settings: Settings, store: Store, broker: Broker,
-                 simulator_factory: Callable[[], Simulator] | None = None) -> None:
+                 simulator_factory: Callable[[], Simulator] | None = None,
+                 broker_factory: BrokerFactory | None = None) -> None:
         """``simulator_factory`` builds the built-in simulator when no ``settings.ib`` is given (default:
-        ``quant-terminal sim`` as a child process that never outlives this one)."""
+        ``quant-terminal sim`` as a child process that never outlives this one). ``broker_factory`` builds the
+        broker of another kind when a switch needs one (the desk feed's for ``switch_to_feed``, IB's for TWS or
+        a replay after the feed); ``broker`` is the one for ``settings``."""
         self.settings = settings
         self.store = store
         self.broker = broker
+        self._broker_factory = broker_factory or ib_broker
+        self._on_feed = bool(settings.feed)  # which kind ``broker`` is
         self.log = LogService()
         self.records = RecordWriter(store, self.log, dead_letter=settings.resolved_data_dir / "unwritten-records.jsonl")
         self.market = MarketService(broker, store)
@@ -171,9 +167,8 @@ class TradingSession:
             await self._start_replay_process(self.replay)
             await self.reconciled()
             return
-        feed = self.settings.feed_endpoint()
-        if feed is not None:  # the desk hub holds the broker connection; the bus is this session's broker
-            await self._connect(*feed, self.settings.client_id)
+        if self.settings.feed:  # the desk hub holds the broker connection; the bus is this session's broker
+            await self._connect_feed()
             await self.reconciled()
             return
         endpoint = self.settings.ib_endpoint()
@@ -242,6 +237,8 @@ class TradingSession:
 
         self._fresh_replay_account()
         settings = self.settings
+        tws = self._broker_for(replace(settings, feed=""))  # a replay speaks TWS's protocol, on the feed too
+        await self._use_broker(tws, feed=False)
         process = SimulatorProcess(settings.sim_seed, 0, tick_rate=settings.sim_tick_rate,
                                    universe=settings.sim_universe, on_exit=self._simulator_ended,
                                    replay_args=controller.request.simulator_args(), on_line=controller.on_line)
@@ -268,26 +265,28 @@ class TradingSession:
         return controller
 
     async def end_replay(self) -> None:
-        """Back to the built-in simulator (or the TWS of ``--ib``)."""
+        """Back to where the session traded before: the built-in simulator, TWS (``--ib`` or the last switch),
+        or the desk hub (``--feed`` or the last switch)."""
         if self.replay is None:
             return
+        back = self._broker_for(self.settings)
         await self._leave_broker()
         self.replay = None
-        feed = self.settings.feed_endpoint()
-        if feed is not None:  # the desk hub holds the broker connection; the bus is this session's broker
-            await self._connect(*feed, self.settings.client_id)
-            await self.reconciled()
-            return
-        endpoint = self.settings.ib_endpoint()
-        if endpoint is None:
-            self.simulator = self._simulator_factory()
-            await self.simulator.start()
-            endpoint = ("127.0.0.1", self.simulator.port, self.settings.client_id)
-        await self._connect(*endpoint)
-        self._set_status(ConnectionStatus("CONNECTED", f"{endpoint[0]}:{endpoint[1]}", provenance=self.broker.provenance))
+        await self._use_broker(back, feed=bool(self.settings.feed))
+        if self.settings.feed:  # the desk hub holds the broker connection; the bus is this session's broker
+            await self._connect_feed()
+        else:
+            endpoint = self.settings.ib_endpoint()
+            if endpoint is None:
+                self.simulator = self._simulator_factory()
+                await self.simulator.start()
+                endpoint = ("127.0.0.1", self.simulator.port, self.settings.client_id)
+            await self._connect(*endpoint)
+            self._set_status(ConnectionStatus("CONNECTED", f"{endpoint[0]}:{endpoint[1]}",
+                                              provenance=self.broker.provenance))
         self.orders.replay_only = False
         self.orders.clock = lambda: datetime.now(UTC)
-        await self._resubscribe(f"{endpoint[0]}:{endpoint[1]}")
+        await self._resubscribe(self.status.endpoint)
         self.replay_changed.emit(None)
         await self.reconciled()
 
@@ -324,6 +323,29 @@ class TradingSession:
                 await self.broker.subscribe_quotes(fresh)
             if old.key in depth_keys:
                 await self.broker.subscribe_depth(fresh)
+
+    def _broker_for(self, settings: Settings, fresh: bool = False) -> Broker | None:
+        """A new broker when ``settings`` connect with another kind than the current one (the desk feed's or
+        IB's), or when ``fresh``; None: the current one does. Built before leaving the current connection,
+        so that a broker that cannot be built leaves the session where it was."""
+        if not fresh and bool(settings.feed) == self._on_feed:
+            return None
+        return self._broker_factory(settings)
+
+    async def _use_broker(self, broker: Broker | None, feed: bool) -> None:
+        """Put ``broker`` (of the desk feed when ``feed``) in the old one's place in every service, between
+        ``_leave_broker`` and the next connect, knowing the stored instruments as the first did; None: keep."""
+        if broker is None:
+            return
+        instruments = await asyncio.to_thread(self.store.instruments.all)
+        self.broker.events.unsubscribe(self._on_broker_event)
+        self.broker = broker
+        self._on_feed = feed
+        for service in (self.market, self.orders, self.history, self.backfill):
+            service.use_broker(broker)
+        for instrument in [*instruments, *self.market.instruments.values()]:
+            broker.remember(instrument)
+        broker.events.subscribe(self._on_broker_event)
 
     def _simulator_process(self) -> Simulator:
         from terminal.sim.process import SimulatorProcess
@@ -363,27 +385,59 @@ class TradingSession:
         if simulator is self.simulator:
             self.log.info("session", f"built-in simulator listening again on 127.0.0.1:{simulator.port}")
 
-    async def _connect(self, host: str, port: int, client_id: int) -> None:
-        """Connect the broker, with the status bar and the log saying what happens (and why it failed)."""
-        self._set_status(ConnectionStatus("CONNECTING", f"{host}:{port}"))
+    async def _connect(self, host: str, port: int, client_id: int, endpoint: str = "") -> None:
+        """Connect the broker, with the status bar and the log saying what happens (and why it failed).
+        ``endpoint``: how the status names the connection (default HOST:PORT)."""
+        endpoint = endpoint or f"{host}:{port}"
+        self._set_status(ConnectionStatus("CONNECTING", endpoint))
         try:
             await self.broker.connect(host, port, client_id)
         except Exception as exc:
-            self._set_status(ConnectionStatus("DISCONNECTED", f"{host}:{port}", str(exc)))
-            self.log.error("connection", f"cannot connect to {host}:{port} (client id {client_id}): {exc}")
+            self._set_status(ConnectionStatus("DISCONNECTED", endpoint, str(exc)))
+            whom = "" if endpoint.startswith("kafka://") else f" (client id {client_id})"
+            self.log.error("connection", f"cannot connect to {endpoint}{whom}: {exc}")
             raise
+
+    async def _connect_feed(self) -> None:
+        """Join the desk bus of ``settings.feed`` (its first server); the hub there holds the broker connection."""
+        feed = self.settings.feed_endpoint()
+        assert feed is not None
+        host, port = feed
+        await self._connect(host, port, self.settings.client_id, f"kafka://{host}:{port}")
 
     async def switch_to(self, host: str, port: int, client_id: int) -> None:
         """Leave the current broker (and the built-in simulator) and trade on TWS / Gateway at host:port.
 
         Quote subscriptions move along: every subscribed instrument is qualified again on the new
         connection (contract ids may differ) and re-subscribed. Orders of the old connection that the
-        new broker does not know become Inactive at the reconciliation that follows."""
+        new broker does not know become Inactive at the reconciliation that follows. The session's settings
+        say TWS at host:port from here (an ended replay comes back to it), on the desk feed no more."""
+        settings = replace(self.settings, ib=f"{host}:{port}:{client_id}", feed="")
+        broker = self._broker_for(settings)
         await self._leave_broker()
+        await self._use_broker(broker, feed=False)
+        self.settings = settings
         await self._connect(host, port, client_id)
         self._set_status(ConnectionStatus("CONNECTED", f"{host}:{port}", provenance=self.broker.provenance))
         self.log.info("session", f"switched to {host}:{port} client {client_id}")
         await self._resubscribe(f"{host}:{port}")
+        await self.reconciled()
+
+    async def switch_to_feed(self, feed: str, trader: str = "") -> None:
+        """Leave the current broker (and the built-in simulator) and trade through the desk hub on the Kafka bus
+        at ``feed`` (kafka://HOST:PORT), as ``trader`` (default: the trader setting, else the login name).
+
+        As ``switch_to``: subscriptions move along, qualified again at the hub; orders of the old connection
+        the hub does not know become Inactive at the reconciliation. Settings say the feed from here."""
+        settings = replace(self.settings, feed=parse_feed_url(feed), ib="", trader=trader or self.settings.trader)
+        broker = self._broker_for(settings, fresh=True)  # a new one for each feed: its trader, its terminal id
+        await self._leave_broker()
+        await self._use_broker(broker, feed=True)
+        self.settings = settings
+        await self._connect_feed()
+        endpoint = self.status.endpoint
+        self.log.info("session", f"switched to the desk hub on {endpoint}" + (f" as {trader}" if trader else ""))
+        await self._resubscribe(endpoint)
         await self.reconciled()
 
     async def stop(self) -> None:

@@ -12,12 +12,13 @@ log = logging.getLogger(__name__)
 
 
 def build_session(settings: Settings, simulator_factory=None):  # type: ignore[no-untyped-def]
-    from terminal.broker.ib import IBBroker
+    """The window's session: on the desk feed with ``--feed`` (no built-in simulator), else on TWS or the simulator."""
+    from terminal.app import make_broker
     from terminal.services.session import TradingSession
     from terminal.store import Store
 
     store = Store.open(settings.resolved_db_url)
-    session = TradingSession(settings, store, IBBroker(), simulator_factory)
+    session = TradingSession(settings, store, make_broker(settings), simulator_factory, broker_factory=make_broker)
     saved_limits = session.workspace.saved_risk_limits()
     if saved_limits:
         try:

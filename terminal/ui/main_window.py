@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
+from functools import partial
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from terminal.domain import Instrument, Order, OrderSide, OrderType, Provenance
-from terminal.ui.dialogs import ConnectDialog, RiskDialog
+from terminal.ui.dialogs import ConnectChoice, ConnectDialog, RiskDialog
 from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.blotter import BlotterPanel
 from terminal.ui.panels.common import spawn
@@ -34,7 +35,7 @@ from terminal.ui.panels.positions import PositionsPanel
 from terminal.ui.panels.replay_bar import DISPLAY_ZONE
 from terminal.ui.panels.ticket import OrderTicket
 from terminal.ui.panels.watchlist import WatchlistPanel
-from terminal.ui.theme import THEMES, apply_theme, provenance_badge
+from terminal.ui.theme import STALE_BADGE, THEMES, apply_theme, provenance_badge
 
 
 class MainWindow(QMainWindow):
@@ -173,7 +174,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addAction("Connect to TWS / Gateway…", self.connect_dialog)
+        file_menu.addAction("Connect (TWS, IB Gateway, desk hub)…", self.connect_dialog)
         file_menu.addAction("Replay…", self.replay_dialog)
         self.end_replay_action = file_menu.addAction("End replay", self.end_replay)
         self.end_replay_action.setEnabled(self.session.replay is not None)
@@ -215,6 +216,11 @@ class MainWindow(QMainWindow):
         self.provenance_label.hide()
         self._shown_provenance = ""
         self.connection_label = QLabel("○ disconnected")
+        self.stale_label = QLabel("STALE")  # while the connection is not live: the prices shown are not the market's
+        self.stale_label.setStyleSheet(STALE_BADGE)
+        self.stale_label.setToolTip("Not live: every price on screen is the last one received, greyed, until the "
+                                    "connection is back")
+        self.stale_label.hide()
         self.account_label = QLabel("")
         self.clock_label = QLabel("")
         self.lag_label = QLabel("")
@@ -222,8 +228,8 @@ class MainWindow(QMainWindow):
         self.recording_label.setStyleSheet("color:#ef4444;font-weight:bold;")
         self.recording_label.hide()
         self.session.recording_changed.connect(self._recording_changed)
-        for label in (self.recording_label, self.provenance_label, self.connection_label, self.account_label, self.clock_label,
-                      self.lag_label):
+        for label in (self.recording_label, self.provenance_label, self.stale_label, self.connection_label,
+                      self.account_label, self.clock_label, self.lag_label):
             bar.addPermanentWidget(label)
         self._lag_ms = 0.0
         self._expected = time.perf_counter() + 0.1
@@ -371,17 +377,30 @@ class MainWindow(QMainWindow):
             self.session.log.info("risk", f"risk limits changed: {dialog.limits()}")
 
     def connect_dialog(self) -> None:
-        dialog = ConnectDialog(client_id=self.session.settings.client_id, parent=self)
+        settings = self.session.settings
+        dialog = ConnectDialog(client_id=settings.client_id, feed=settings.feed, trader=settings.trader, parent=self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            from terminal.config import parse_ib_endpoint
+            self.connect_to(dialog.choice(), ask=True)
 
-            host, port, client_id = parse_ib_endpoint(dialog.value())
+    def connect_to(self, choice: ConnectChoice, ask: bool = True):  # type: ignore[no-untyped-def]
+        """Leave the current connection for TWS / IB Gateway or the desk hub (after asking, with ``ask``);
+        returns the switch's task (None when declined)."""
+        from terminal.config import parse_ib_endpoint
+
+        if choice.feed:
+            where = f"the desk hub on {choice.feed}" + (f" as {choice.trader}" if choice.trader else "")
+            switch = partial(self.session.switch_to_feed, choice.feed, choice.trader)
+        else:
+            host, port, client_id = parse_ib_endpoint(choice.ib)
+            where = f"{host}:{port} (client {client_id})"
+            switch = partial(self.session.switch_to, host, port, client_id)
+        if ask:
             answer = QMessageBox.question(
                 self, "Switch connection",
-                f"Leave the current connection and trade on {host}:{port} (client {client_id})?\n"
-                "Working orders stay with the current connection.")
-            if answer == QMessageBox.StandardButton.Yes:
-                spawn(self.session.switch_to(host, port, client_id), self._show_error)
+                f"Leave the current connection and trade on {where}?\nWorking orders stay with the current connection.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        return spawn(switch(), self._show_error)
 
     def set_theme(self, name: str) -> None:
         """Restyle this window now and rebuild its chart in the next loop turn (each takes tens of ms; the loop
@@ -455,13 +474,17 @@ class MainWindow(QMainWindow):
         status = self.session.status
         symbol = {"CONNECTED": "●", "RECONNECTING": "◐", "CONNECTING": "◐"}.get(status.state, "○")
         text = f"{symbol} {status.state.lower()} {status.endpoint}"
-        if status.state == "RECONNECTING" and status.next_retry_seconds:
+        if not status.live and status.state != "CONNECTING" and status.message:
+            text += f" — {status.message}"  # why: the feed is stale, the connection was lost and is retried …
+        elif status.state == "RECONNECTING" and status.next_retry_seconds:
             text += f" (retry in {status.next_retry_seconds:.0f} s)"
         if self.session.replay is not None:
             text += " [replay]"
         elif self.session.simulator is not None:
             text += " [simulator]"
         self.connection_label.setText(text)
+        self.connection_label.setToolTip(status.message)
+        self.stale_label.setVisible(status.stale)
         account = self.session.portfolio.account
         self.account_label.setText(account.account)
         provenance = status.provenance

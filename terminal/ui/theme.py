@@ -23,6 +23,7 @@ class Theme:
     flash_down: str
     grid: str
     border: str
+    stale: str  # prices that are not live (the connection is down or the desk feed stale): greyed
 
     def color(self, field: str) -> QColor:
         return QColor(getattr(self, field))
@@ -30,16 +31,21 @@ class Theme:
 
 DARK = Theme("dark", window="#1b1f24", base="#12151a", alternate="#171b21", text="#d7dce2", muted="#8a94a3",
              accent="#3d8bfd", up="#26a69a", down="#ef5350", flash_up="#1e4d46", flash_down="#5a2426",
-             grid="#2a3038", border="#2f3640")
+             grid="#2a3038", border="#2f3640", stale="#5f6874")
 LIGHT = Theme("light", window="#f3f4f6", base="#ffffff", alternate="#f7f8fa", text="#1f2328", muted="#6b7280",
               accent="#1f6feb", up="#0f8a7e", down="#d93c3a", flash_up="#c9eee9", flash_down="#f8d3d2",
-              grid="#e3e6ea", border="#d0d7de")
+              grid="#e3e6ea", border="#d0d7de", stale="#a3aab4")
 THEMES = {"dark": DARK, "light": LIGHT}
 
 # Badge colours of a session's provenance (background, text): the same in both themes, so that a live
 # account never looks like the simulator whatever the theme. Keys are Provenance values.
 _PROVENANCE_BADGES = {"live": ("#b91c1c", "#ffffff"), "paper": ("#1d4ed8", "#ffffff"),
                       "simulator": ("#f59e0b", "#111827"), "replay": ("#7c3aed", "#ffffff")}
+
+
+# The status bar's STALE badge (prices not live): amber on grey in both themes, apart from every provenance badge.
+STALE_BADGE = ("QLabel { background: #4b5563; color: #fcd34d; font-weight: bold; padding: 1px 8px; "
+               "border: 1px solid #f59e0b; border-radius: 3px; }")
 
 
 def provenance_badge(provenance: str) -> str:
@@ -94,5 +100,7 @@ def _style_sheet(theme: Theme) -> str:
         QPushButton#sell {{ background: {theme.down}; color: white; font-weight: bold; padding: 5px; }}
         QLabel#error {{ color: {theme.down}; }}
         QLabel#preview {{ color: {theme.muted}; }}
+        QLabel[stale="true"], QLabel#preview[stale="true"] {{ color: {theme.stale}; }}
+        QTableView[stale="true"] {{ selection-background-color: {theme.grid}; selection-color: {theme.stale}; }}
         QStatusBar QLabel {{ padding: 0 6px; }}
         """

@@ -37,6 +37,49 @@ def test_price_change_flashes_up_then_clears(qtbot):
     assert model.data(model.index(0, 4)) == "+1.50" and model.data(model.index(0, 5)) == "+1.52%"
 
 
+def test_a_stale_watchlist_greys_every_cell_without_flashes_and_repaints_every_row_at_once(qtbot):
+    model = WatchlistModel()
+    aapl, msft = Instrument("AAPL"), Instrument("MSFT")
+    model.set_instruments([aapl, msft])
+    model.update_quote(aapl.key, Quote("AAPL", bid=100.4, ask=100.6, last=100.0, close=99.0))
+    model.update_quote(aapl.key, Quote("AAPL", bid=100.4, ask=100.6, last=100.5, close=99.0))  # flashes up
+    model.flush()
+    changes = []
+    model.dataChanged.connect(lambda a, b: changes.append((a.row(), a.column(), b.row(), b.column())))
+    model.set_stale(True)
+    assert changes == [(0, 0, 1, 8)]  # at once, not at the next flush
+    grey = model.theme.color("stale")
+    fg, bg = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole
+    assert all(model.data(model.index(r, c), fg) == grey for r in range(2) for c in range(9))
+    assert model.data(model.index(0, 3), bg) is None  # no flash on a stale price
+    assert model.data(model.index(0, 3)) == "100.50"  # the last quote stays readable
+    assert "stale" in model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    model.set_stale(True)
+    assert len(changes) == 1
+    model.set_stale(False)
+    assert len(changes) == 2 and model.data(model.index(0, 4), fg) == model.theme.color("up")
+    assert model.data(model.index(0, 1), fg) is None
+
+
+def test_a_stale_ladder_greys_its_sizes_and_drops_the_bid_and_ask_colours(qtbot):
+    from terminal.services.market import DepthBook
+    from terminal.ui.panels.depth import LadderModel
+
+    instrument = Instrument("AAPL")
+    model = LadderModel(DARK)
+    model.set_instrument(instrument)
+    model.set_book(DepthBook(instrument, ((100.0, 300),), ((100.01, 200),)))
+    model.flush()
+    bid_row, ask_row = model.row_of_price(100.0), model.row_of_price(100.01)
+    bg, fg = Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole
+    assert model.data(model.index(bid_row, 1), bg) == DARK.color("flash_up")
+    model.set_stale(True)
+    assert model.data(model.index(bid_row, 1), bg) == model.data(model.index(ask_row, 3), bg) == DARK.color("alternate")
+    assert model.data(model.index(bid_row, 1)) == "300" and model.data(model.index(bid_row, 1), fg) == DARK.color("stale")
+    model.set_stale(False)
+    assert model.data(model.index(ask_row, 3), bg) == DARK.color("flash_down")
+
+
 def test_order_rows_update_in_place_by_client_id(qtbot):
     model = RecordTableModel(ORDER_COLUMNS, lambda o: o.client_order_id, newest_first=True)
     order = Order(Instrument("AAPL"), OrderSide.BUY, 10, OrderType.LIMIT, limit_price=100.0, client_order_id="a",

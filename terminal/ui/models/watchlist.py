@@ -1,4 +1,5 @@
-"""Watchlist table model: quotes arrive at any rate, the view repaints changed cells at display rate."""
+"""Watchlist table model: quotes arrive at any rate, the view repaints changed cells at display rate; greyed
+while the connection is not live (the prices shown are then the last received, not the market's)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class _Row:
 
 
 class WatchlistModel(QAbstractTableModel):
-    """Rows of instruments with their latest quote; ``update_quote`` only records, a timer repaints."""
+    """Rows of instruments with their latest quote; ``update_quote`` only records, a timer repaints.
+    ``set_stale(True)`` greys every row (and stops flashes) at once, until ``set_stale(False)``."""
 
     def __init__(self, theme: Theme = DARK, refresh_hz: float = 20.0, parent=None) -> None:
         super().__init__(parent)
@@ -42,6 +44,7 @@ class WatchlistModel(QAbstractTableModel):
         self._dirty: set[int] = set()
         self.updates_received = 0
         self.updates_applied = 0
+        self.stale = False
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / refresh_hz))
         self._timer.timeout.connect(self.flush)
@@ -83,6 +86,15 @@ class WatchlistModel(QAbstractTableModel):
         entry.quote = quote
         entry.cells = None
         self._dirty.add(row)
+
+    def set_stale(self, stale: bool) -> None:
+        """Grey every quote (no up/down colours, no flash) while the connection is not live, or show them live
+        again. Repainted now, not at the next flush: a stale feed must not look live for a moment longer."""
+        if stale == self.stale:
+            return
+        self.stale = stale
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1))
 
     def flush(self) -> None:
         """Repaint rows changed since the last flush (and rows whose flash just ended)."""
@@ -127,6 +139,12 @@ class WatchlistModel(QAbstractTableModel):
             return entry.cells[col]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _ALIGN_LEFT if col == 0 else _ALIGN_RIGHT
+        if self.stale:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return self.theme.color("stale")
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{entry.instrument.display_name}: stale, the last quote received; the connection is not live"
+            return None
         if role == Qt.ItemDataRole.ForegroundRole and col in (4, 5):
             change = q.change
             if math.isfinite(change) and change != 0:

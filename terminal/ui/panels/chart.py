@@ -1,4 +1,5 @@
-"""Chart panel: the ChartWidget fed by the history service and live quotes, with the user's fills, orders and drawings."""
+"""Chart panel: the ChartWidget fed by the history service and live quotes, with the user's fills, orders and drawings;
+a STALE badge in its toolbar while the session's connection is not live."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from terminal.ui.chart import LIGHT as CHART_LIGHT
 from terminal.ui.chart import ChartWidget
 from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.common import spawn
+from terminal.ui.theme import STALE_BADGE
 
 BASE_BAR_SIZE = BarSize.MIN_1
 
@@ -47,6 +49,8 @@ class ChartPanel(QWidget):
         session.market.quote_updated.connect(self._on_quote)
         session.orders.order_changed.connect(lambda _: self._show_orders())
         session.orders.fill_added.connect(self._on_fill)
+        session.status_changed.connect(self.show_status)
+        self.show_status(session.status)
 
     def _new_chart(self, theme) -> ChartWidget:  # type: ignore[no-untyped-def]
         chart = ChartWidget(theme=CHART_LIGHT if theme.name == "light" else CHART_DARK)
@@ -56,8 +60,18 @@ class ChartPanel(QWidget):
         chart.history_requested.connect(lambda size: self._load(size))
         for kind in ("SMA", "Bollinger"):
             chart.add_study(kind)
+        stale = QLabel("STALE")
+        stale.setStyleSheet(STALE_BADGE)
+        stale.setToolTip("Not live: the last bar is from the last price received, until the connection is back")
+        chart.toolbar.addSeparator()
+        self.stale_badge = chart.toolbar.addWidget(stale)  # the action: shown while the connection is not live
+        self.stale_badge.setVisible(self.session.status.stale)
         self._layout.addWidget(chart, 1)
         return chart
+
+    def show_status(self, status) -> None:  # type: ignore[no-untyped-def]
+        """The toolbar's STALE badge while the session's prices are stale (``status.stale``)."""
+        self.stale_badge.setVisible(status.stale)
 
     def set_theme(self, theme) -> None:  # type: ignore[no-untyped-def]
         self.theme = theme

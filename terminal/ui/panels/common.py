@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Task] = set()
@@ -36,6 +36,16 @@ def make_table(model, sortable: bool = False, parent=None) -> QTableView:  # typ
     view.horizontalHeader().setStretchLastSection(True)
     view.horizontalHeader().setHighlightSections(False)
     return view
+
+
+def mark_stale(widget: QWidget, stale: bool) -> None:
+    """Set the widget's ``stale`` property, which the theme's style sheet greys (``[stale="true"]`` rules); Qt
+    applies a property rule only on a re-polish."""
+    if bool(widget.property("stale")) == stale:
+        return
+    widget.setProperty("stale", stale)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
 
 
 def source_row(view: QTableView, row: int) -> int:

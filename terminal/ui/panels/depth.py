@@ -41,7 +41,8 @@ class LadderModel(QAbstractTableModel):
     NaN where the book has no level; own working orders are shown beside their prices.
 
     ``set_book`` and ``set_working`` only record; ``flush`` (at most ``refresh_hz`` times a second) applies
-    them. While ``held`` the band does not move: sizes still update in place."""
+    them. While ``held`` the band does not move: sizes still update in place. While ``stale`` (the connection
+    is not live) the book shown is the last received: greyed, without the bid/ask colours."""
 
     recentred = Signal()
 
@@ -58,6 +59,7 @@ class LadderModel(QAbstractTableModel):
         self._book: DepthBook | None = None  # latest, not applied yet
         self._working: list[Order] | None = None
         self._held = False
+        self.stale = False
         self._timer = FlushTimer(self, self.flush, refresh_hz)
         self.books_received = 0
         self.flushes = 0
@@ -111,6 +113,14 @@ class LadderModel(QAbstractTableModel):
         """Record the instrument's working orders (shown in the My bids / My asks columns)."""
         self._working = list(orders)
         self._timer.schedule()
+
+    def set_stale(self, stale: bool) -> None:
+        """Grey the book while the connection is not live, or colour it again; repainted at once."""
+        if stale == self.stale:
+            return
+        self.stale = stale
+        if self.rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
 
     @property
     def held(self) -> bool:
@@ -247,6 +257,13 @@ class LadderModel(QAbstractTableModel):
             return fmt.size(bid_size if col == 1 else ask_size)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
+        if self.stale:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return self.theme.color("stale")
+            if role == Qt.ItemDataRole.BackgroundRole and ((col == 1 and math.isfinite(bid_size))
+                                                           or (col == 3 and math.isfinite(ask_size))):
+                return self.theme.color("alternate")
+            return None
         if role == Qt.ItemDataRole.BackgroundRole:
             if col == 1 and math.isfinite(bid_size):
                 return self.theme.color("flash_up")
@@ -286,19 +303,31 @@ class DepthPanel(QWidget):
         self.model.recentred.connect(self.centre_view)
         session.market.depth_updated.connect(self.on_depth)
         session.orders.order_changed.connect(lambda _: self.refresh_orders())
+        session.status_changed.connect(self.show_status)
         self.instrument: Instrument | None = None
+        self.show_status(session.status)
 
     async def show_instrument(self, instrument: Instrument) -> None:
         if self.instrument is not None and self.instrument.key != instrument.key:
             await self.session.market.unsubscribe_depth(self.instrument)
         if self.instrument is None or self.instrument.key != instrument.key:
             self.instrument = instrument
-            self.title.setText(f"Depth — {instrument.display_name}")
+            self._show_title()
             if instrument.sec_type.value == "FUT":
                 self.quantity.setValue(1)
             self.model.set_instrument(instrument)
             self.refresh()
             await self.session.market.subscribe_depth(instrument)
+
+    def show_status(self, status) -> None:  # type: ignore[no-untyped-def]
+        """Grey the ladder while the session's prices are stale (``status.stale``), and say so in its title."""
+        self.model.set_stale(status.stale)
+        self._show_title()
+
+    def _show_title(self) -> None:
+        if self.instrument is not None:
+            stale = "  (stale)" if self.session.status.stale else ""
+            self.title.setText(f"Depth — {self.instrument.display_name}{stale}")
 
     def on_depth(self, book: DepthBook) -> None:
         if self.instrument is not None and book.instrument.key == self.instrument.key:

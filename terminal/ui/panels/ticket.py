@@ -30,7 +30,7 @@ from terminal.domain import (
     TimeInForce,
 )
 from terminal.ui.order_entry import OrderEntry
-from terminal.ui.panels.common import spawn
+from terminal.ui.panels.common import mark_stale, spawn
 
 
 class PriceField(QLineEdit):
@@ -77,6 +77,7 @@ class OrderTicket(QWidget):
         self.symbol.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.quote_label = QLabel("")
         self.quote_label.setObjectName("preview")
+        self.stale = False  # the session's connection is not live: the quote shown is the last received
         self.quantity = QDoubleSpinBox()
         self.quantity.setRange(0, 1e9)
         self.quantity.setDecimals(0)
@@ -141,6 +142,8 @@ class OrderTicket(QWidget):
         self.quantity.valueChanged.connect(self.update_preview)
         self.bracket.toggled.connect(self._type_changed)
         self._type_changed()
+        session.status_changed.connect(self.show_status)
+        self.show_status(session.status)
 
     # --- filling the ticket ------------------------------------------------------------
     def set_instrument(self, instrument: Instrument, side: OrderSide | None = None) -> None:
@@ -168,10 +171,20 @@ class OrderTicket(QWidget):
             self.limit_price.set_price(self.instrument.round_to_tick(price), nd)
         self._show_quote(quote)
 
-    def _show_quote(self, quote: Quote) -> None:
+    def _show_quote(self, quote: Quote | None) -> None:
         nd = self.instrument.price_decimals() if self.instrument else 2
-        parts = [f"{quote.bid:.{nd}f} × {quote.ask:.{nd}f}" if math.isfinite(quote.bid) and math.isfinite(quote.ask) else ""]
-        self.quote_label.setText(" ".join(p for p in parts if p))
+        text = (f"{quote.bid:.{nd}f} × {quote.ask:.{nd}f}"
+                if quote is not None and math.isfinite(quote.bid) and math.isfinite(quote.ask) else "")
+        self.quote_label.setText(f"stale {text}" if text and self.stale else text)
+
+    def show_status(self, status) -> None:  # type: ignore[no-untyped-def]
+        """Grey the quote and mark it stale while the session's prices are stale (``status.stale``)."""
+        if self.stale == status.stale:
+            return
+        self.stale = status.stale
+        mark_stale(self.quote_label, self.stale)
+        self.quote_label.setToolTip("the last quote received: the connection is not live" if self.stale else "")
+        self._show_quote(self.session.market.quotes.get(self.instrument.key) if self.instrument else None)
 
     def on_quote(self, instrument: Instrument, quote: Quote) -> None:
         if self.instrument is not None and instrument.key == self.instrument.key:

@@ -1,4 +1,5 @@
-"""Watchlist panel: named lists persisted in the store; add by symbol, remove, reorder; live quotes with flashes."""
+"""Watchlist panel: named lists persisted in the store; add by symbol, remove, reorder; live quotes with flashes,
+greyed while the session's connection is not live."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from terminal.domain import DomainError, Instrument, OrderSide
 from terminal.ui.models.watchlist import WatchlistModel
-from terminal.ui.panels.common import make_table, spawn
+from terminal.ui.panels.common import make_table, mark_stale, spawn
 
 DEFAULT_LISTS = {
     "Tech": ["AAPL", "MSFT", "NVDA", "GOOG", "AMZN", "META", "TSLA", "AMD"],
@@ -71,6 +72,8 @@ class WatchlistPanel(QWidget):
         remove.triggered.connect(self.remove_selected)
         self.table.addAction(remove)
         session.market.quote_updated.connect(self._on_quote)
+        session.status_changed.connect(self.show_status)
+        self.show_status(session.status)
         self._current = ""
 
     # --- lists ---------------------------------------------------------------------------
@@ -181,6 +184,11 @@ class WatchlistPanel(QWidget):
         instrument = self.model.instrument_at(row)
         if instrument is not None:
             signal.emit(instrument)
+
+    def show_status(self, status) -> None:  # type: ignore[no-untyped-def]
+        """Grey every quote, the selected row's too, while the session's prices are stale (``status.stale``)."""
+        self.model.set_stale(status.stale)
+        mark_stale(self.table, status.stale)  # the selection's colours: the model cannot set those
 
     def _on_quote(self, item) -> None:  # type: ignore[no-untyped-def]
         instrument, quote = item
