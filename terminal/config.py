@@ -106,8 +106,6 @@ class Settings:
 
 def parse_feed_url(text: str) -> str:
     """``kafka://HOST:PORT[,HOST:PORT]`` of the desk bus, written out in full (a bare HOST:PORT gets its scheme)."""
-    from terminal.bus.kafka import parse_kafka_url
-
     try:
         return "kafka://" + parse_kafka_url(text)
     except ValueError as exc:

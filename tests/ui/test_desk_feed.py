@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -50,14 +49,9 @@ def desk(qloop, tmp_path, kafka_bootstrap, topics):  # noqa: F811
 
 
 def _hub_process(qloop, desk: Desk):
-    """``quant-terminal hub`` as a child process (so it can die by SIGKILL, saying nothing); returns once ready."""
-    process = desk.hub_process("--log-level", "WARNING")
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()  # the pipe never fills
-    wait_until(qloop, lambda: any(" ready" in line for line in output) or process.poll() is not None, timeout=60,
-               message="the hub process to be ready")
-    assert process.poll() is None, "".join(output)
-    return process
+    """``quant-terminal hub`` as a child process (so it can die by SIGKILL, saying nothing); returns once ready
+    (``Desk.hub_process`` reads its output and turns the loop until the hub says so)."""
+    return desk.hub_process("--log-level", "WARNING")
 
 
 def _kill(desk: Desk, process) -> None:
