@@ -287,6 +287,7 @@ class Consumer:
 
     slice_records = 100
     slice_seconds = 0.004
+    in_flight = 2  # batches queued for the loop or being handled
 
     def __init__(self, bootstrap: str, topics: Iterable[str], handler: Callable[[list[Record]], None],
                  loop: asyncio.AbstractEventLoop | None = None, group: str = "", start: str | int = END,
@@ -310,7 +311,7 @@ class Consumer:
         self._ends: dict[tuple[str, int], int] = {}  # high watermarks when assigned: "caught up" is reaching them
         self._positions: dict[tuple[str, int], int] = {}
         self.caught_up = threading.Event()
-        self._room = threading.Semaphore(2)  # batches queued for the loop or being handled
+        self._room = threading.Semaphore(self.in_flight)
         self._queue: deque[list[Record]] = deque()  # on the loop: batches not yet all handled, in order
         self._handled = 0  # records of the first queued batch already given to the handler
         self._draining = False
@@ -416,9 +417,22 @@ class Consumer:
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
         from confluent_kafka import TopicPartition
 
+        self._wait_handled()  # the owner has seen every record handed over before it lets the partitions go
         if self._on_revoke is not None:
             self._on_revoke([(p.topic, p.partition) for p in partitions])
         self._drain_commits(consumer, TopicPartition)
+
+    def _wait_handled(self) -> None:
+        """In the thread: until the loop has given the handler every batch handed to it (a batch may be handled
+        over several turns of the loop, so a callback posted after it is no longer sure to run after it)."""
+        taken = 0
+        while taken < self.in_flight:
+            if self._room.acquire(timeout=0.05):
+                taken += 1
+            elif self._closed.is_set() or self._loop.is_closed():
+                break
+        for _ in range(taken):
+            self._room.release()
 
     def _check_caught_up(self) -> None:
         if all(self._positions.get(tp, 0) >= end for tp, end in self._ends.items()):
@@ -426,7 +440,7 @@ class Consumer:
             self.caught_up.set()
 
     def _hand(self, records: list[Record]) -> None:
-        """Queue ``records`` for the loop once fewer than two batches are queued there or being handled."""
+        """Queue ``records`` for the loop once fewer than ``in_flight`` batches are queued there or being handled."""
         while not self._room.acquire(timeout=0.05):
             if self._closed.is_set():
                 return
