@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import socket
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 from terminal.broker import events as ev
 from terminal.bus import codec
+from terminal.bus.desk_risk import DeskLimits, check_gross_exposure
 from terminal.bus.kafka import (
     BEGINNING,
     END,
@@ -56,14 +56,6 @@ HEARTBEAT_SECONDS = 0.5
 LIVE_HUB_SECONDS = 1.2  # a heartbeat younger than this: that hub is alive
 TERMINAL_TIMEOUT = 30.0  # a terminal not heard from for this long no longer holds subscriptions
 DESK_ROLE = "desk"
-
-
-@dataclass(frozen=True)
-class DeskLimits:
-    """Limits across every terminal on the hub, on top of each terminal's own and the hub's per-order rules
-    (max position per symbol and daily loss are the hub session's RiskLimits)."""
-
-    max_gross_exposure: float = 5_000_000.0  # Σ |position + working| × price × multiplier, all symbols
 
 
 @dataclass
@@ -465,35 +457,8 @@ class Hub:
             await asyncio.sleep(0.01)
 
     def _check_desk(self, order: Order, children: list[Order]) -> None:
-        """Gross exposure across the desk: every position and working order of every terminal, plus this one."""
-        market, portfolio = self.session.market, self.session.portfolio
-
-        def price(instrument: Instrument, fallback: float | None = None) -> float:
-            p = market.reference_price(instrument)
-            if not math.isfinite(p) and fallback is not None:
-                p = fallback
-            return p if math.isfinite(p) else math.nan
-
-        exposure: dict[str, float] = {}
-        for position in portfolio.positions.values():
-            exposure[position.instrument.key] = exposure.get(position.instrument.key, 0.0) + position.quantity
-        for working in self.session.orders.working():
-            if not working.parent_ref and working.parent_id == 0:
-                exposure[working.instrument.key] = exposure.get(working.instrument.key, 0.0) + working.side.sign * working.remaining
-        instruments = {p.instrument.key: p.instrument for p in portfolio.positions.values()}
-        instruments.update({o.instrument.key: o.instrument for o in self.session.orders.working()})
-        before = sum(abs(q) * price(instruments[k]) * instruments[k].multiplier for k, q in exposure.items()
-                     if math.isfinite(price(instruments[k])))
-        exposure[order.instrument.key] = exposure.get(order.instrument.key, 0.0) + order.signed_quantity
-        instruments[order.instrument.key] = order.instrument
-        own = order.price_for_notional
-        after = sum(abs(q) * price(instruments[k], own if k == order.instrument.key else None)
-                    * instruments[k].multiplier for k, q in exposure.items()
-                    if math.isfinite(price(instruments[k], own if k == order.instrument.key else None)))
-        if after > self.limits.max_gross_exposure and after > before:
-            raise OrderRejected(f"desk gross exposure would reach {after:,.0f} (now {before:,.0f}) across all "
-                                f"terminals; the desk limit is {self.limits.max_gross_exposure:,.0f}",
-                                rule="desk_gross_exposure")
+        check_gross_exposure(order, self.limits, self.session.market, self.session.portfolio,
+                             self.session.orders.working())
 
     def _may_touch(self, key: str, trader: str, desk: bool) -> str:
         """Why ``trader`` may not change order ``key`` ('' if they may): a trader's own orders, or any with the desk role."""
