@@ -343,6 +343,7 @@ class TradingSession:
         self._on_feed = feed
         for service in (self.market, self.orders, self.history, self.backfill):
             service.use_broker(broker)
+        self.orders.adopt_refs = getattr(broker, "role", "") == "desk"  # as a session built on it does
         for instrument in [*instruments, *self.market.instruments.values()]:
             broker.remember(instrument)
         broker.events.subscribe(self._on_broker_event)

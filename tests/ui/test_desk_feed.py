@@ -147,7 +147,7 @@ def test_the_connect_dialogs_desk_hub_choice_moves_a_running_window_onto_the_fee
         desk, terminal_window, qloop, qtbot):
     hub = desk.hub()
     window, session, msft = open_with_symbol(terminal_window, qloop, "MSFT", in_process_simulator=True,
-                                             bus_prefix=desk.topics.prefix)
+                                             bus_prefix=desk.topics.prefix, desk_role="desk")
     assert session.simulator is not None and session.status.provenance is Provenance.SIMULATOR
     dialog = ConnectDialog(feed="", trader="", parent=window)
     qtbot.addWidget(dialog)
@@ -164,6 +164,7 @@ def test_the_connect_dialogs_desk_hub_choice_moves_a_running_window_onto_the_fee
     assert session.simulator is None and session.settings.feed == choice.feed and session.settings.trader == "bob"
     assert session.status.live and session.status.endpoint == choice.feed
     assert type(session.broker).__name__ == "KafkaBroker" and session.orders._broker is session.broker
+    assert session.orders.adopt_refs, "the desk role keeps every order's own client order id, as at start-up"
     wait_until(qloop, lambda: ("quotes", msft.key) in hub.wanted(), message="the watchlist's MSFT asked of the hub")
     fresh = session.market.quotes.get(msft.key)
     wait_until(qloop, lambda: session.market.quotes.get(msft.key) not in (None, fresh), timeout=15,
@@ -174,7 +175,7 @@ def test_the_connect_dialogs_desk_hub_choice_moves_a_running_window_onto_the_fee
     dialog.endpoint.setText(f"127.0.0.1:{desk.sim.port}")  # the hub's simulator stands in for TWS
     dialog.client_id.setValue(7)
     qloop.run_until_complete(window.connect_to(dialog.choice(), ask=False))
-    assert type(session.broker).__name__ == "IBBroker" and session.settings.feed == ""
+    assert type(session.broker).__name__ == "IBBroker" and session.settings.feed == "" and not session.orders.adopt_refs
     assert session.status.live and session.status.endpoint == f"127.0.0.1:{desk.sim.port}"
     wait_until(qloop, lambda: any(s.client_id == 7 and s.subs.quotes for s in desk.sim.sessions),
                message="the watchlist subscribed at TWS")
