@@ -82,7 +82,14 @@ def test_historical_bars_are_ordered_and_keep_up_to_date(run, ib, ib_lib):
     assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
     updates = []
     bars.updateEvent += lambda b, has_new: updates.append(has_new)
-    run(asyncio.sleep(0.6))
+
+    async def first_update() -> None:  # the simulator updates the open bar with its ticks: a few a second
+        for _ in range(60):
+            if updates:
+                return
+            await asyncio.sleep(0.05)
+
+    run(first_update())
     assert updates
 
 
