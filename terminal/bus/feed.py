@@ -126,10 +126,6 @@ class KafkaBroker:
         """The hub's last heartbeat: hub, state, broker, provenance, account, client_id, kill_switch, time."""
         return dict(self._hub)
 
-    @property
-    def endpoint(self) -> str:
-        return f"kafka://{self.bootstrap}"
-
     async def connect(self, host: str, port: int, client_id: int, timeout: float = 10.0) -> None:
         """Join the bus at host:port: read the journal (orders and fills of the last days, positions, account),
         then wait for the hub's heartbeat."""

@@ -90,7 +90,6 @@ class Hub:
         self._positions_due: set[str] = set()
         self._ticks: dict[str, tuple] = {}  # instrument key -> the ticks of its next quote message
         self._tasks: list[asyncio.Task] = []
-        self._stopping = False
         self.commands_done = 0
         self.restored = asyncio.Event()
 
@@ -161,7 +160,6 @@ class Hub:
                 and now - float(beat.get("sent", 0.0)) < LIVE_HUB_SECONDS]
 
     async def stop(self) -> None:
-        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for consumer in self._consumers:
@@ -388,8 +386,9 @@ class Hub:
         refused = order.with_status(OrderStatus.INACTIVE, reason=why, updated=datetime.now(UTC))
         self._rejected[order.client_order_id] = refused
         self._rules[order.client_order_id] = rule
+        self._owners.setdefault(order.client_order_id, (trader, terminal))  # in memory: whom the answer is for
         self.session.log.error("hub", f"refused ({rule}) {order.client_order_id} from {trader}@{terminal}: {why}")
-        self._send(self.topics.orders, order.account or "-", codec.order_message(refused, trader, terminal, rule))
+        self._publish_order(refused)
 
     async def _place(self, message: dict[str, Any], trader: str, terminal: str, desk: bool) -> None:
         try:
@@ -403,9 +402,7 @@ class Hub:
         if known is not None:  # a redelivery or a resend: the answer again, never a second order
             self.session.log.info("hub", f"command for {key} again (redelivered or resent): not placed twice, "
                                          f"it is {known.status.value}")
-            self._publish_order(known) if key in self.session.orders.orders else self._send(
-                self.topics.orders, known.account or "-", codec.order_message(known, trader, terminal,
-                                                                               self._rules.get(key, "")))
+            self._publish_order(known)
             for child in children:
                 if child.client_order_id in self.session.orders.orders:
                     self._publish_order(self.session.orders.orders[child.client_order_id])
