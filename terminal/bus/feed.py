@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 
 STALE_SECONDS = 1.5  # no hub heartbeat (sent every 0.5 s) for this long: the feed is stale
 TERMINAL_HEARTBEAT = 2.0
+COMMANDS_WAIT = 2.0  # a live feed whose hub is not reading commands yet: how long an order waits before it is refused
+PRODUCER_STALE_SECONDS = 5.0  # Kafka has confirmed none of this terminal's heartbeats for this long: send no order
 JOURNAL_DAYS = 8  # orders and fills read back at connect (brokers report executions of about a week; a
 # trader's positions are built from their fills in this window)
 
@@ -107,6 +109,7 @@ class KafkaBroker:
         self._request_ids = itertools.count(1)
         self._hub: dict[str, Any] = {}
         self._hub_seen = 0.0  # monotonic time of the last heartbeat
+        self._delivered = 0.0  # monotonic time Kafka last confirmed one of this terminal's heartbeats
         self._live = False
         self._tasks: list[asyncio.Task] = []
         self._closing = False
@@ -141,6 +144,7 @@ class KafkaBroker:
         except BusError as exc:
             raise NotConnected(str(exc)) from None
         self.producer = Producer(bootstrap, loop, client_id=f"{self.terminal}")
+        self._delivered = time.monotonic()
         since = int((time.time() - JOURNAL_DAYS * 86400) * 1000)
         t = self.topics
         journal = Consumer(bootstrap, [t.orders, t.fills], self._on_journal, loop, start=since,
@@ -244,7 +248,11 @@ class KafkaBroker:
         if self.producer is None:
             return
         self.producer.send(self.topics.subscriptions, f"{self.terminal}|alive", codec.envelope(
-            "terminal", terminal=self.terminal, trader=self.trader, role=self.role))
+            "terminal", terminal=self.terminal, trader=self.trader, role=self.role), self._heartbeat_delivered)
+
+    def _heartbeat_delivered(self, error: Any, _message: Any) -> None:  # in the producer's thread
+        if error is None:
+            self._delivered = time.monotonic()
 
     async def _announce(self) -> None:
         while True:
@@ -398,11 +406,30 @@ class KafkaBroker:
         return self._account
 
     # --- order commands ----------------------------------------------------------------------------
-    def _require(self) -> None:
+    @property
+    def orders_blocked(self) -> str:
+        """Empty while an order command sent now would reach the hub's command reader; otherwise why it would not."""
+        if not self._live or self.producer is None:
+            return "not connected: the desk feed is stale (no hub heartbeat) or the hub's broker is down"
+        commands = str(self._hub.get("commands", "no word from the hub on it"))
+        if commands != "ready":
+            return f"the desk hub is not taking orders now ({commands}); nothing was sent, try again shortly"
+        quiet = time.monotonic() - self._delivered
+        if quiet > PRODUCER_STALE_SECONDS:
+            return (f"Kafka at {self.bootstrap} has taken none of this terminal's messages for {quiet:.0f} s; "
+                    f"nothing was sent")
+        return ""
+
+    async def _require(self) -> None:
+        """Return once a command sent now reaches the hub. A live feed whose hub is (re)joining its group or whose
+        Kafka has not confirmed a heartbeat yet gets ``COMMANDS_WAIT`` seconds; a stale feed none."""
         if self.read_only:
             raise BrokerError("this connection to the desk bus is read-only (the monitor): no order commands")
-        if not self._live or self.producer is None:
-            raise NotConnected("not connected: the desk feed is stale (no hub heartbeat) or the hub's broker is down")
+        deadline = time.monotonic() + COMMANDS_WAIT
+        while (blocked := self.orders_blocked) and self._live and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if blocked:
+            raise NotConnected(blocked)
 
     def _send_command(self, command: str, key: str, ttl: float | None = None, **fields: Any) -> dict[str, Any]:
         assert self.producer is not None
@@ -435,7 +462,7 @@ class KafkaBroker:
             self._waiters.pop(key, None)
 
     async def _place(self, orders: list[Order]) -> list[Order]:
-        self._require()
+        await self._require()
         key = orders[0].client_order_id
         ttl = self.order_ttl
         message = self._send_command("place", key, ttl, orders=[codec.order_dict(o) for o in orders])
@@ -471,22 +498,22 @@ class KafkaBroker:
         raise OrderNotAtBroker(f"order {order.client_order_id} is not known to the desk hub")
 
     async def modify(self, order: Order) -> Order:
-        self._require()
+        await self._require()
         self._send_command("modify", self._hub_key(order), self.order_ttl, order={
             "quantity": order.quantity, "limit_price": codec.num(order.limit_price),
             "stop_price": codec.num(order.stop_price)})
         return order
 
     async def cancel(self, order: Order) -> None:
-        self._require()
+        await self._require()
         self._send_command("cancel", self._hub_key(order))
 
     async def cancel_all(self) -> None:
-        self._require()
+        await self._require()
         self._send_command("cancel_all", "")
 
     async def set_desk_kill_switch(self, on: bool) -> None:
-        self._require()
+        await self._require()
         self._send_command("kill_switch", "", on=on)
 
     # --- requests to the hub -----------------------------------------------------------------------

@@ -91,6 +91,7 @@ class Hub:
         self._ticks: dict[str, tuple] = {}  # instrument key -> the ticks of its next quote message
         self._tasks: list[asyncio.Task] = []
         self.commands_done = 0
+        self._command_reader: Consumer | None = None
         self.restored = asyncio.Event()
 
     # --- start and stop ----------------------------------------------------------------------------
@@ -131,9 +132,14 @@ class Hub:
         self.restored.set()
         self._consumers.append(Consumer(self.bootstrap, [self.topics.requests], self._on_requests, loop,
                                         start=END, name=f"{self.hub_id}-requests").start())
-        self._consumers.append(Consumer(self.bootstrap, [self.topics.commands], self._on_commands, loop,
-                                        group=f"{self.topics.prefix}hub", name=f"{self.hub_id}-commands",
-                                        batch=100).start())
+        # Standalone (one hub per desk, no group membership): a restarted hub, or one whose Kafka restarted, reads
+        # on from the committed offset at once instead of rejoining a group and waiting out a dead member's session.
+        self._command_reader = Consumer(self.bootstrap, [self.topics.commands], self._on_commands, loop,
+                                        group=f"{self.topics.prefix}hub", standalone=True,
+                                        name=f"{self.hub_id}-commands", batch=100).start()
+        self._consumers.append(self._command_reader)
+        if not await self._command_reader.wait_assigned(30.0) or self._command_reader.error:
+            session.log.warning("hub", f"not reading commands yet: {self._commands_state()}")
         self._tasks = [asyncio.ensure_future(self._run_commands()), asyncio.ensure_future(self._beat())]
         session.log.info("hub", f"desk hub {self.hub_id} on Kafka {self.bootstrap}, topics {self.topics.prefix}*")
 
@@ -165,6 +171,7 @@ class Hub:
         for consumer in self._consumers:
             await asyncio.to_thread(consumer.close)
         self._consumers.clear()
+        self._command_reader = None
         if self.producer is not None:
             self._heartbeat("stopped", "the hub stopped")
             await asyncio.to_thread(self.producer.close)
@@ -241,7 +248,18 @@ class Hub:
             "connection", hub=self.hub_id, state=state or status.state.lower(), broker=status.endpoint,
             message=message or status.message, provenance=session.broker.provenance.value,
             account=session.portfolio.account.account, client_id=session.broker.client_id,
-            kill_switch=session.risk.kill_switch, time=codec.iso(datetime.now(UTC))))
+            kill_switch=session.risk.kill_switch, commands=self._commands_state(), time=codec.iso(datetime.now(UTC))))
+
+    def _commands_state(self) -> str:
+        """``ready`` while the hub reads the commands topic; otherwise why it does not (terminals send nothing)."""
+        reader = self._command_reader
+        if reader is None:
+            return "starting: the hub is not reading commands yet"
+        if reader.error:
+            return f"stopped: the hub's command reader failed: {reader.error}"
+        if not reader.partitions:
+            return "starting: the hub is finding its place in the commands topic"
+        return "ready"
 
     async def _beat(self) -> None:
         while True:
@@ -355,7 +373,8 @@ class Hub:
             self._commands.put_nowait(record)
 
     async def _run_commands(self) -> None:
-        consumer = self._consumers[-1]
+        consumer = self._command_reader
+        assert consumer is not None
         while True:
             record = await self._commands.get()
             try:

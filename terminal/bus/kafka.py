@@ -165,6 +165,10 @@ def ensure_topics(bootstrap: str, topics: Topics, retention_hours: float = DEFAU
             raise BusError(f"the desk's topics on {bootstrap} have no leader after {timeout:g} s")
         time.sleep(0.1)
 
+# librdkafka backs off up to 10 s between reconnects: a broker back after a restart was not used for up to 10 s.
+# Our brokers are on the desk's LAN; one attempt a second is cheap.
+RECONNECT_BACKOFF_MAX_MS = 1000
+
 
 class Producer:
     """Idempotent producer (acks=all, retries without duplicates or reordering).
@@ -179,7 +183,8 @@ class Producer:
         self._loop = loop or asyncio.get_event_loop()
         self._producer = _Producer({
             "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": linger_ms,
-            "client.id": client_id, "message.timeout.ms": 300_000, "logger": _librdkafka_log, "queue.buffering.max.messages": 1_000_000,
+            "client.id": client_id, "message.timeout.ms": 300_000,
+            "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS, "logger": _librdkafka_log, "queue.buffering.max.messages": 1_000_000,
         })
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"kafka-producer-{client_id}", daemon=True)
@@ -275,7 +280,11 @@ class Consumer:
     runs in the thread when the group takes ``(topic, partition)`` pairs away, before another member
     gets them: it may block until the owner is done with them, and what it gave ``commit`` is committed
     before the partitions go. ``assignment`` is the group's partition assignment strategy (librdkafka's
-    default, range, gives every one-partition topic to one member; roundrobin spreads them).
+    default, range, gives every one-partition topic to one member; roundrobin spreads them). ``standalone``
+    with ``group``: not a member; it assigns itself every partition at the group's committed offsets (the
+    beginning when there are none) and commits there, so there is no rebalance and no session to lose: a
+    Kafka restart longer than the session timeout cost a member ~20 s of rejoining, during which nothing
+    was read (the hub's commands, read by that one process only).
 
     The thread waits for the first message only and takes with it what else has arrived, up to ``batch``
     (``consume(n, timeout)`` waits the whole timeout for n: it added 25-50 ms to every quote, order update
@@ -293,7 +302,7 @@ class Consumer:
                  loop: asyncio.AbstractEventLoop | None = None, group: str = "", start: str | int = END,
                  accept: Callable[[str, bytes | None], bool] | None = None, name: str = "consumer",
                  batch: int = 2000, on_revoke: Callable[[list[tuple[str, int]]], None] | None = None,
-                 assignment: str = "") -> None:
+                 assignment: str = "", standalone: bool = False) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self._handler = handler
@@ -304,10 +313,12 @@ class Consumer:
         self._batch = batch
         self._on_revoke = on_revoke
         self._assignment = assignment
+        self._standalone = standalone
         self._name = name
         self._commits: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = threading.Event()
         self._assigned = threading.Event()
+        self.partitions: frozenset[tuple[str, int]] = frozenset()  # what the group gives this member now
         self._ends: dict[tuple[str, int], int] = {}  # high watermarks when assigned: "caught up" is reaching them
         self._positions: dict[tuple[str, int], int] = {}
         self.caught_up = threading.Event()
@@ -333,6 +344,7 @@ class Consumer:
         config: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "enable.auto.commit": False,
                                   "enable.partition.eof": False, "fetch.wait.max.ms": 10,
                                   "socket.keepalive.enable": True, "client.id": self._name,
+                                  "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS,
                                   "logger": _librdkafka_log}
         if self._group:
             config.update({"group.id": self._group, "auto.offset.reset": "earliest",
@@ -354,7 +366,10 @@ class Consumer:
                 raise BusError(f"topic {topic} does not exist on {self.bootstrap} (start the hub once to create it)")
             for partition in info.partitions:
                 low, high = _watermarks(consumer, TopicPartition(topic, partition))
-                if self._start == BEGINNING:
+                if self._standalone:  # where the group's committed offset says, else from the beginning
+                    (committed,) = consumer.committed([TopicPartition(topic, partition)], timeout=15)
+                    offset = committed.offset if committed.offset >= 0 else OFFSET_BEGINNING
+                elif self._start == BEGINNING:
                     offset = OFFSET_BEGINNING
                     self._ends[(topic, partition)] = high if high > low else -1
                 elif self._start == END:
@@ -363,21 +378,23 @@ class Consumer:
                     offset = int(self._start)
                     self._ends[(topic, partition)] = high if high > low else -1
                 parts.append(TopicPartition(topic, partition, offset))
-        if not isinstance(self._start, str):
+        if not isinstance(self._start, str) and not self._standalone:
             parts = consumer.offsets_for_times(parts, timeout=15)
             for part in parts:  # no message at or after the time: start at the end
                 if part.offset < 0:
                     part.offset = OFFSET_END
         consumer.assign(parts)
+        self.partitions = frozenset((p.topic, p.partition) for p in parts)
 
     def _serve(self) -> None:
         from confluent_kafka import Consumer as _Consumer
-        from confluent_kafka import KafkaException, TopicPartition
+        from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
         try:
             consumer = _Consumer(self._config())
-            if self._group:
-                consumer.subscribe(self.topics, on_assign=lambda c, p: self._assigned.set(), on_revoke=self._revoked)
+            if self._group and not self._standalone:
+                consumer.subscribe(self.topics, on_assign=self._on_assigned, on_revoke=self._revoked,
+                                   on_lost=self._revoked)
             else:
                 self._assign_all(consumer)
                 self._assigned.set()
@@ -397,8 +414,14 @@ class Consumer:
                 messages = [first, *consumer.consume(self._batch - 1, 0)] if self._batch > 1 else [first]
                 records = []
                 for m in messages:
-                    if m.error():
-                        log.warning("%s: %s", self._name, m.error())
+                    error = m.error()
+                    if error is not None:
+                        if error.fatal() or error.code() == KafkaError._FATAL:  # this consumer can do no more
+                            self.error = error.str()
+                            self.partitions = frozenset()
+                            log.error("%s: %s; this consumer stops", self._name, self.error)
+                            return
+                        log.warning("%s: %s", self._name, error)
                         continue
                     topic, partition, offset = m.topic(), m.partition(), m.offset()
                     self._positions[(topic, partition)] = offset + 1
@@ -414,9 +437,15 @@ class Consumer:
             self._drain_commits(consumer, TopicPartition)
             consumer.close()
 
+    def _on_assigned(self, consumer: Any, partitions: list[Any]) -> None:
+        self.partitions = self.partitions | {(p.topic, p.partition) for p in partitions}
+        self._assigned.set()
+
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
+        """The group takes partitions away (a rebalance) or they are lost (the session timed out)."""
         from confluent_kafka import TopicPartition
 
+        self.partitions = self.partitions - {(p.topic, p.partition) for p in partitions}
         self._wait_handled()  # the owner has seen every record handed over before it lets the partitions go
         if self._on_revoke is not None:
             self._on_revoke([(p.topic, p.partition) for p in partitions])

@@ -140,6 +140,9 @@ def test_orders_survive_a_kafka_restart_exactly_once(loop, tmp_path, topics, sim
         private_kafka.start()  # same data: every topic, offset and committed position kept
         wait(loop, lambda: alice.status.state == "CONNECTED" and bob.status.state == "CONNECTED", 60,
              "both terminals live again")
+        # live quotes come back before the hub's command reader has its partition again: the terminals say so
+        wait(loop, lambda: not alice.broker.orders_blocked and not bob.broker.orders_blocked, 60,
+             "the hub to read commands again")
         for session in (alice, bob):
             instrument = session.market.instruments[AAPL.key]
             placed.append(desk.run(session.orders.place(Order(instrument, OrderSide.SELL, 1, OrderType.MARKET)),
