@@ -10,7 +10,7 @@ a terminal) with Kafka on both sides:
 * ``commands`` -> the order service, one at a time in order, under desk-wide risk (every terminal's
   orders and the one account's positions are in this one book), committed only once the broker has
   the order; the client order id makes each command idempotent;
-* ``requests`` -> ``replies``: qualify, search, history, snapshot, what-if for the terminals.
+* ``requests`` -> ``replies``: qualify, search, history, snapshot, what-if for the terminals (hub_requests).
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from terminal.broker import events as ev
 from terminal.bus import codec
 from terminal.bus.desk_risk import DeskLimits, check_gross_exposure
+from terminal.bus.hub_requests import answer
 from terminal.bus.kafka import (
     BEGINNING,
     END,
@@ -40,7 +41,6 @@ from terminal.bus.kafka import (
     ensure_topics,
 )
 from terminal.domain import (
-    BarSize,
     DomainError,
     Instrument,
     Order,
@@ -574,36 +574,5 @@ class Hub:
             asyncio.ensure_future(self._answer(message))
 
     async def _answer(self, message: dict[str, Any]) -> None:
-        terminal, request_id = str(message.get("terminal", "")), message.get("id")
-        method, args = message.get("method"), message.get("args", {})
-        market, broker = self.session.market, self.session.broker
-        try:
-            if method == "qualify":
-                result: Any = codec.instrument_dict(await market.qualify(codec.instrument_from(args["instrument"])))
-            elif method == "search":
-                result = [codec.instrument_dict(i) for i in await broker.search(str(args["pattern"]))]
-            elif method == "history":
-                start, end = codec.parse_time(args["start"]), codec.parse_time(args["end"])
-                assert start is not None and end is not None
-                bars = await broker.history(codec.instrument_from(args["instrument"]), BarSize(args["bar_size"]),
-                                            start, end)
-                result = [[codec.iso(b.time), b.open, b.high, b.low, b.close, b.volume] for b in bars]
-            elif method == "snapshot":
-                instrument = codec.instrument_from(args["instrument"])
-                quote = await broker.snapshot(instrument, float(args.get("timeout", 3.0)))
-                result = codec.quote_message(instrument, quote)
-            elif method == "what_if":
-                preview = await broker.what_if(codec.order_from(args["order"]), float(args.get("timeout", 5.0)))
-                # OrderPreview is slotted: no __dict__ (that answered every what-if with an AttributeError)
-                result = {k: codec.num(v) if isinstance(v, float) else v for k, v in asdict(preview).items()}
-            elif method == "server_time":
-                result = codec.iso(await broker.server_time())
-            elif method == "account_values":
-                result = [[v.account, v.tag, v.value, v.currency] for v in await broker.account_values()]
-            else:
-                raise DomainError(f"unknown request {method!r}")
-            reply = codec.envelope("reply", id=request_id, terminal=terminal, ok=True, result=result)
-        except Exception as exc:
-            reply = codec.envelope("reply", id=request_id, terminal=terminal, ok=False,
-                                   error=f"{type(exc).__name__}: {exc}", kind=type(exc).__name__)
-        self._send(self.topics.replies, terminal, reply)
+        self._send(self.topics.replies, str(message.get("terminal", "")), await answer(self.session, message))
+
