@@ -97,6 +97,7 @@ def test_bars_from_the_simulator_are_stored_as_simulator_bars(loop, sims, sessio
     sim = sims()
     session = sessions(sim.port)
     aapl = loop.run_until_complete(session.market.qualify(Instrument("AAPL")))
-    frame = loop.run_until_complete(session.history.bars(aapl, BarSize.MIN_1, timedelta(hours=3)))
+    # five days hold an open session whatever the hour this runs (nights, weekends, a long holiday weekend)
+    frame = loop.run_until_complete(session.history.bars(aapl, BarSize.MIN_1, timedelta(days=5)))
     assert not frame.empty
     assert session.store.bars.sources(aapl, BarSize.MIN_1) == {Provenance.SIMULATOR}
