@@ -123,6 +123,16 @@ async def mismatch(window, session, out: Path, theme: str) -> Path:  # type: ign
     return path
 
 
+async def about(window, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
+    """Help → About: the versions and where this copy keeps its data."""
+    dialog = window.about_dialog()
+    await asyncio.sleep(0.2)
+    path = out / f"about-{theme}.png"
+    dialog.grab().save(str(path))
+    dialog.close()
+    return path
+
+
 async def shoot(out: Path, theme: str, db_url: str) -> Path:
     from terminal.config import load_settings
     from terminal.ui.main import build_session, open_window
@@ -142,6 +152,7 @@ async def shoot(out: Path, theme: str, db_url: str) -> Path:
             print(extra)
         print(await hostile_check(window, session, out, theme))
         print(await mismatch(window, session, out, theme))
+        print(await about(window, out, theme))
     window.close()
     await session.stop()
     session.store.close()

@@ -25,7 +25,7 @@ def make_broker(settings: Settings) -> Broker:
     return IBBroker()
 
 
-def run_app(settings: Settings, replay=None) -> int:  # type: ignore[no-untyped-def]
+def run_app(settings: Settings, replay=None, exit_after: float | None = None) -> int:  # type: ignore[no-untyped-def]
     from terminal.ui.main import run
 
-    return run(settings, replay)
+    return run(settings, replay, exit_after)

@@ -33,6 +33,27 @@ EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer killed by SIGPIPE
 EXIT_INTERRUPTED = 130
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the terminal's version and its parts' (Qt, IB client, engines), read without importing them."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version (and those of Qt, the IB client, backtrader) and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        from terminal.versions import version_text
+
+        print(version_text())
+        parser.exit(0)
+
+
+def _window_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("--exit-after", type=positive_float, metavar="SECONDS", default=default,
+                        help="close the window this long after it first shows (smoke tests, start-up timing); "
+                             "exits non-zero if an error was logged meanwhile")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors on one line (argparse prints the whole usage block first)."""
 
@@ -90,10 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="quant-terminal",
         description="QuantTerminal: trading terminal for Interactive Brokers with a built-in exchange simulator.",
     )
+    parser.add_argument("--version", action=_VersionAction)
+    _window_options(parser)
     _global_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    commands.add_parser("gui", help="start the terminal window (the default)")
+    _window_options(commands.add_parser("gui", help="start the terminal window (the default)"), argparse.SUPPRESS)
 
     sim = commands.add_parser("sim", help="run the exchange simulator as a TWS-protocol server")
     sim.add_argument("--host", default="127.0.0.1")

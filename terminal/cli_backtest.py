@@ -8,8 +8,6 @@ import asyncio
 import json
 import sys
 
-import pandas as pd
-
 from terminal.broker.base import BrokerError
 from terminal.cli_args import iso_date, positive_float
 from terminal.domain import BarSize, DomainError
@@ -195,6 +193,8 @@ async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[
         if not args.json and sys.stderr.isatty() and done[0]:
             print(file=sys.stderr)
         return _failed(str(exc))
+    import pandas as pd  # here, not at the top: every command (even --help, --version) built this parser
+
     if isinstance(result, pd.DataFrame):
         table = result
     else:

@@ -226,7 +226,7 @@ def run_gui(args: argparse.Namespace, settings: Settings) -> int:
         except MonitorConfigError as exc:
             print(f"quant-terminal: {exc}", file=sys.stderr)
             return 2
-    return run_app(settings)
+    return run_app(settings, exit_after=getattr(args, "exit_after", None))
 
 
 def run_backtest(args: argparse.Namespace, settings: Settings) -> int:

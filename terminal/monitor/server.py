@@ -36,8 +36,9 @@ KEEPALIVE_SECONDS = 15.0
 STREAM_ROWS = 500  # rows of a growing section (fills, equity) a new stream client gets first
 READ_METHODS = ("GET", "HEAD")
 STATIC_FILES = {"index.html": "text/html", "app.js": "text/javascript", "chart.js": "text/javascript",
-                "style.css": "text/css",
-                "icon.svg": "image/svg+xml"}
+                "style.css": "text/css", "icon.svg": "image/svg+xml"}
+# The app icon is one file for the desktop, the bundle and the page: terminal/assets/quant-terminal.svg.
+STATIC_PLACES = {"icon.svg": ("assets", "quant-terminal.svg")}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -162,7 +163,8 @@ class MonitorServer:
         content_type = STATIC_FILES[name]
 
         async def handler(_request: web.Request) -> web.Response:
-            body = resources.files("terminal.monitor").joinpath("web", name).read_bytes()
+            folder, file = STATIC_PLACES.get(name, ("monitor/web", name))
+            body = resources.files("terminal").joinpath(folder, file).read_bytes()
             return web.Response(body=body, content_type=content_type, headers={"Cache-Control": "no-cache"})
         return handler
 

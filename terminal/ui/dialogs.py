@@ -1,10 +1,12 @@
-"""Small dialogs: risk limits and the connection (TWS, IB Gateway or the desk hub on Kafka)."""
+"""Small dialogs: risk limits, the connection (TWS, IB Gateway or the desk hub on Kafka), and About."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -12,8 +14,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QRadioButton,
     QSpinBox,
+    QVBoxLayout,
 )
 
 from terminal.config import RiskLimits, parse_feed_url, parse_ib_endpoint
@@ -149,3 +153,45 @@ class ConnectDialog(QDialog):
     def value(self) -> str:
         host, port, _ = parse_ib_endpoint(self.endpoint.text())
         return f"{host}:{port}:{self.client_id.value()}"
+
+
+class AboutDialog(QDialog):
+    """Help → About: the version, the versions a bug report needs (Qt, the IB client, the engines) and where
+    this copy keeps its data; "Copy for a bug report" puts all of it on the clipboard as text."""
+
+    def __init__(self, icon, where: list[tuple[str, str]], parent=None) -> None:  # type: ignore[no-untyped-def]
+        from terminal import __version__
+        from terminal.versions import build_kind, component_versions
+
+        super().__init__(parent)
+        self.setWindowTitle("About QuantTerminal")
+        self.rows = [("Version", __version__), ("Build", build_kind()), ("Qt runtime", qVersion()),
+                     *component_versions(), *where]
+        layout = QVBoxLayout(self)
+        head = QHBoxLayout()
+        logo = QLabel()
+        logo.setPixmap(icon.pixmap(64, 64))
+        head.addWidget(logo)
+        title = QLabel(f"<b style='font-size:16pt'>QuantTerminal {__version__}</b><br>"
+                       "Trading terminal for Interactive Brokers, with a built-in exchange simulator")
+        title.setWordWrap(True)
+        head.addWidget(title, 1)
+        layout.addLayout(head)
+        form = QFormLayout()
+        for label, value in self.rows:
+            text = QLabel(value)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(label, text)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        copy = QPushButton("Copy for a bug report")
+        copy.clicked.connect(self.copy)
+        buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def text(self) -> str:
+        return "\n".join(f"{label}: {value}" for label, value in self.rows)
+
+    def copy(self) -> None:
+        QApplication.clipboard().setText(self.text())

@@ -58,13 +58,38 @@ async def open_window(session, theme: str | None = None):  # type: ignore[no-unt
     return window
 
 
-def run(settings: Settings, replay=None) -> int:  # type: ignore[no-untyped-def]
-    """``replay``: a ReplayRequest to open on (``quant-terminal replay``) instead of the simulator or TWS."""
+WINDOW_SHOWN = "QT-WINDOW-SHOWN"  # printed once the window has painted (start-up timing, smoke tests)
+
+
+class _ErrorCount(logging.Handler):
+    """Counts ERROR records: ``--exit-after`` exits non-zero when start-up or the run logged one."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def run(settings: Settings, replay=None, exit_after: float | None = None) -> int:  # type: ignore[no-untyped-def]
+    """``replay``: a ReplayRequest to open on (``quant-terminal replay``) instead of the simulator or TWS.
+    ``exit_after``: close the window that many seconds after it first painted; the exit code is then 1 if
+    an error was logged (the packaging smoke test runs the bundle like this)."""
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from terminal import __version__
+
+    errors_logged = _ErrorCount()
+    logging.getLogger().addHandler(errors_logged)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("QuantTerminal")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("quant-terminal")  # Wayland/X11 match the window to quant-terminal.desktop
+    from terminal.ui.icon import app_icon
+
+    app.setWindowIcon(app_icon())
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     session = build_session(settings)
@@ -86,7 +111,15 @@ def run(settings: Settings, replay=None) -> int:  # type: ignore[no-untyped-def]
         errors.install(session, lambda text: window.statusBar().showMessage(text, 15_000), loop)
         window.show()
         settle_heap()
+        # Closing the window ends main() here, on a running loop: with Qt's default (quit on the last window)
+        # the loop stopped under main() before the session was stopped and every exit failed.
+        app.setQuitOnLastWindowClosed(False)
+        app.lastWindowClosed.connect(closed.set)
         app.aboutToQuit.connect(closed.set)
+        if exit_after is not None:
+            await _shown(window)
+            print(WINDOW_SHOWN, flush=True)
+            loop.call_later(exit_after, window.close)
         await closed.wait()
         monitor.stop()  # on the loop, before it closes: the feed's timer belongs to it
         await session.stop()
@@ -94,7 +127,34 @@ def run(settings: Settings, replay=None) -> int:  # type: ignore[no-untyped-def]
     with loop:
         loop.run_until_complete(main())
     session.store.close()
+    logging.getLogger().removeHandler(errors_logged)
+    if exit_after is not None and errors_logged.count:
+        print(f"quant-terminal: {errors_logged.count} error(s) logged while the window was up (see above)",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+async def _shown(window) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the window has painted once (a frame exists: what a user sees as 'it is open')."""
+    from PySide6.QtCore import QEvent, QObject
+
+    painted = asyncio.Event()
+
+    class _Watch(QObject):
+        def eventFilter(self, _obj, event):  # type: ignore[no-untyped-def]
+            if event.type() == QEvent.Type.Paint:
+                painted.set()
+            return False
+
+    watch = _Watch(window)
+    window.installEventFilter(watch)
+    window.update()
+    try:
+        await asyncio.wait_for(painted.wait(), 10)
+    except TimeoutError:  # offscreen platforms may paint children only: the window is up all the same
+        pass
+    window.removeEventFilter(watch)
 
 
 def settle_heap() -> None:

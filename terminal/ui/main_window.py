@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from terminal.domain import Instrument, Order, OrderSide, OrderType, Provenance
-from terminal.ui.dialogs import ConnectChoice, ConnectDialog, RiskDialog
+from terminal.ui.dialogs import AboutDialog, ConnectChoice, ConnectDialog, RiskDialog
 from terminal.ui.order_entry import OrderEntry
 from terminal.ui.panels.blotter import BlotterPanel
 from terminal.ui.panels.common import spawn
@@ -209,6 +209,8 @@ class MainWindow(QMainWindow):
         view.addAction("Dark theme", lambda: self.set_theme("dark"))
         view.addAction("Light theme", lambda: self.set_theme("light"))
         view.addAction("Reset layout", self.reset_layout)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("About QuantTerminal", self.about_dialog)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -364,6 +366,18 @@ class MainWindow(QMainWindow):
         order = Order(instrument, side, float(self.ticket.quantity.value()), OrderType.LIMIT,
                       limit_price=instrument.round_to_tick(price), source="hotkey")
         self.entry.place(order, self._show_error)
+
+    def about_dialog(self) -> AboutDialog:
+        from terminal.store import safe_url
+        from terminal.ui.icon import app_icon
+
+        settings = self.session.settings
+        where = [("Database", safe_url(settings.resolved_db_url)), ("Data folder", str(settings.resolved_data_dir)),
+                 ("Connection", f"{self.session.status.state.lower()} {self.session.status.endpoint}".strip())]
+        dialog = AboutDialog(app_icon(), where, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def risk_dialog(self) -> None:
         dialog = RiskDialog(self.session.risk.limits, self)

@@ -286,3 +286,20 @@ def test_the_window_says_which_session_it_trades_simulator_then_replay(terminal_
     finally:
         qloop.run_until_complete(session.stop())
         qloop.run_until_complete(replay.stop())
+
+
+def test_help_about_shows_the_versions_and_where_the_data_is(terminal_window, qapp):
+    import terminal
+
+    window, session = terminal_window()
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus[-1] == "&Help"
+    dialog = window.about_dialog()
+    text = dialog.text()
+    assert f"Version: {terminal.__version__}" in text
+    for label in ("Qt runtime", "Qt for Python", "IB client", "backtrader", "Database", "Data folder"):
+        assert f"\n{label}: " in text
+    assert "sqlite:///" in text and "connected 127.0.0.1:" in text
+    dialog.copy()
+    assert qapp.clipboard().text() == text
+    dialog.close()
