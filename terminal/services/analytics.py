@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from terminal.analytics import quant
 from terminal.domain import DomainError
 
-T = TypeVar("T")
+if TYPE_CHECKING:  # statsmodels (a second at import) loads in the worker only: the window starts without it
+    from terminal.analytics import quant
+
 # BLAS libraries size their thread pools from the environment when numpy loads in the worker. One thread:
 # else OpenBLAS's spinning helpers fight the terminal's own threads and processes for the cores (ADF on
 # 12,000 bars beside one busy process on 2 cores: 11-23 s, against 0.6-0.8 s single-threaded).
@@ -39,19 +40,19 @@ class AnalyticsService:
 
     async def scan_pairs(self, closes: dict[str, pd.Series]) -> pd.DataFrame:
         """Engle-Granger over every pair of ``closes`` (see ``quant.scan_pairs``)."""
-        return await self._run(quant.scan_pairs, closes)
+        return await self._run("scan_pairs", closes)
 
     async def pair_tests(self, y: pd.Series, x: pd.Series, ratio: float, intercept: float) -> quant.PairTests:
         """Spread, z-score, ADF and Johansen of one pair (see ``quant.pair_tests``)."""
-        return await self._run(quant.pair_tests, y, x, ratio, intercept)
+        return await self._run("pair_tests", y, x, ratio, intercept)
 
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+    async def _run(self, function: str, *args: Any) -> Any:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
         pool = self._pool
         try:
             with _environment(WORKER_ENVIRONMENT):  # a spawning pool starts its process in submit()
-                future = pool.submit(function, *args)
+                future = pool.submit(_in_worker, function, *args)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             if self._pool is pool:
@@ -63,6 +64,13 @@ class AnalyticsService:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _in_worker(function: str, *args: Any) -> Any:
+    """Runs in the worker: ``terminal.analytics.quant.<function>(*args)``."""
+    from terminal.analytics import quant
+
+    return getattr(quant, function)(*args)
 
 
 @contextmanager

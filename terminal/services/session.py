@@ -118,6 +118,7 @@ class TradingSession:
         self.replay_changed: Signal[ReplayController | None] = Signal("session.replay_changed")
         self._wanted: tuple[list[Instrument], list[Instrument]] = ([], [])
         self._simulator_factory = simulator_factory or self._simulator_process
+        self._prelaunched: Simulator | None = None
         self._simulator_restarts = 0
         self._simulator_restarted = 0.0
         self.last_reconcile: ReconcileReport | None = None
@@ -173,7 +174,7 @@ class TradingSession:
             return
         endpoint = self.settings.ib_endpoint()
         if endpoint is None:
-            self.simulator = self._simulator_factory()
+            self.simulator, self._prelaunched = self._prelaunched or self._simulator_factory(), None
             await self.simulator.start()
             endpoint = ("127.0.0.1", self.simulator.port, self.settings.client_id)
             self.log.info("session", f"built-in simulator listening on 127.0.0.1:{self.simulator.port}")
@@ -351,9 +352,14 @@ class TradingSession:
     def _simulator_process(self) -> Simulator:
         from terminal.sim.process import SimulatorProcess
 
-        settings = self.settings
-        return SimulatorProcess(settings.sim_seed, settings.sim_port, tick_rate=settings.sim_tick_rate,
-                                universe=settings.sim_universe, on_exit=self._simulator_ended)
+        return SimulatorProcess.for_settings(self.settings, on_exit=self._simulator_ended)
+
+    def use_prelaunched_simulator(self, simulator: Any) -> None:
+        """``start()`` connects to this simulator, launched before the session was built (``ui.main.run``
+        starts it first so that its start-up overlaps the window's); restarts use the factory as before.
+        ``simulator``: a ``terminal.sim.process.SimulatorProcess`` whose ``launch()`` ran."""
+        simulator.on_exit = self._simulator_ended
+        self._prelaunched = simulator
 
     def _simulator_ended(self, code: int) -> None:
         """The simulator process ended by itself (a crash, or killed): start it again on its port, as a
@@ -448,9 +454,10 @@ class TradingSession:
             await self.records.flush(timeout=10.0)
             await self.broker.disconnect()
         finally:
-            if self.simulator is not None:
-                await self.simulator.stop()
-                self.simulator = None
+            for simulator in (self.simulator, self._prelaunched):  # one launched for a start that never came
+                if simulator is not None:
+                    await simulator.stop()
+            self.simulator = self._prelaunched = None
             self.analytics.close()
             await self.records.close()
 

@@ -23,7 +23,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from terminal.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,14 @@ class SimulatorProcess:
         self.on_line = on_line
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = False
+        self._launched_unread = False  # launch() ran and start() has not read its READY line yet
+        self._last_words: list[str] = []
+
+    @classmethod
+    def for_settings(cls, settings: Settings, on_exit: Callable[[int], None] | None = None) -> SimulatorProcess:
+        """The built-in simulator of a session with these settings (seed, port, tick rate, universe)."""
+        return cls(settings.sim_seed, settings.sim_port, tick_rate=settings.sim_tick_rate,
+                   universe=settings.sim_universe, on_exit=on_exit)
 
     def command(self) -> list[str]:
         """How the child is started: the same program as the terminal (a bundle runs itself)."""
@@ -74,17 +85,29 @@ class SimulatorProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    async def start(self, timeout: float = START_TIMEOUT) -> None:
-        """Start the child and wait until it listens; SimulatorError with its stderr's last line if it cannot."""
-        loop = asyncio.get_event_loop()
+    def launch(self) -> None:
+        """Start the child without waiting for it: the terminal launches its simulator first thing, so that
+        the child's start-up (half a second of imports) runs on another core while the window is built."""
         self._stopping = False
         process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, start_new_session=True)
         self.process = process
-        assert process.stdout is not None and process.stderr is not None
-        last_words: list[str] = []
-        threading.Thread(target=_relay_stderr, args=(process.stderr, last_words), daemon=True,
+        self._launched_unread = True
+        assert process.stderr is not None
+        self._last_words = []
+        threading.Thread(target=_relay_stderr, args=(process.stderr, self._last_words), daemon=True,
                          name="simulator-stderr").start()
+
+    async def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start the child (unless ``launch`` did) and wait until it listens; SimulatorError with its stderr's
+        last line if it cannot."""
+        loop = asyncio.get_event_loop()
+        if not self._launched_unread:  # else the child launch() started is on its way up: wait for it
+            self.launch()
+        self._launched_unread = False
+        process = self.process
+        assert process is not None and process.stdout is not None
+        last_words = self._last_words
         try:
             line = await asyncio.wait_for(asyncio.to_thread(_read_ready, process.stdout), timeout)
         except TimeoutError:

@@ -92,7 +92,10 @@ def run(settings: Settings, replay=None, exit_after: float | None = None) -> int
     app.setWindowIcon(app_icon())
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    simulator = _launch_simulator(settings) if replay is None else None
     session = build_session(settings)
+    if simulator is not None:
+        session.use_prelaunched_simulator(simulator)
     if replay is not None:
         session.set_replay(replay)
     try:
@@ -133,6 +136,18 @@ def run(settings: Settings, replay=None, exit_after: float | None = None) -> int
               file=sys.stderr)
         return 1
     return 0
+
+
+def _launch_simulator(settings: Settings):  # type: ignore[no-untyped-def]
+    """The built-in simulator's child, started before the session's modules load (a second of imports) so that
+    its own start-up runs beside them; None when the session trades elsewhere (TWS, the desk feed)."""
+    if settings.ib_endpoint() is not None or settings.feed:
+        return None
+    from terminal.sim.process import SimulatorProcess
+
+    simulator = SimulatorProcess.for_settings(settings)
+    simulator.launch()
+    return simulator
 
 
 async def _shown(window) -> None:  # type: ignore[no-untyped-def]
@@ -185,13 +200,15 @@ class TerminalMonitor:
 def start_monitor(session, settings: Settings, loop) -> TerminalMonitor:  # type: ignore[no-untyped-def]
     """Publish the session's state for monitors: every 5 s into the store (for a desk's ``quant-terminal monitor``)
     and, when ``settings.monitor`` is set, to the HTTP server on its own thread. OSError when it cannot listen."""
-    from terminal.monitor import MonitorServer, MonitorState, MonitorThread
-    from terminal.monitor.security import parse_listen
     from terminal.monitor.session_feed import FLUSH_SECONDS, SessionFeed
+    from terminal.monitor.state import MonitorState
 
     state = MonitorState("terminal")
     thread = None
     if settings.monitor:
+        from terminal.monitor.security import parse_listen
+        from terminal.monitor.server import MonitorServer, MonitorThread
+
         host, port = parse_listen(settings.monitor)
         server = MonitorServer(state, host, port, settings.monitor_token)
         thread = MonitorThread(server)

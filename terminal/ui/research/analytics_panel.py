@@ -10,6 +10,7 @@ A universe whose bars are not stored offers to fetch them first (``fetch_offer``
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from terminal.analytics import quant
 from terminal.domain import BarSize, DomainError
 from terminal.ui.panels.common import spawn
 from terminal.ui.research.fetch_offer import MissingDataFetch
+
+if TYPE_CHECKING:  # statsmodels loads in the analytics worker, not when the window starts
+    from terminal.analytics import quant
 
 ENTRY_Z = 2.0
 class AnalyticsPanel(QWidget):
