@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint drill sim kafka hub clean
+.PHONY: run test bench lint drill sim kafka hub package wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,13 @@ lint: $(STAMP)  ## ruff on everything, mypy on domain and services (settings in 
 drill: $(STAMP)  ## the order-safety drill: 10 simulator restarts and 5 kill -9 of the terminal mid-order
 	$(BIN)/python tests/drills/order_drill.py --restarts 10 --kills 5
 
+package: $(STAMP)  ## the desktop bundle dist/quant-terminal/ (PyInstaller) and its release .tar.gz with install.sh
+	$(BIN)/pip install --quiet -e ".[package]"
+	PYTHON=$(BIN)/python bash packaging/build.sh
+
+wheel: $(STAMP)  ## the wheel and sdist in dist/ (pipx install dist/quant_terminal-*.whl)
+	$(BIN)/pip install --quiet -e ".[package]"
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
