@@ -35,10 +35,12 @@ log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
 STREAM_ROWS = 500  # rows of a growing section (fills, equity) a new stream client gets first
 READ_METHODS = ("GET", "HEAD")
-STATIC_FILES = {"index.html": "text/html", "app.js": "text/javascript", "chart.js": "text/javascript",
-                "style.css": "text/css", "icon.svg": "image/svg+xml"}
-# The app icon is one file for the desktop, the bundle and the page: terminal/assets/quant-terminal.svg.
-STATIC_PLACES = {"icon.svg": ("assets", "quant-terminal.svg")}
+# URL path -> (content type, file in the terminal package); the icon is the app's own, shared with the desktop.
+STATIC_FILES = {"index.html": ("text/html", "monitor/web/index.html"),
+                "app.js": ("text/javascript", "monitor/web/app.js"),
+                "chart.js": ("text/javascript", "monitor/web/chart.js"),
+                "style.css": ("text/css", "monitor/web/style.css"),
+                "icon.svg": ("image/svg+xml", "assets/quant-terminal.svg")}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -160,11 +162,10 @@ class MonitorServer:
 
     # --- the page ------------------------------------------------------------------------------
     def _static_handler(self, name: str) -> Any:
-        content_type = STATIC_FILES[name]
+        content_type, path = STATIC_FILES[name]
 
         async def handler(_request: web.Request) -> web.Response:
-            folder, file = STATIC_PLACES.get(name, ("monitor/web", name))
-            body = resources.files("terminal").joinpath(folder, file).read_bytes()
+            body = resources.files("terminal").joinpath(path).read_bytes()
             return web.Response(body=body, content_type=content_type, headers={"Cache-Control": "no-cache"})
         return handler
 

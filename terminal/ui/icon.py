@@ -32,6 +32,6 @@ def icon_image(size: int) -> QImage:
 
 def app_icon() -> QIcon:
     icon = QIcon()
-    for size in (16, 24, 32, 48, 64, 128, 256):
+    for size in (size for size in ICON_SIZES if size <= 256):  # larger ones only the desktop's files need
         icon.addPixmap(QPixmap.fromImage(icon_image(size)))
     return icon

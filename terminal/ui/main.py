@@ -82,7 +82,8 @@ def run(settings: Settings, replay=None, exit_after: float | None = None) -> int
     from terminal import __version__
 
     errors_logged = _ErrorCount()
-    logging.getLogger().addHandler(errors_logged)
+    if exit_after is not None:
+        logging.getLogger().addHandler(errors_logged)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("QuantTerminal")
     app.setApplicationVersion(__version__)
@@ -131,7 +132,7 @@ def run(settings: Settings, replay=None, exit_after: float | None = None) -> int
         loop.run_until_complete(main())
     session.store.close()
     logging.getLogger().removeHandler(errors_logged)
-    if exit_after is not None and errors_logged.count:
+    if errors_logged.count:
         print(f"quant-terminal: {errors_logged.count} error(s) logged while the window was up (see above)",
               file=sys.stderr)
         return 1

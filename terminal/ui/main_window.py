@@ -369,12 +369,11 @@ class MainWindow(QMainWindow):
 
     def about_dialog(self) -> AboutDialog:
         from terminal.store import safe_url
-        from terminal.ui.icon import app_icon
 
         settings = self.session.settings
         where = [("Database", safe_url(settings.resolved_db_url)), ("Data folder", str(settings.resolved_data_dir)),
                  ("Connection", f"{self.session.status.state.lower()} {self.session.status.endpoint}".strip())]
-        dialog = AboutDialog(app_icon(), where, self)
+        dialog = AboutDialog(self.windowIcon(), where, self)  # the app's icon, drawn once at start
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
