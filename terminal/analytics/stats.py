@@ -130,3 +130,45 @@ def compute_statistics(equity: pd.Series, trade_pnls: Sequence[float] = (), expo
     if benchmark is not None and len(benchmark) > 1:
         stats["benchmark_return"] = total_return(benchmark)
     return stats
+
+
+def matrix_statistics(equity: np.ndarray, trade_pnls: Sequence[Sequence[float]], exposure: np.ndarray,
+                      periods_per_year: float = 252) -> list[dict[str, float]]:
+    """``compute_statistics`` of many equity curves at once (bars × runs, one column per run), by the same
+    definitions, in whole-array numpy: the vectorized optimizer's rows. Tested against the one-curve functions."""
+    equity = np.asarray(equity, dtype=float)
+    n, k = equity.shape
+    first, last = equity[0], equity[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = last / first - 1 if n > 1 else np.zeros(k)
+        growth = last / first
+        periods = n - 1
+        annual = np.where(growth > 0, growth ** (periods_per_year / max(periods, 1)) - 1, -1.0)
+        annual = np.where((periods <= 0) | (first <= 0), 0.0, annual)
+        r = equity[1:] / equity[:-1] - 1
+        root = math.sqrt(periods_per_year)
+        if len(r) > 1:
+            sd = r.std(axis=0, ddof=1)
+            mean = r.mean(axis=0)
+            vol = sd * root
+            sharpe_ = np.where(sd > 0, mean / sd * root, np.nan)
+            downside = np.sqrt((np.minimum(r, 0.0) ** 2).mean(axis=0))
+            sortino_ = np.where(downside > 0, mean / downside * root, np.nan)
+        else:
+            vol = np.zeros(k)
+            sharpe_ = sortino_ = np.full(k, np.nan)
+        under = equity / np.maximum.accumulate(equity, axis=0) - 1.0
+        mdd = under.min(axis=0)
+        calmar_ = np.where(mdd < 0, annual / np.abs(mdd), np.nan)
+    index = np.arange(n)[:, None]
+    last_peak = np.maximum.accumulate(np.where(under < 0, -1, index), axis=0)
+    duration = (index - last_peak).max(axis=0) if n else np.zeros(k)
+    rows = []
+    for j in range(k):
+        rows.append({
+            "total_return": float(total[j]), "annualised_return": float(annual[j]), "volatility": float(vol[j]),
+            "sharpe": float(sharpe_[j]), "sortino": float(sortino_[j]), "calmar": float(calmar_[j]),
+            "max_drawdown": float(mdd[j]), "max_drawdown_duration": float(duration[j]),
+            "exposure": float(exposure[j]), **trade_statistics(trade_pnls[j]),
+        })
+    return rows

@@ -6,8 +6,14 @@ the terminal reads from the source without running it, and every value given for
 checked against them before the run starts. It computes indicators vectorized in ``init``
 from whole-history arrays, and decides per bar in ``next``. Bar ``self.i`` is the current bar; reading arrays past
 ``self.i`` would be look-ahead, so indicators must only use data up to each bar (the
-helpers below do). Orders placed in ``next`` fill at the next bar's open on both
-engines.
+helpers below do). Orders placed in ``next`` fill at the next bar's open on every
+engine.
+
+A strategy that can state its decisions as arrays also defines ``signals``: after ``init``,
+the position it wants after each bar's close (+1 long, -1 short, 0 flat, NaN = no new
+decision), and optionally ``units`` (fixed units per position; 0 = the run's sizing rule).
+Such a strategy also runs on the vectorized engine (vectorbt), a whole grid in one call;
+its ``next`` must take the same decisions, and a test holds every template to that.
 
     class SmaCross(Strategy):
         params = {"fast": 10, "slow": 30}
@@ -25,6 +31,8 @@ engines.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -124,20 +132,65 @@ class Strategy:
     def size_for(self, price: float) -> float:
         return self._sizing.size(self.equity, price)
 
+    # --- the vectorized hook (optional) --------------------------------------------------------
+    def signals(self) -> np.ndarray:
+        """The position wanted after each bar: +1 long, -1 short, 0 flat, NaN no new decision. Orders fill at
+        the next bar's open; a position is sized when it is opened or reversed, as ``next`` does."""
+        raise NotImplementedError(f"{type(self).__name__} has no vectorized signals; it runs on the event engines")
+
+    def units(self) -> float:
+        """Fixed units per position for ``signals``; 0 sizes each position by the run's sizing rule."""
+        return 0.0
+
+
+def is_vectorized(cls: type[Strategy]) -> bool:
+    return cls.signals is not Strategy.signals
+
 
 # --- vectorized indicator helpers (causal: value at i uses data up to i) -----------------------
-def sma(values: np.ndarray, period: int) -> np.ndarray:
-    out = np.full(len(values), np.nan)
-    if period <= len(values):
-        csum = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
-        out[period - 1 :] = (csum[period:] - csum[:-period]) / period
+# During a vectorized grid each indicator is computed once per distinct (input, window): the engine
+# opens a cache with ``indicator_cache()``; results are read-only arrays shared by the grid's runs.
+_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] | None = None
+
+
+@contextmanager
+def indicator_cache() -> Iterator[None]:
+    global _cache
+    previous, _cache = _cache, {}
+    try:
+        yield
+    finally:
+        _cache = previous
+
+
+def _cached(kind: str, values: np.ndarray, period: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    if _cache is None:
+        return compute()
+    key = (kind, id(values), period)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] is values:  # the input is kept alive with its result: ids are not reused
+        return hit[1]
+    out = compute()
+    out.flags.writeable = False
+    _cache[key] = (values, out)
     return out
+
+
+def sma(values: np.ndarray, period: int) -> np.ndarray:
+    def compute() -> np.ndarray:
+        out = np.full(len(values), np.nan)
+        if period <= len(values):
+            csum = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
+            out[period - 1 :] = (csum[period:] - csum[:-period]) / period
+        return out
+
+    return _cached("sma", values, period, compute)
 
 
 def rolling_std(values: np.ndarray, period: int) -> np.ndarray:
     import pandas as pd
 
-    return pd.Series(values).rolling(period).std(ddof=0).to_numpy()
+    return _cached("std", values, period, lambda: pd.Series(values).rolling(period).std(ddof=0).to_numpy())
 
 
 def crossed_above(a: np.ndarray, b: np.ndarray, i: int) -> bool:
@@ -146,3 +199,27 @@ def crossed_above(a: np.ndarray, b: np.ndarray, i: int) -> bool:
 
 def crossed_below(a: np.ndarray, b: np.ndarray, i: int) -> bool:
     return i >= 1 and a[i - 1] >= b[i - 1] and a[i] < b[i]
+
+
+def crosses_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``crossed_above`` at every bar at once (a bool array)."""
+    out = np.zeros(len(a), dtype=bool)
+    out[1:] = (a[:-1] <= b[:-1]) & (a[1:] > b[1:])
+    return out
+
+
+def crosses_below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(a), dtype=bool)
+    out[1:] = (a[:-1] >= b[:-1]) & (a[1:] < b[1:])
+    return out
+
+
+def band_positions(enter_long: np.ndarray, exit_long: np.ndarray, enter_short: np.ndarray,
+                   exit_short: np.ndarray) -> np.ndarray:
+    """The position a flat/long/short rule holds after each bar: flat enters long on ``enter_long`` (else short on
+    ``enter_short``); long goes flat on ``exit_long``, short on ``exit_short`` (no reversal on the exit bar).
+    A loop with state, compiled once by numba and cached on disk."""
+    from terminal.backtest.engines.kernels import band_positions as kernel
+
+    return kernel(*(np.ascontiguousarray(x, dtype=np.bool_) for x in (enter_long, exit_long, enter_short,
+                                                                        exit_short)))

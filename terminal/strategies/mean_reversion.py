@@ -2,12 +2,13 @@
 sell short when above, exit when the z-score comes back inside ``exit_z``.
 
 Parameters: period (bars of the moving mean and deviation), entry_z, exit_z, size
-(units, 0 = from the run's sizing rule), long_only.
+(units, 0 = from the run's sizing rule), long_only. ``signals`` is the same rule as arrays,
+for the vectorized engine.
 """
 
 import numpy as np
 
-from terminal.backtest.api import Strategy, rolling_std, sma
+from terminal.backtest.api import Strategy, band_positions, rolling_std, sma
 
 
 class BollingerReversion(Strategy):
@@ -34,3 +35,13 @@ class BollingerReversion(Strategy):
                 self.sell(size)
         elif (held > 0 and z > -self.p.exit_z) or (held < 0 and z < self.p.exit_z):
             self.close()
+
+    def signals(self):
+        z = self.z
+        with np.errstate(invalid="ignore"):
+            held = band_positions(z < -self.p.entry_z, z > -self.p.exit_z,
+                                  (z > self.p.entry_z) & (not self.p.long_only), z < self.p.exit_z)
+        return held
+
+    def units(self):
+        return self.p.size

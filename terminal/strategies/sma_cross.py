@@ -1,10 +1,20 @@
 """Moving-average crossover (momentum): long when the fast SMA crosses above the slow one, short below.
 
 Parameters: fast, slow (bars); size (units, 0 = size from the run's sizing rule);
-long_only (no short side). Orders fill at the next bar's open.
+long_only (no short side). Orders fill at the next bar's open. ``signals`` states the same
+rule as arrays, for the vectorized engine.
 """
 
-from terminal.backtest.api import Strategy, crossed_above, crossed_below, sma
+import numpy as np
+
+from terminal.backtest.api import (
+    Strategy,
+    crossed_above,
+    crossed_below,
+    crosses_above,
+    crosses_below,
+    sma,
+)
 
 
 class SmaCross(Strategy):
@@ -27,3 +37,12 @@ class SmaCross(Strategy):
             self.close()
             if not self.p.long_only:
                 self.sell(size)
+
+    def signals(self):
+        wanted = np.full(len(self.data), np.nan)
+        wanted[crosses_below(self.fast, self.slow)] = 0 if self.p.long_only else -1
+        wanted[crosses_above(self.fast, self.slow)] = 1
+        return wanted
+
+    def units(self):
+        return self.p.size

@@ -2,7 +2,8 @@
 
 Parameters: lookback (bars), threshold (minimum absolute lookback return to hold a
 position), size (units, 0 = from the run's sizing rule), long_only. Re-evaluated
-every ``rebalance`` bars; orders fill at the next bar's open.
+every ``rebalance`` bars; orders fill at the next bar's open. ``signals`` is the same rule
+as arrays, for the vectorized engine.
 """
 
 import numpy as np
@@ -34,3 +35,14 @@ class TimeSeriesMomentum(Strategy):
             self.buy(size)
         elif want == -1:
             self.sell(size)
+
+    def signals(self):
+        momentum = self.momentum
+        short = (momentum < -self.p.threshold) & (not self.p.long_only)
+        wanted = np.where(momentum > self.p.threshold, 1.0, np.where(short, -1.0, 0.0))
+        wanted[np.isnan(momentum)] = np.nan
+        wanted[np.arange(len(wanted)) % self.p.rebalance != 0] = np.nan
+        return wanted
+
+    def units(self):
+        return self.p.size
