@@ -84,3 +84,15 @@ def test_a_grid_in_one_simulation_equals_single_runs(goog):
             assert row[stat] == pytest.approx(single.statistics[stat], rel=1e-9, nan_ok=True), stat
         assert _same(run_vectorized(strategy, {"GOOG": goog}, {"fast": row["fast"], "slow": row["slow"]}, 100_000,
                                     0.001, 0.0, Sizing(percent=0.5)).trades, single.trades)
+
+
+def test_an_order_the_cash_cannot_pay_is_reported(goog):
+    """GOOG bar 1158 opens 2.6 % above the close before it, where sma_cross reverses with 95 % of equity: backtrader
+    refuses that buy (Margin), vectorbt cuts it to the cash; the run says so rather than differing silently."""
+    pytest.importorskip("vectorbt", reason="the vectorized engine needs vectorbt (pip install -e '.[vector]')")
+    from terminal.backtest.engines.vectorbt_engine import run_vectorized
+
+    strategy = load_strategy(template_source("sma_cross"), "sma_cross")
+    notes = run_vectorized(strategy, {"GOOG": goog}, {}, 100_000, 0.0, 0.0, Sizing(percent=0.95)).notes
+    assert notes and notes[0].startswith("1 order(s) were cut to the cash at the open")
+    assert run_vectorized(strategy, {"GOOG": goog}, {}, 100_000, 0.0, 0.0, Sizing(percent=0.5)).notes == []

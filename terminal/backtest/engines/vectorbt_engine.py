@@ -134,12 +134,14 @@ def _trades(portfolio: Any, data: Data) -> dict[int, list[dict]]:
 
 
 def _cut_orders(portfolio: Any, columns: int) -> np.ndarray:
-    """Per column: orders filled for fewer units than asked, or not at all, because the cash could not pay them."""
-    from vectorbt.portfolio.enums import OrderStatusInfo
+    """Per column: orders that left a position other than the one asked for (the cash could not pay them)."""
+    from vectorbt.portfolio.enums import SizeType
 
     logs = portfolio.logs.values
-    short = np.isin(logs["res_status_info"],
-                    (OrderStatusInfo.PartialFill, OrderStatusInfo.NoCashLong, OrderStatusInfo.NoCashShort))
+    percent = logs["req_size_type"] == SizeType.TargetPercent
+    with np.errstate(divide="ignore", invalid="ignore"):
+        asked = np.where(percent, np.trunc(logs["req_size"] * logs["value"] / logs["val_price"]), logs["req_size"])
+    short = np.abs(logs["new_position"] - asked) >= 1
     return np.bincount(logs["col"][short], minlength=columns)
 
 
@@ -171,8 +173,8 @@ def run_vectorized(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
     equity = pd.Series(portfolio.value().to_numpy()[:, 0], index=frame.index)
     exposure = float((portfolio.assets().to_numpy()[:, 0] != 0).mean())
     cut = int(_cut_orders(portfolio, 1)[0])
-    notes = [f"{cut} order(s) were cut to the cash at the open (vectorbt does not lend; backtrader fills on "
-             "margin)"] if cut else []
+    notes = [f"{cut} order(s) were cut to the cash at the open (vectorbt does not lend; backtrader refuses "
+             "such an order)"] if cut else []
     return EngineOutput(equity, _trades(portfolio, data).get(0, []), exposure, notes)
 
 
