@@ -23,6 +23,15 @@ def data_from_frame(symbol: str, frame: pd.DataFrame) -> Data:
                                                    ("open", "high", "low", "close", "volume")))
 
 
+def trade_record(symbol: str, times: np.ndarray, size: float, entry_bar: int, entry_price: float, exit_bar: int,
+                 exit_price: float) -> dict:
+    """One round trip as every engine reports it (P&L before commission)."""
+    return {"symbol": symbol, "size": size, "entry_bar": entry_bar, "exit_bar": exit_bar,
+            "entry_time": pd.Timestamp(times[entry_bar], tz="UTC").isoformat(),
+            "exit_time": pd.Timestamp(times[exit_bar], tz="UTC").isoformat(),
+            "entry_price": entry_price, "exit_price": exit_price, "pnl": size * (exit_price - entry_price)}
+
+
 class FifoTrades:
     """Round-trip trades from fills, first in first out, per symbol (partial closes split trades)."""
 
@@ -48,11 +57,7 @@ class FifoTrades:
 
     def _trade(self, symbol: str, size: float, entry_bar: int, entry_price: float, exit_bar: int,
                exit_price: float) -> dict:
-        times = self._times[symbol]
-        return {"symbol": symbol, "size": size, "entry_bar": entry_bar, "exit_bar": exit_bar,
-                "entry_time": pd.Timestamp(times[entry_bar], tz="UTC").isoformat(),
-                "exit_time": pd.Timestamp(times[exit_bar], tz="UTC").isoformat(),
-                "entry_price": entry_price, "exit_price": exit_price, "pnl": size * (exit_price - entry_price)}
+        return trade_record(symbol, self._times[symbol], size, entry_bar, entry_price, exit_bar, exit_price)
 
     def close_all(self, last_bar: dict[str, int], last_price: dict[str, float]) -> None:
         """Positions still open at the end become trades marked to the last close, flagged ``open``."""

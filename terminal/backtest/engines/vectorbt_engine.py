@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from terminal.backtest.api import Data, Sizing, Strategy, indicator_cache, is_vectorized
-from terminal.backtest.engines.common import EngineOutput, data_from_frame
+from terminal.backtest.engines.common import EngineOutput, data_from_frame, trade_record
 
 # Columns simulated together: bounds memory (a few float arrays of bars × columns) for any grid size.
 CHUNK_COLUMNS = 64
@@ -106,30 +106,27 @@ def simulate(data: Data, plans: Sequence[Plan], cash: float, commission: float, 
         ffill_val_price=True, update_value=False, log=True)
 
 
-def _trades(portfolio: Any, data: Data) -> dict[int, list[dict]]:
-    """Round trips per column, in our trade dict (pnl before commission, like the other engines)."""
+def _round_trips(portfolio: Any, data: Data) -> dict[str, np.ndarray]:
+    """vectorbt's entry trades as signed arrays; a trade still open is marked to the last close."""
     records = portfolio.entry_trades.values
-    times = data.time
-    out: dict[int, list[dict]] = {}
-    if not len(records):
-        return out
-    sign = np.where(records["direction"] == 0, 1.0, -1.0)
-    last = len(data) - 1
-    for col, size, entry, entry_price, exit_, exit_price, status in zip(
-            records["col"], records["size"] * sign, records["entry_idx"],
-            records["entry_price"], records["exit_idx"], records["exit_price"],
-            records["status"], strict=True):
-        still_open = status == 0
-        if still_open:
-            exit_, exit_price = last, float(data.close[-1])
-        trade = {"symbol": data.symbol, "size": float(size), "entry_bar": int(entry), "exit_bar": int(exit_),
-                 "entry_time": pd.Timestamp(times[int(entry)], tz="UTC").isoformat(),
-                 "exit_time": pd.Timestamp(times[int(exit_)], tz="UTC").isoformat(),
-                 "entry_price": float(entry_price), "exit_price": float(exit_price),
-                 "pnl": float(size) * (float(exit_price) - float(entry_price))}
-        if still_open:
+    still_open = records["status"] == 0
+    size = records["size"] * np.where(records["direction"] == 0, 1.0, -1.0)
+    exit_bar = np.where(still_open, len(data) - 1, records["exit_idx"])
+    exit_price = np.where(still_open, data.close[-1], records["exit_price"])
+    return {"col": records["col"], "size": size, "entry_bar": records["entry_idx"],
+            "entry_price": records["entry_price"], "exit_bar": exit_bar, "exit_price": exit_price,
+            "open": still_open, "pnl": size * (exit_price - records["entry_price"])}
+
+
+def _trades(trips: dict[str, np.ndarray], data: Data, col: int) -> list[dict]:
+    """One column's round trips in the trade dict every engine reports."""
+    out = []
+    for k in np.flatnonzero(trips["col"] == col):
+        trade = trade_record(data.symbol, data.time, float(trips["size"][k]), int(trips["entry_bar"][k]),
+                             float(trips["entry_price"][k]), int(trips["exit_bar"][k]), float(trips["exit_price"][k]))
+        if trips["open"][k]:
             trade["open"] = True
-        out.setdefault(int(col), []).append(trade)
+        out.append(trade)
     return out
 
 
@@ -175,7 +172,7 @@ def run_vectorized(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
     cut = int(_cut_orders(portfolio, 1)[0])
     notes = [f"{cut} order(s) were cut to the cash at the open (vectorbt does not lend; backtrader refuses "
              "such an order)"] if cut else []
-    return EngineOutput(equity, _trades(portfolio, data).get(0, []), exposure, notes)
+    return EngineOutput(equity, _trades(_round_trips(portfolio, data), data, 0), exposure, notes)
 
 
 def run_grid(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], param_sets: Sequence[dict],
@@ -205,9 +202,9 @@ def run_grid(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], para
             stats: list[dict[str, float]] = []
             if ok:
                 portfolio = simulate(data, ok, cash, commission, slippage, sizing)
-                trades = _trades(portfolio, data)
+                trips = _round_trips(portfolio, data)  # P&L per column from arrays: no trade dicts in the grid
                 stats = matrix_statistics(portfolio.value().to_numpy(),
-                                          [[t["pnl"] for t in trades.get(k, [])] for k in range(len(ok))],
+                                          [trips["pnl"][trips["col"] == k] for k in range(len(ok))],
                                           (portfolio.assets().to_numpy() != 0).mean(axis=0), periods_per_year)
                 for row in stats:
                     row["benchmark_return"] = benchmark
