@@ -27,6 +27,8 @@ def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
     opt.add_argument("--walk-forward", type=float, metavar="SHARE",
                      help="optimize on this share of the bars (e.g. 0.7), then run the best on the rest")
     opt.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    opt.add_argument("--cluster", metavar="tcp://HOST:8786",
+                     help="run the grid on this Dask scheduler's workers (see quant-terminal cluster)")
     opt.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
     opt.add_argument("--json", action="store_true", help="print every row as JSON")
 
@@ -38,7 +40,9 @@ def _run_options(bt: argparse.ArgumentParser) -> None:
     bt.add_argument("--to", dest="end", type=iso_date, help="last date (YYYY-MM-DD)")
     bt.add_argument("--bar-size", default="1D")
     bt.add_argument("--param", action="append", default=[], metavar="K=V", help="strategy parameter (repeatable)")
-    bt.add_argument("--engine", choices=["backtrader", "backtesting"], default="backtrader")
+    bt.add_argument("--engine", choices=["auto", "vectorized", "backtrader", "backtesting"], default="auto",
+                    help="auto (default): vectorized when the strategy has signals() and the work pays its start-up, "
+                         "else backtrader")
     bt.add_argument("--cash", type=float, default=100_000.0)
     bt.add_argument("--commission", type=float, default=0.0, help="commission as a fraction of value, e.g. 0.001")
     bt.add_argument("--slippage", type=float, default=0.0, help="slippage as a fraction of price")
@@ -115,21 +119,23 @@ async def _backtest(args: argparse.Namespace, settings) -> int:  # type: ignore[
 
     try:
         service = _service(settings)
-        request = await _prepare(args, service, settings)
-    except (DomainError, StrategyError, StoreError, BrokerError, SimulatorError) as exc:
+        request = service.with_engine(await _prepare(args, service, settings))
+    except (DomainError, StrategyError, StoreError, ValueError, BrokerError, SimulatorError) as exc:
         return _failed(str(exc))
     result = await service.run(request)
     if args.save and result.ok:
         await service.record(request, result)
     if args.json:
-        print(json.dumps(result_to_json(result), indent=2))
+        print(json.dumps({**result_to_json(result), "engine_reason": request.engine_reason}, indent=2))
         return 0 if result.ok else 1
     if not result.ok:
         where = f" (line {result.error_line} of {request.strategy_name})" if result.error_line else ""
         return _failed(f"backtest failed: {result.error}{where}")
     frames = request.frames
-    print(f"{request.strategy_name} on {', '.join(frames)} ({args.engine}, {len(next(iter(frames.values())))} bars, "
+    print(f"{request.strategy_name} on {', '.join(frames)} ({result.engine}, {len(next(iter(frames.values())))} bars, "
           f"{result.seconds:.2f} s, data: {request.data_provenance})")
+    if args.engine == "auto":
+        print(f"  engine: {request.engine_reason}")
     for key, value in result.statistics.items():
         print(f"  {key:<22} {value:>14.4f}" if isinstance(value, float) else f"  {key:<22} {value}")
     return 0
@@ -175,10 +181,17 @@ async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[
                 space[key] = parse_values(spec, declared[key])
             except ValueError as exc:
                 raise DomainError(f"--grid {key}: {exc}") from None
+        service.check_space(request, space)  # size first, then each value against its limits
         total = len(grid(space))
+        request = service.with_engine(request, total)
     except (DomainError, StrategyError, StoreError, ValueError, BrokerError, SimulatorError) as exc:
         return _failed(str(exc))
+
     done = [0]
+
+    def stage(text: str) -> None:
+        if not args.json:
+            print(f"quant-terminal: {text}", file=sys.stderr, flush=True)
 
     def progress(_row: dict) -> None:
         done[0] += 1
@@ -188,7 +201,7 @@ async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[
     outcome = None
     try:
         result = await service.optimize(request, space, args.workers, progress, walk_forward_split=args.walk_forward,
-                                        metric=args.metric)
+                                        metric=args.metric, cluster=args.cluster, on_stage=stage)
     except (DomainError, StrategyError, ValueError, OptimizationCancelled, OptimizationAborted) as exc:
         if not args.json and sys.stderr.isatty() and done[0]:
             print(file=sys.stderr)
@@ -206,7 +219,8 @@ async def _optimize(args: argparse.Namespace, settings) -> int:  # type: ignore[
         return 1
     ranked = rank(table, args.metric)
     if args.json:
-        payload = {"rows": ranked.to_dict("records"), "data_provenance": request.data_provenance}
+        payload = {"rows": ranked.to_dict("records"), "data_provenance": request.data_provenance,
+                   "engine": request.engine, "engine_reason": request.engine_reason}
         if outcome is not None:
             payload["walk_forward"] = {"best_params": outcome.best_params, "split_time": outcome.split_time.isoformat(),
                                        "in_sample": outcome.in_sample, "out_of_sample": outcome.out_of_sample}

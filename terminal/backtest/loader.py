@@ -48,6 +48,7 @@ class Declaration:
     params: dict[str, Any]
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     line: int = 0
+    vectorized: bool = False  # the class (or a base in the source) defines signals(): the vectorized hook
 
 
 def template_names() -> list[str]:
@@ -84,10 +85,12 @@ def read_declaration(source: str, name: str = "strategy") -> Declaration:
     node = list(strategies.values())[-1]
     params: dict[str, Any] = {}
     limits: dict[str, tuple[float, float]] = {}
-    for cls in _lineage(node, strategies):  # base classes first: a subclass overrides what it redeclares
+    lineage = _lineage(node, strategies)
+    for cls in lineage:  # base classes first: a subclass overrides what it redeclares
         params.update(_literal(cls, "params", _check_params) or {})
         limits.update(_literal(cls, "limits", lambda value, line: _check_limits(value, line, params)) or {})
-    return Declaration(node.name, params, limits, node.lineno)
+    vectorized = any(isinstance(s, ast.FunctionDef) and s.name == "signals" for cls in lineage for s in cls.body)
+    return Declaration(node.name, params, limits, node.lineno, vectorized)
 
 
 def _base_name(base: ast.expr) -> str:

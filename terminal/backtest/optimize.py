@@ -18,6 +18,7 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,40 +66,126 @@ def grid(space: dict[str, Iterable[Any]]) -> Grid:
 
 def _run_one(request: BacktestRequest) -> tuple[dict[str, Any], dict[str, float], str]:
     """One grid point in a pool worker, stopped by a timer signal at the request's time limit."""
+    try:
+        with time_limit(request.time_limit):
+            result = execute(request)
+    except TimeLimitReached:
+        return request.params, {}, _late(request.time_limit)
+    return request.params, result.statistics, result.error
+
+
+def _late(limit: float) -> str:
+    return f"stopped after the time limit of {limit:g} s"
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeLimitReached in this (main) thread after ``seconds`` (a timer signal; no-op where there is none)."""
     timed = hasattr(signal, "setitimer")
     if timed:
         signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, request.time_limit)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        result = execute(request)
-    except TimeLimitReached:
-        return request.params, {}, f"stopped after the time limit of {request.time_limit:g} s"
+        yield
     finally:
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
-    return request.params, result.statistics, result.error
 
 
 def _alarm(_signum: int, _frame: Any) -> None:
     raise TimeLimitReached
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
+def run_task(request: BacktestRequest, param_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for some grid points, in a worker: one run each on the event engines; on the vectorized engine one
+    simulation for all of them, each parameter set's own code (``init``, ``signals``) under the time limit."""
+    if request.engine != "vectorized":
+        rows = []
+        for params in param_sets:
+            _params, statistics, error = _run_one(replace(request, params={**request.params, **params}))
+            rows.append({**params, **statistics, "error": error})
+        return rows
+    from terminal.backtest.engines.vectorbt_engine import Plan, run_grid
+    from terminal.backtest.loader import load_strategy
+
+    try:
+        strategy = load_strategy(request.strategy_source, request.strategy_name)
+    except Exception as exc:  # noqa: BLE001 - the strategy's failure is each row's error
+        return [{**params, "error": str(exc)} for params in param_sets]
+
+    def guard(params: dict, build: Callable[[], Plan]) -> Plan:
+        try:
+            with time_limit(request.time_limit):
+                return build()
+        except TimeLimitReached:
+            return Plan(params, None, 0.0, _late(request.time_limit))
+
+    merged = [{**request.params, **params} for params in param_sets]
+    chunks = run_grid(strategy, request.frames, merged, request.cash, request.commission, request.slippage,
+                      request.sizing, request.periods_per_year, guard)
+    rows = [row for chunk in chunks for row in chunk]
+    fixed = set(request.params) - {k for params in param_sets for k in params}
+    return [{**params, **{k: v for k, v in row.items() if k not in fixed}} for params, row in zip(param_sets, rows,
+                                                                                                   strict=True)]
+
+
+def warm_up(engine: str) -> None:
+    """Worker initializer: the vectorized engine imports vectorbt and loads its compiled (numba) kernels once per
+    process, before any task, so no run pays it; the kernels are compiled on first use and cached on disk."""
+    quiet_stdout()
+    if engine == "vectorized":
+        from terminal.backtest.engines.vectorbt_engine import warm_up as warm
+
+        warm()
+
+
+def task_size(engine: str, combinations: int, workers: int) -> int:
+    """Grid points per task: one on the event engines; on the vectorized engine enough for a few tasks per worker
+    (one simulation each), at most one vectorbt chunk."""
+    if engine != "vectorized":
+        return 1
+    from terminal.backtest.engines.vectorbt_engine import CHUNK_COLUMNS
+
+    return max(1, min(CHUNK_COLUMNS, math.ceil(combinations / (2 * workers))))
+
+
+def batches(combos: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    todo = iter(combos)
+    while batch := list(itertools.islice(todo, size)):
+        yield batch
+
+
+def stage_text(engine: str, workers: int, where: str = "") -> str:
+    if engine == "vectorized":
+        return (f"starting {workers} worker(s){where}: loading vectorbt and its compiled kernels (numba: compiled "
+                "on first use, then cached) …")
+    return f"starting {workers} worker(s){where} …"
+
+
+def _new_pool(workers: int, engine: str = "backtrader") -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=quiet_stdout)
+                               initializer=warm_up, initargs=(engine,))
 
 
 def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers: int | None = None,
              on_result: Callable[[dict[str, Any]], None] | None = None,
-             cancelled: Callable[[], bool] = lambda: False) -> pd.DataFrame:
+             cancelled: Callable[[], bool] = lambda: False, cluster: str | None = None,
+             on_stage: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One row per parameter set that finished: the parameters, then every statistic, then ``error``
-    (empty when the run succeeded). ``on_result`` gets each row as it arrives."""
+    (empty when the run succeeded). ``on_result`` gets each row as it arrives, ``on_stage`` what is being
+    prepared before the first. With ``cluster`` (a Dask scheduler address) the grid runs there."""
     combos = grid(space)
+    if cluster:
+        from terminal.backtest.cluster import optimize_on_cluster
+
+        return optimize_on_cluster(cluster, request, combos, on_result, cancelled, on_stage)
     workers = max(1, min(workers or os.cpu_count() or 1, len(combos) or 1))
+    if on_stage is not None:
+        on_stage(stage_text(request.engine, workers))
     rows: list[dict[str, Any]] = []
-    pending: dict[Future, dict[str, Any]] = {}
-    todo = iter(combos)
-    pool = _new_pool(workers)
+    pending: dict[Future, list[dict[str, Any]]] = {}
+    todo = batches(combos, task_size(request.engine, len(combos), workers))
+    pool = _new_pool(workers, request.engine)
     broken = 0
     stopped = False
 
@@ -110,34 +197,35 @@ def optimize(request: BacktestRequest, space: dict[str, Iterable[Any]], workers:
     try:
         while True:
             while len(pending) < 2 * workers and not cancelled():
-                params = next(todo, None)
-                if params is None:
+                batch = next(todo, None)
+                if batch is None:
                     break
-                pending[pool.submit(_run_one, replace(request, params={**request.params, **params}))] = params
+                pending[pool.submit(run_task, request, batch)] = batch
             if not pending:
                 break
             done, _ = wait(set(pending), timeout=0.2, return_when=FIRST_COMPLETED)
             pool_broke = False
             for future in done:
-                params = pending.pop(future)
+                batch = pending.pop(future)
                 try:
-                    _params, statistics, error = future.result()
+                    for row in future.result():
+                        add(row)
                 except BrokenProcessPool:
                     pool_broke = True
-                    add({**params, "error": WORKER_ENDED})
-                    continue
-                add({**params, **statistics, "error": error})
+                    for params in batch:
+                        add({**params, "error": WORKER_ENDED})
             if pool_broke:
                 broken += 1
-                for params in pending.values():  # every run in flight went down with the pool
-                    add({**params, "error": WORKER_ENDED})
+                for batch in pending.values():  # every run in flight went down with the pool
+                    for params in batch:
+                        add({**params, "error": WORKER_ENDED})
                 pending.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 if broken >= MAX_BROKEN_POOLS:
                     raise OptimizationAborted(
                         f"stopped: the strategy ended its worker processes {broken} times (os._exit or a crash); "
                         f"{len(rows)} of {len(combos)} runs done", pd.DataFrame(rows))
-                pool = _new_pool(workers)
+                pool = _new_pool(workers, request.engine)
             if cancelled():
                 stopped = True
                 break
@@ -208,7 +296,8 @@ class WalkForward:
 def walk_forward(request: BacktestRequest, space: dict[str, Iterable[Any]], split: float = 0.7,
                  metric: str = "sharpe", workers: int | None = None,
                  on_result: Callable[[dict[str, Any]], None] | None = None,
-                 cancelled: Callable[[], bool] = lambda: False) -> WalkForward:
+                 cancelled: Callable[[], bool] = lambda: False, cluster: str | None = None,
+                 on_stage: Callable[[str], None] | None = None) -> WalkForward:
     """Optimize on the first ``split`` of the bars, then run the best parameters on the rest: a large drop
     from in-sample to out-of-sample means the grid fitted noise."""
     if not 0.1 <= split <= 0.9:
@@ -217,7 +306,7 @@ def walk_forward(request: BacktestRequest, space: dict[str, Iterable[Any]], spli
     cut = first.index[int(len(first) * split)]
     in_frames = {s: f[f.index < cut] for s, f in request.frames.items()}
     out_frames = {s: f[f.index >= cut] for s, f in request.frames.items()}
-    table = optimize(replace(request, frames=in_frames), space, workers, on_result, cancelled)
+    table = optimize(replace(request, frames=in_frames), space, workers, on_result, cancelled, cluster, on_stage)
     if cancelled():
         raise OptimizationCancelled(table)
     top = best_row(table, metric)

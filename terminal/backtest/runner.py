@@ -16,12 +16,13 @@ import pandas as pd
 from terminal.analytics.stats import compute_statistics
 from terminal.backtest.api import Sizing
 
-ENGINES = ("backtrader", "backtesting")
+ENGINES = ("backtrader", "backtesting", "vectorized")
 COMPARABILITY = (
-    "Both engines fill market orders at the next bar's open, take the same commission rate, and trade whole "
-    "units; positions still open at the end are marked to the last close and flagged 'open'. backtesting.py "
-    "skips an order it cannot afford at that open where backtrader fills it on margin, and it runs one "
-    "instrument only, so pairs run on backtrader."
+    "Every engine fills market orders at the next bar's open, takes the same commission rate, and trades whole "
+    "units; positions still open at the end are marked to the last close and flagged 'open'. An order the cash "
+    "cannot pay at that open is refused by backtrader (status Margin) and skipped by backtesting.py; the "
+    "vectorized engine (vectorbt) cuts it to the cash and says so in the notes. backtesting.py and the "
+    "vectorized engine run one instrument only, so pairs run on backtrader."
 )
 
 
@@ -40,6 +41,7 @@ class BacktestRequest:
     fast: bool = True
     periods_per_year: float = 252.0
     data_provenance: str = "unknown"  # Provenance.value of the bars (the weakest of the symbols')
+    engine_reason: str = ""  # why this engine ran (engine_choice), said with the result
 
 
 @dataclass
@@ -88,6 +90,11 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
 
             output = run_backtrader(strategy, request.frames, request.params, request.cash, request.commission,
                                     request.slippage, request.sizing, request.fast, progress)
+        elif request.engine == "vectorized":
+            from terminal.backtest.engines.vectorbt_engine import run_vectorized
+
+            output = run_vectorized(strategy, request.frames, request.params, request.cash, request.commission,
+                                    request.slippage, request.sizing, progress)
         else:
             from terminal.backtest.engines.backtesting_engine import run_backtesting
 
@@ -111,8 +118,11 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
     benchmark = request.cash * first["close"] / first["close"].iloc[0]
     stats = compute_statistics(output.equity, [t["pnl"] for t in output.trades], output.exposure,
                                request.periods_per_year, benchmark)
+    notes = " ".join([COMPARABILITY, *output.notes, *([f"Engine: {request.engine_reason}."]
+                                                        if request.engine_reason else [])])
     return BacktestResult(request.strategy_name, request.engine, request.params, stats, output.equity, benchmark,
-                          output.trades, time.perf_counter() - started, data_provenance=request.data_provenance)
+                          output.trades, time.perf_counter() - started, notes=notes,
+                          data_provenance=request.data_provenance)
 
 
 def _user_line(text: str, name: str) -> int:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from terminal.backtest.api import Sizing
+from terminal.backtest.engine_choice import ENGINE_CHOICES, choose_engine
 from terminal.backtest.loader import (
     Declaration,
     Problem,
@@ -41,7 +43,6 @@ from terminal.backtest.optimize import (
     walk_forward,
 )
 from terminal.backtest.runner import (
-    ENGINES,
     LOAD_TIME_LIMIT,
     BacktestRequest,
     BacktestResult,
@@ -198,8 +199,9 @@ class BacktestService:
         """The run these settings describe, every value checked before anything starts."""
         declaration = read_declaration(source, name)
         params = coerce_params(declaration, raw_params)
-        if engine not in ENGINES:
-            raise DomainError(f"engine {engine!r} is not known; use one of {', '.join(ENGINES)}")
+        if engine not in ENGINE_CHOICES:
+            raise DomainError(f"engine {engine!r} is not known; use one of {', '.join(ENGINE_CHOICES)}")
+        self._choose(declaration, engine, frames, 1)  # a named engine that cannot run it is refused now
         _check_positive("cash", cash)
         _check_fraction("commission", commission)
         _check_fraction("slippage", slippage)
@@ -211,10 +213,27 @@ class BacktestService:
                                Sizing(units=units) if units else Sizing(percent=0.95), time_limit,
                                periods_per_year=periods, data_provenance=self.frames_provenance(frames).value)
 
+    @staticmethod
+    def _choose(declaration: Declaration, engine: str, frames: dict[str, pd.DataFrame], runs: int) -> Any:
+        bars = len(next(iter(frames.values()))) if frames else 0
+        try:
+            return choose_engine(engine, declaration, len(frames), bars, runs)
+        except ValueError as exc:
+            raise DomainError(str(exc)) from None
+
+    def with_engine(self, request: BacktestRequest, runs: int = 1) -> BacktestRequest:
+        """The request with its engine settled for ``runs`` runs (``auto`` resolved, and why; see engine_choice)."""
+        if request.engine_reason:
+            return request
+        choice = self._choose(read_declaration(request.strategy_source, request.strategy_name), request.engine,
+                              request.frames, runs)
+        return replace(request, engine=choice.engine, engine_reason=choice.reason)
+
     async def run(self, request: BacktestRequest, progress: Callable[[float], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> BacktestResult:
         """One backtest in a worker process (Cancelled when ``cancelled`` turns true)."""
-        return await asyncio.to_thread(run_in_worker, request, progress, cancelled, self.load_time_limit)
+        return await asyncio.to_thread(run_in_worker, self.with_engine(request), progress, cancelled,
+                                       self.load_time_limit)
 
     async def record(self, request: BacktestRequest, result: BacktestResult) -> int:
         """Store a finished run (against the strategy's newest saved version, saved now if it has none)."""
@@ -224,7 +243,7 @@ class BacktestService:
             stored = await asyncio.to_thread(self._store.strategies.save, request.strategy_name,
                                              request.strategy_source, request.params)
         run_id = await asyncio.to_thread(self._store.backtest_runs.start, request.strategy_name, stored.version,
-                                         request.engine, list(request.frames), request.params)
+                                         result.engine, list(request.frames), request.params)
         await asyncio.to_thread(self._store.backtest_runs.finish, run_id, "done", payload["statistics"], payload)
         self.run_recorded.emit(int(run_id))
         return int(run_id)
@@ -235,13 +254,10 @@ class BacktestService:
         return [dict(r.result, run_id=r.id) for r in reversed(runs) if r.status == "done"]
 
     # --- optimization ----------------------------------------------------------------------------
-    async def optimize(self, request: BacktestRequest, space: dict[str, Iterable[Any]], workers: int | None = None,
-                       on_result: Callable[[dict[str, Any]], None] | None = None,
-                       cancelled: Callable[[], bool] = lambda: False,
-                       walk_forward_split: float | None = None, metric: str = "sharpe"
-                       ) -> pd.DataFrame | WalkForward:
-        """The grid (counted and refused if too large before anything runs), after one check of the module
-        in a worker so that a strategy that cannot load fails once, not at every grid point."""
+    @staticmethod
+    def check_space(request: BacktestRequest, space: dict[str, Iterable[Any]]) -> None:
+        """Refuse a grid too large to run, naming an undeclared parameter or a value out of its limits."""
+        _ = grid(space)
         declaration = read_declaration(request.strategy_source, request.strategy_name)
         for key, values in space.items():
             if key not in declaration.params:
@@ -249,14 +265,27 @@ class BacktestService:
                                   f"({', '.join(declaration.params)})")
             for value in values:
                 _ = coerce_params(declaration, {key: value})
-        grid(space)  # refuses an oversized grid before anything is built or run
+
+    async def optimize(self, request: BacktestRequest, space: dict[str, Iterable[Any]], workers: int | None = None,
+                       on_result: Callable[[dict[str, Any]], None] | None = None,
+                       cancelled: Callable[[], bool] = lambda: False,
+                       walk_forward_split: float | None = None, metric: str = "sharpe",
+                       cluster: str | None = None, on_stage: Callable[[str], None] | None = None
+                       ) -> pd.DataFrame | WalkForward:
+        """The grid (counted and refused if too large before anything runs), after one check of the module
+        in a worker so that a strategy that cannot load fails once, not at every grid point."""
+        self.check_space(request, space)
+        request = self.with_engine(request, len(grid(space)))  # refuses an oversized grid before anything runs
         problems = await self.check(request.strategy_source, request.strategy_name)
         if problems:
             raise StrategyError(problems[0].message, problems[0].line)
+        if on_stage is not None:
+            on_stage(f"{len(grid(space))} runs on {request.engine} ({request.engine_reason})"
+                     + (f" on the cluster at {cluster}" if cluster else ""))
         if walk_forward_split is not None:
             return await asyncio.to_thread(walk_forward, request, space, walk_forward_split, metric, workers,
-                                           on_result, cancelled)
-        return await asyncio.to_thread(optimize, request, space, workers, on_result, cancelled)
+                                           on_result, cancelled, cluster, on_stage)
+        return await asyncio.to_thread(optimize, request, space, workers, on_result, cancelled, cluster, on_stage)
 
 
 def _stored_provenance(store: Store, instrument: Any, bar_size: BarSize, frame: pd.DataFrame) -> Provenance:

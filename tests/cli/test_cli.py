@@ -189,3 +189,26 @@ def test_backtest_without_stored_bars_fetches_them_from_the_built_in_simulator(d
     assert [f"{t:%Y-%m-%d}" for t in stored.index] == [f"{d:%Y-%m-%d}" for d in sessions]
     assert main(run) == 0  # the second run has them stored: nothing is fetched
     assert "fetched" not in capsys.readouterr().err
+
+
+def test_engine_is_chosen_said_and_refused_when_it_cannot_run(db, real_csv_dir, capsys):
+    """auto picks an engine and says why; a named engine that cannot run the strategy fails in one line."""
+    import json
+
+    pytest.importorskip("vectorbt")
+    assert main(["--db", db, "import", "csv", str(real_csv_dir / "GOOG.csv"), "--symbol", "GOOG"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "backtest", "sma_cross", "--symbol", "GOOG", "--engine", "vectorized", "--json"]) == 0
+    vectorized = json.loads(capsys.readouterr().out)
+    assert vectorized["engine"] == "vectorized"
+    assert main(["--db", db, "backtest", "sma_cross", "--symbol", "GOOG", "--json"]) == 0
+    auto = json.loads(capsys.readouterr().out)
+    assert auto["engine"] == "backtrader" and "fewer than" in auto["engine_reason"]
+    assert auto["statistics"]["trades"] > 0 and vectorized["statistics"]["trades"] > 0
+    # the default sizing asks for more than the cash at one open: vectorbt cuts it and the notes say so
+    assert "cut to the cash" in vectorized["notes"] and "cut to the cash at the open" not in auto["notes"]
+    assert main(["--db", db, "optimize", "sma_cross", "--symbol", "GOOG", "--grid", "fast=5,10"]) == 0
+    assert "quant-terminal: 2 runs on backtrader (auto: " in capsys.readouterr().err
+    assert main(["--db", db, "backtest", "pairs", "--symbol", "GOOG", "--engine", "vectorized"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "vectorized" in err[0], err

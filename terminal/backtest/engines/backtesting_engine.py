@@ -3,9 +3,9 @@
 Settings that make it comparable with backtrader (both fill market orders at the
 next bar's open): ``trade_on_close=False``, ``exclusive_orders=False``, integer sizes,
 the same commission rate, no slippage (backtesting.py has none; a spread would be
-commission). Differences that remain: backtesting.py rejects an order it cannot afford
-at the next open (backtrader fills and goes negative cash), and sizes below 1 mean a
-fraction of equity in backtesting.py — so our adapter always passes whole units.
+commission). An order the cash cannot pay at the next open is dropped by both (backtesting.py
+skips it; backtrader refuses it with status Margin — measured, it does not lend). Sizes below 1
+mean a fraction of equity in backtesting.py, so our adapter always passes whole units.
 """
 
 from __future__ import annotations

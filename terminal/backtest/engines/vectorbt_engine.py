@@ -177,7 +177,7 @@ def run_vectorized(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
 
 def run_grid(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], param_sets: Sequence[dict],
              cash: float, commission: float, slippage: float, sizing: Sizing, periods_per_year: float,
-             guard: Callable[[Callable[[], Plan]], Plan] | None = None) -> Iterator[list[dict[str, Any]]]:
+             guard: Callable[[dict, Callable[[], Plan]], Plan] | None = None) -> Iterator[list[dict[str, Any]]]:
     """Rows of statistics (parameters, statistics, ``error``), a chunk of columns at a time. Indicators are
     computed once per distinct window across the grid. ``guard`` wraps each parameter set's user code (the
     optimizer's per-run time limit)."""
@@ -195,7 +195,7 @@ def run_grid(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], para
                 def build(params: dict = params) -> Plan:
                     return plan(strategy_cls, datas, params, sizing)
                 try:
-                    plans.append(guard(build) if guard is not None else build())
+                    plans.append(guard(params, build) if guard is not None else build())
                 except Exception as exc:  # the strategy failed for these parameters: an error row, the grid goes on
                     plans.append(Plan(params, None, 0.0, f"{type(exc).__name__}: {exc}"))
             ok = [p for p in plans if p.orders is not None]
@@ -211,3 +211,19 @@ def run_grid(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], para
             done = iter(stats)
             yield [{**p.params, **next(done), "error": ""} if p.orders is not None else {**p.params, "error": p.error}
                    for p in plans]
+
+
+def warm_up() -> None:
+    """Import vectorbt and run a three-bar simulation with the argument types a grid uses: numba compiles (or
+    loads from its on-disk cache) the kernels now, once per process, instead of in the first run."""
+    from terminal.backtest.engines.kernels import orders_from_wanted
+
+    bars = np.array([100.0, 101.0, 102.0])
+    data = Data("WARM", np.arange(3, dtype=np.int64), bars, bars + 1, bars - 1, bars, np.ones(3))
+    plans = [Plan({}, orders_from_wanted(np.array([1.0, np.nan, 0.0])), 0.0),
+             Plan({}, orders_from_wanted(np.array([-1.0, np.nan, np.nan])), 1.0)]
+    portfolio = simulate(data, plans, 1e4, 0.001, 0.001, Sizing(percent=0.95))
+    _round_trips(portfolio, data)
+    _cut_orders(portfolio, len(plans))
+    portfolio.value()
+    portfolio.assets()
