@@ -182,8 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     from terminal.cli_backfill import add_backfill_parser
     from terminal.cli_backtest import add_backtest_parser
     from terminal.cli_bus import add_bus_parsers
+    from terminal.cli_cluster import add_cluster_parser
 
     add_backtest_parser(commands)
+    add_cluster_parser(commands)
     add_backfill_parser(commands)
     add_archive_parsers(commands)
     add_bus_parsers(commands)
@@ -234,9 +236,10 @@ def _command_name(args: argparse.Namespace) -> str:
 
 
 def _handler(command: str):  # type: ignore[no-untyped-def]
-    from terminal import cli_archive, cli_bus, cli_commands
+    from terminal import cli_archive, cli_bus, cli_cluster, cli_commands
 
     return {
+        "cluster": lambda args, _settings: cli_cluster.run_cluster(args),
         "hub": cli_bus.run_hub,
         "order": cli_bus.run_order,
         "record": cli_archive.run_record,
