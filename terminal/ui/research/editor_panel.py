@@ -58,7 +58,7 @@ class StrategyEditorPanel(QWidget):
         self.end = QLineEdit()
         self.end.setPlaceholderText("to YYYY-MM-DD")
         self.engine = QComboBox()
-        self.engine.addItems(["backtrader", "backtesting"])
+        self.engine.addItems(["auto", "vectorized", "backtrader", "backtesting"])
         self.cash = QDoubleSpinBox()
         self.cash.setRange(1_000, 1e10)
         self.cash.setValue(100_000)
@@ -239,11 +239,13 @@ class StrategyEditorPanel(QWidget):
         if request is None:
             return None
         loop = asyncio.get_running_loop()
+        request = self.session.backtests.with_engine(request)  # auto settled (and why) before it runs
         self._cancel.clear()
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
-        self.messages.setPlainText(f"running {self.name()} on {', '.join(request.frames)} ({request.engine}) …")
+        self.messages.setPlainText(f"running {self.name()} on {', '.join(request.frames)} on {request.engine} "
+                                   f"({request.engine_reason}) …")
 
         def progress(fraction: float) -> None:
             loop.call_soon_threadsafe(self.progress.setValue, int(fraction * 100))

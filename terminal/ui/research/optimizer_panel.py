@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -79,6 +80,10 @@ class OptimizerPanel(QWidget):
         self.workers = QSpinBox()
         self.workers.setRange(1, max(1, os.cpu_count() or 1))
         self.workers.setValue(self.workers.maximum())
+        self.cluster = QLineEdit()
+        self.cluster.setPlaceholderText("Dask cluster tcp://HOST:8786 (empty: this machine)")
+        self.cluster.setToolTip("Run the grid on a Dask scheduler's workers (start one with: quant-terminal cluster); "
+                                "empty runs it in worker processes here")
         self.walk_forward = QCheckBox("Walk-forward, in-sample %")
         self.walk_forward.setChecked(True)
         self.in_sample = QSpinBox()
@@ -120,7 +125,7 @@ class OptimizerPanel(QWidget):
         split = QHBoxLayout()
         split.addWidget(self.walk_forward)
         split.addWidget(self.in_sample)
-        split.addStretch(1)
+        split.addWidget(self.cluster, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -247,6 +252,8 @@ class OptimizerPanel(QWidget):
         if request is None:
             return None
         total = len(grid(space))
+        request = self.session.backtests.with_engine(request, total)  # auto settled here, and said below
+        cluster = self.cluster.text().strip() or None
         metric = self.metric_box.currentText()
         try:
             loop = asyncio.get_running_loop()
@@ -265,15 +272,19 @@ class OptimizerPanel(QWidget):
         self.cancel_button.setEnabled(True)
         split = self.in_sample.value() / 100 if self.walk_forward.isChecked() else None
         where = f"the first {self.in_sample.value()} % of " if split else ""
-        self.status.setText(f"{total} runs of {request.strategy_name} on {where}{', '.join(request.frames)} "
-                            f"({request.engine}), {self.workers.value()} worker(s) …")
+        heading = f"{request.strategy_name} on {where}{', '.join(request.frames)}"
+        self.status.setText(f"{heading}: {total} runs on {request.engine} ({request.engine_reason}), "
+                            f"{f'cluster {cluster}' if cluster else f'{self.workers.value()} worker(s)'} …")
 
         def arrived(row: dict) -> None:
             loop.call_soon_threadsafe(self._row_arrived, row)
 
+        def stage(text: str) -> None:  # what is being prepared before the first row (e.g. vectorbt's kernels)
+            loop.call_soon_threadsafe(self.status.setText, f"{heading}: {text}")
+
         try:
             result = await self.session.backtests.optimize(request, space, self.workers.value(), arrived,
-                                                           self._cancel.is_set, split, metric)
+                                                           self._cancel.is_set, split, metric, cluster, stage)
             if isinstance(result, pd.DataFrame):
                 outcome, table = None, result
             else:
@@ -295,7 +306,8 @@ class OptimizerPanel(QWidget):
         self.table = table
         self._redraw()
         failed = int((table["error"] != "").sum()) if "error" in table else 0
-        done = f"{len(table)} of {total} runs" + (f", {failed} failed (see the error column)" if failed else "")
+        done = (f"{len(table)} of {total} runs on {request.engine}"
+                + (f", {failed} failed (see the error column)" if failed else ""))
         if len(table) > MAX_ROWS_SHOWN:
             done += f" (the table lists the best {MAX_ROWS_SHOWN:,})"
         if self._cancel.is_set():
