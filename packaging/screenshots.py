@@ -53,7 +53,7 @@ async def research(window, session, out: Path, theme: str) -> list[Path]:  # typ
 
     goog = read_bars_csv(Path(backtesting.__file__).parent / "test" / "GOOG.csv")
     session.store.bars.write_frame(Instrument("GOOG", contract_id=208813720), BarSize.DAY_1, goog)
-    for symbol in ("KO", "PEP", "XOM", "CVX"):
+    for symbol in window.analytics.symbols():  # the scan's universe stored, so it offers no fetch
         instrument = await session.market.qualify(symbol)
         await session.history.bars(instrument, BarSize.MIN_1)
     editor = window.editor
@@ -68,7 +68,7 @@ async def research(window, session, out: Path, theme: str) -> list[Path]:  # typ
     window.results.show_runs([window.results.runs[-2], window.results.runs[-1]] if first and second else [])
     await window.analytics.scan()
     optimizer = window.optimizer
-    editor.engine.setCurrentText("backtrader")
+    editor.engine.setCurrentText("auto")  # the status says which engine auto chose, and why
     optimizer.set_space({"fast": "5:30:5", "slow": "40:120:20"})
     optimizer.workers.setValue(optimizer.workers.maximum())
     await optimizer.run()

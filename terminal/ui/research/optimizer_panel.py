@@ -306,7 +306,8 @@ class OptimizerPanel(QWidget):
         self.table = table
         self._redraw()
         failed = int((table["error"] != "").sum()) if "error" in table else 0
-        done = (f"{len(table)} of {total} runs on {request.engine}"
+        where = f"the cluster at {cluster}" if cluster else f"{self.workers.value()} worker(s)"
+        done = (f"{len(table)} of {total} runs on {request.engine} ({request.engine_reason}), {where}"
                 + (f", {failed} failed (see the error column)" if failed else ""))
         if len(table) > MAX_ROWS_SHOWN:
             done += f" (the table lists the best {MAX_ROWS_SHOWN:,})"
