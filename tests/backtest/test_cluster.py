@@ -74,9 +74,12 @@ def goog(real_csv_dir):
     return read_bars_csv(real_csv_dir / "GOOG.csv").iloc[:600]
 
 
-def test_a_grid_on_the_cluster_gives_the_rows_of_the_pool(cluster, goog):
+@pytest.mark.parametrize("engine", ["backtrader", "vectorized"])
+def test_a_grid_on_the_cluster_gives_the_rows_of_the_pool(cluster, goog, engine):
+    if engine == "vectorized":
+        pytest.importorskip("vectorbt", reason="the vectorized engine needs vectorbt (pip install -e '.[vector]')")
     address, _client = cluster
-    request = BacktestRequest(template_source("sma_cross"), {"GOOG": goog}, "sma_cross", engine="backtrader")
+    request = BacktestRequest(template_source("sma_cross"), {"GOOG": goog}, "sma_cross", engine=engine)
     space = {"fast": [5, 10], "slow": [20, 40, 60]}
     stages: list[str] = []
     streamed: list[dict] = []
