@@ -274,13 +274,14 @@ class BacktestService:
                        ) -> pd.DataFrame | WalkForward:
         """The grid (counted and refused if too large before anything runs), after one check of the module
         in a worker so that a strategy that cannot load fails once, not at every grid point."""
-        self.check_space(request, space)
-        request = self.with_engine(request, len(grid(space)))  # refuses an oversized grid before anything runs
+        self.check_space(request, space)  # refuses an oversized grid before anything runs
+        runs = len(grid(space))
+        request = self.with_engine(request, runs)
         problems = await self.check(request.strategy_source, request.strategy_name)
         if problems:
             raise StrategyError(problems[0].message, problems[0].line)
         if on_stage is not None:
-            on_stage(f"{len(grid(space))} runs on {request.engine} ({request.engine_reason})"
+            on_stage(f"{runs} runs on {request.engine} ({request.engine_reason})"
                      + (f" on the cluster at {cluster}" if cluster else ""))
         if walk_forward_split is not None:
             return await asyncio.to_thread(walk_forward, request, space, walk_forward_split, metric, workers,
