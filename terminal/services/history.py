@@ -71,7 +71,9 @@ class HistoryService:
             fetch_from = stored.index[-1].to_pydatetime() if covered else start
             provenance = self._broker.provenance  # the session's, when the request was made
             # Only the sessions are asked for: nights and weekends are no requests (and no reason to stop).
-            periods = None if bar_size is BarSize.DAY_1 else session_periods(instrument, fetch_from, end)
+            # (in a thread: the first use of a calendar builds it, a quarter of a second, off the loop)
+            periods = None if bar_size is BarSize.DAY_1 else await asyncio.to_thread(session_periods, instrument,
+                                                                                       fetch_from, end)
             bars = await self._broker.history(instrument, bar_size, fetch_from, end, progress, periods)
             if bars:
                 stored = await asyncio.to_thread(_store_and_merge, store, instrument, stored, bars, provenance)

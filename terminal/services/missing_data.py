@@ -4,6 +4,7 @@ optimizer, pair scan) offers to first. Both plan and fetch here, so they fetch t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -84,7 +85,7 @@ async def fill_days(backfill: BackfillService, symbol: str, bar_size: BarSize, f
     """Backfill one symbol over the trading days first_day..last_day: its instrument and the fill's result
     (None when those days hold no session)."""
     instrument = await backfill.resolve(symbol, sec_type)
-    span = day_range(instrument, first_day, last_day)
+    span = await asyncio.to_thread(day_range, instrument, first_day, last_day)  # builds the calendar
     if span is None:
         return instrument, None
     return instrument, await backfill.fill(instrument, bar_size, *span, progress=progress, cancelled=cancelled)

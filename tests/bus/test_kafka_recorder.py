@@ -177,9 +177,9 @@ def test_rows_in_the_spool_whose_commit_never_reached_kafka_are_not_recorded_aga
     first = _recorder(desk, tmp_path, batch_rows=1_000_000, batch_seconds=3600, recording="first")
     wait(loop, lambda: first.stats.ticks > 200, 30, "ticks at the first recorder")
     first.recorder.on_durable = None  # the process dies after the batch is on disk, before the commit is sent
+    safe = first.position(t.quotes)  # read with the loop idle: the batch flushed holds exactly the records before it
     first.recorder.flush()
-    desk.run(asyncio.to_thread(first.recorder.wait))
-    safe = first.position(t.quotes)
+    desk.run(asyncio.to_thread(first.recorder.wait))  # (the loop runs here: records taken now are not in the batch)
     desk.run(first.stop(flush=False))
     assert _committed(desk.bootstrap, first.group, t.quotes) < 0  # Kafka never heard of those rows
     assert first.archive.read("ticks", "AAPL").num_rows > 200  # but they are in the archive

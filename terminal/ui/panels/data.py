@@ -8,6 +8,7 @@ the dock and Cancel stops after the request in flight (what arrived is stored).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QDate
@@ -142,7 +143,7 @@ class DataPanel(QWidget):
     async def add(self, symbol: str, bar_size: BarSize, first_day, last_day) -> None:  # type: ignore[no-untyped-def]
         """Backfill a symbol over the trading days first_day..last_day."""
         instrument = await self.session.backfill.resolve(symbol)
-        span = day_range(instrument, first_day, last_day)
+        span = await asyncio.to_thread(day_range, instrument, first_day, last_day)  # builds the calendar
         if span is None:
             self.status.setText(f"{instrument.display_name}: no trading session from {first_day} to {last_day}")
             return
