@@ -27,7 +27,9 @@ from tests.ui.conftest import wait_until
 
 pytestmark = pytest.mark.gui
 
-LOCK_MARGIN_MS = 300  # less than the 500 ms the other writer holds the store
+LOCK_HOLD_MS = 2000  # how long the other writer holds the store
+LOCK_MARGIN_MS = 300  # on top of the restyle and a quarter of it (it varies that much on a loaded CI machine):
+# far less than LOCK_HOLD_MS while the restyle takes under 6 s, so a switch that waits on the lock still shows
 MAX_STALL_MS = 250.0
 
 
@@ -81,12 +83,12 @@ def _minute_bars(n: int, end: datetime, seed: int = 3) -> pd.DataFrame:
 
 def test_switching_theme_keeps_the_loop_serving_while_the_store_is_locked_and_saves_the_theme(
         terminal_window, qloop, stall, tmp_path):
-    """Another writer (a second terminal on the same file, the recorder) holds the store for half a second:
+    """Another writer (a second terminal on the same file, the recorder) holds the store for two seconds:
     the theme still changes at once, and the layout is saved when the store is free again.
 
     Restyling every widget is itself a stall that grows with the widgets alive (the earlier tests'
     windows too), so the same switch with the store free, measured first, is the baseline: waiting
-    for the lock would add its 500 ms to it."""
+    for the lock would add its two seconds to it."""
     window, session = terminal_window()
     view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
     light = next(a for a in view.actions() if a.text() == "Light theme")
@@ -98,7 +100,7 @@ def test_switching_theme_keeps_the_loop_serving_while_the_store_is_locked_and_sa
     other_writer.execute("BEGIN IMMEDIATE")  # the write lock, as a long transaction elsewhere takes it
 
     def switch_then_release() -> None:
-        QTimer.singleShot(500, other_writer.commit)
+        QTimer.singleShot(LOCK_HOLD_MS, other_writer.commit)
         light.trigger()
 
     try:
@@ -110,7 +112,7 @@ def test_switching_theme_keeps_the_loop_serving_while_the_store_is_locked_and_sa
     assert QApplication.instance().palette().color(QPalette.ColorRole.Base).name() == LIGHT.base
     assert f"background: {LIGHT.alternate}" in window.styleSheet()
     wait_until(qloop, lambda: window.chart.theme is LIGHT, message="the chart in the light theme")
-    assert worst < baseline + LOCK_MARGIN_MS, (
+    assert worst < baseline * 1.25 + LOCK_MARGIN_MS, (
         f"the loop waited {worst:.0f} ms while the theme changed with the store locked, {baseline:.0f} ms with it free")
 
 
