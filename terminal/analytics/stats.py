@@ -9,6 +9,7 @@ Definitions (returns r_t are simple period returns of the equity curve; N = peri
                          downside deviation = sqrt(mean(min(r, 0)^2)) over all periods
 - max drawdown           min over t of equity_t / max(equity_0..t) - 1  (a negative number)
 - drawdown duration      longest run of periods spent below a previous peak
+- drawdown days          longest calendar time from a peak until equity is back at it (or the last bar)
 - Calmar                 annualised return / |max drawdown|
 - win rate               winning trades / trades;   profit factor = gross profit / |gross loss|
 - expectancy             mean trade P&L;  average win / average loss over winners / losers
@@ -76,6 +77,24 @@ def max_drawdown_duration(equity: pd.Series) -> int:
     return longest
 
 
+def max_drawdown_days(equity: pd.Series) -> float:
+    """Longest calendar time, in days, from a peak until equity is back at it (or the last bar, if never)."""
+    if len(equity) < 2 or not isinstance(equity.index, pd.DatetimeIndex):
+        return 0.0 if len(equity) else math.nan
+    return float(_drawdown_days(equity.to_numpy(dtype=float)[:, None], equity.index.as_unit("ns").asi8)[0])
+
+
+def _drawdown_days(equity: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """``max_drawdown_days`` of each column of ``equity`` (bars × runs), ``times`` in ns."""
+    n = len(equity)
+    under = equity / np.maximum.accumulate(equity, axis=0) - 1.0 < 0
+    index = np.arange(n)[:, None]
+    last_peak = np.maximum.accumulate(np.where(under, -1, index), axis=0)
+    # every bar after an underwater one closes a span from that spell's peak: the longest is at the recovery
+    spans = np.where(under[:-1], times[1:, None] - times[np.maximum(last_peak[:-1], 0)], 0)
+    return spans.max(axis=0) / 86_400e9 if n > 1 else np.zeros(equity.shape[1])
+
+
 def calmar(equity: pd.Series, periods_per_year: float = 252) -> float:
     mdd = max_drawdown(equity)
     return annualised_return(equity, periods_per_year) / abs(mdd) if mdd < 0 else math.nan
@@ -108,7 +127,7 @@ def monthly_returns(equity: pd.Series) -> pd.DataFrame:
 
 
 STATISTIC_NAMES = ("total_return", "annualised_return", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
-                   "max_drawdown_duration", "exposure", "trades", "win_rate", "profit_factor", "expectancy",
+                   "max_drawdown_duration", "max_drawdown_days", "exposure", "trades", "win_rate", "profit_factor", "expectancy",
                    "average_win", "average_loss", "sqn", "benchmark_return")
 
 
@@ -124,6 +143,7 @@ def compute_statistics(equity: pd.Series, trade_pnls: Sequence[float] = (), expo
         "calmar": calmar(equity, periods_per_year),
         "max_drawdown": max_drawdown(equity),
         "max_drawdown_duration": float(max_drawdown_duration(equity)),
+        "max_drawdown_days": max_drawdown_days(equity),
         "exposure": exposure,
         **trade_statistics(trade_pnls),
     }
@@ -133,7 +153,7 @@ def compute_statistics(equity: pd.Series, trade_pnls: Sequence[float] = (), expo
 
 
 def matrix_statistics(equity: np.ndarray, trade_pnls: Sequence[Sequence[float]], exposure: np.ndarray,
-                      periods_per_year: float = 252) -> list[dict[str, float]]:
+                      periods_per_year: float = 252, times: np.ndarray | None = None) -> list[dict[str, float]]:
     """``compute_statistics`` of many equity curves at once (bars × runs, one column per run), by the same
     definitions, in whole-array numpy: the vectorized optimizer's rows. Tested against the one-curve functions."""
     equity = np.asarray(equity, dtype=float)
@@ -163,12 +183,13 @@ def matrix_statistics(equity: np.ndarray, trade_pnls: Sequence[Sequence[float]],
     index = np.arange(n)[:, None]
     last_peak = np.maximum.accumulate(np.where(under < 0, -1, index), axis=0)
     duration = (index - last_peak).max(axis=0) if n else np.zeros(k)
+    days = _drawdown_days(equity, np.asarray(times, dtype=np.int64)) if times is not None else np.full(k, np.nan)
     rows = []
     for j in range(k):
         rows.append({
             "total_return": float(total[j]), "annualised_return": float(annual[j]), "volatility": float(vol[j]),
             "sharpe": float(sharpe_[j]), "sortino": float(sortino_[j]), "calmar": float(calmar_[j]),
             "max_drawdown": float(mdd[j]), "max_drawdown_duration": float(duration[j]),
-            "exposure": float(exposure[j]), **trade_statistics(trade_pnls[j]),
+            "max_drawdown_days": float(days[j]), "exposure": float(exposure[j]), **trade_statistics(trade_pnls[j]),
         })
     return rows

@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         self.chart.instrument = None  # the chart now shows a backtest, not the live feed
         chart.set_data(frame, found[0])
         marks = [TradeMark(pd.Timestamp(t["entry_time"]).to_pydatetime(), t["entry_price"],
-                           pd.Timestamp(t["exit_time"]).to_pydatetime(), t["exit_price"], t["size"] > 0)
+                           pd.Timestamp(t["exit_time"]).to_pydatetime(), t["exit_price"], t["size"] > 0, t["pnl"])
                  for t in run["trades"] if t["symbol"] == symbol]
         chart.set_trades(marks)
         chart.show_range(max(0, trade["entry_bar"] - 30), trade["exit_bar"] + 30)

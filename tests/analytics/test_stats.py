@@ -42,6 +42,17 @@ def test_max_drawdown_and_duration_by_hand():
         ((140 / 100) ** (7 / 7) - 1) / (1 - 90 / 120))
 
 
+def test_longest_drawdown_in_days_runs_from_the_peak_to_the_recovery_by_hand():
+    days = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-05", "2024-01-09", "2024-01-10", "2024-01-20",
+                           "2024-02-10", "2024-02-11"], utc=True)
+    curve = pd.Series([100, 120, 90, 95, 130, 117, 125, 140.0], index=days)
+    # peak 120 on 2 Jan, back above on 10 Jan: 8 days; peak 130 on 10 Jan, back above on 11 Feb: 32 days
+    assert stats.max_drawdown_days(curve) == pytest.approx(32.0)
+    never_recovers = pd.Series([100, 120, 90, 95.0], index=days[:4])
+    assert stats.max_drawdown_days(never_recovers) == pytest.approx(7.0)  # 2 Jan to the last bar, 9 Jan
+    assert stats.max_drawdown_days(pd.Series([1.0, 2, 3], index=days[:3])) == 0.0
+
+
 def test_annualised_return_is_geometric():
     curve = pd.Series([100.0] + [0.0] * 251 + [121.0]).replace(0.0, 110.0)
     assert stats.annualised_return(curve, periods_per_year=126) == pytest.approx(1.21 ** (126 / 252) - 1)

@@ -26,7 +26,7 @@ def test_matrix_statistics_equal_the_one_curve_definitions():
     curves[:, 4] = 1e5  # a flat curve: no volatility, no drawdown
     pnls = [list(rng.normal(0, 100, 30)), [], [5.0], [-1.0, -2.0], list(rng.normal(10, 50, 7))]
     exposure = rng.uniform(0, 1, 5)
-    rows = matrix_statistics(curves, pnls, exposure, 252)
+    rows = matrix_statistics(curves, pnls, exposure, 252, index.as_unit("ns").asi8)
     for k, row in enumerate(rows):
         expected = compute_statistics(pd.Series(curves[:, k], index=index), pnls[k], float(exposure[k]), 252)
         assert row.keys() == expected.keys()

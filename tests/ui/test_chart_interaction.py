@@ -114,6 +114,19 @@ def test_backtest_trades_join_entry_and_exit_coloured_by_result(qtbot, goog):
     assert lines[1].opts["pen"].color().name() == chart.palette_.down
 
 
+def test_backtest_trades_write_their_pnl_at_the_exit(qtbot, goog):
+    import pyqtgraph as pg
+
+    chart = make_chart(qtbot, goog)
+    t = goog.index
+    chart.set_trades([TradeMark(t[10].to_pydatetime(), 100.0, t[20].to_pydatetime(), 110.0, True, 1000.0),
+                      TradeMark(t[30].to_pydatetime(), 100.0, t[40].to_pydatetime(), 110.0, False, -500.0)])
+    labels = [i for i in chart.marks._trade_items if isinstance(i, pg.TextItem)]
+    assert [lab.toPlainText() for lab in labels] == ["long +1,000.00", "short -500.00"]
+    assert [(lab.pos().x(), lab.pos().y()) for lab in labels] == [(20, 110.0), (40, 110.0)]
+    assert labels[0].color.name() == chart.palette_.up and labels[1].color.name() == chart.palette_.down
+
+
 def _send_mouse(qtbot, widget, kind: QEvent.Type, pos: QPointF, buttons) -> None:
     qtbot.wait(15)  # pyqtgraph drops mouse moves closer than 10 ms (mouseRateLimit)
     button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton

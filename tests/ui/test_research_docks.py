@@ -126,7 +126,7 @@ def test_html_report_export(window_with_goog, qloop, tmp_path):
     path = tmp_path / "report.html"
     qloop.run_until_complete(window.results.export(str(path)))
     text = path.read_text()
-    assert "<svg" in text and "sharpe" in text and text.count("<tr>") > 20
+    assert "<svg" in text and "Sharpe ratio" in text and "Longest drawdown" in text and text.count("<tr>") > 20
 
 
 @pytest.fixture

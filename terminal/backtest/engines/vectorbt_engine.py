@@ -203,9 +203,11 @@ def run_grid(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], para
             if ok:
                 portfolio = simulate(data, ok, cash, commission, slippage, sizing)
                 trips = _round_trips(portfolio, data)  # P&L per column from arrays: no trade dicts in the grid
-                stats = matrix_statistics(portfolio.value().to_numpy(),
+                value = portfolio.value()
+                stats = matrix_statistics(value.to_numpy(),
                                           [trips["pnl"][trips["col"] == k] for k in range(len(ok))],
-                                          (portfolio.assets().to_numpy() != 0).mean(axis=0), periods_per_year)
+                                          (portfolio.assets().to_numpy() != 0).mean(axis=0), periods_per_year,
+                                          data.time)
                 for row in stats:
                     row["benchmark_return"] = benchmark
             done = iter(stats)

@@ -40,11 +40,19 @@ class TradeMark:
     exit_time: datetime
     exit_price: float
     is_long: bool = True
+    pnl: float | None = None  # the trade's P&L, written at its exit when known
 
     @property
     def profitable(self) -> bool:
+        if self.pnl is not None:
+            return self.pnl > 0
         gain = self.exit_price - self.entry_price
         return gain > 0 if self.is_long else gain < 0
+
+    @property
+    def label(self) -> str:
+        side = "long" if self.is_long else "short"
+        return f"{side} {self.pnl:+,.2f}" if self.pnl is not None else side
 
 
 class OrderLine(pg.InfiniteLine):
@@ -99,7 +107,7 @@ class MarksLayer(QObject):
         outline = pg.mkPen(palette.background, width=1)
         self._buy = pg.ScatterPlotItem(symbol=BUY_ARROW, size=22, pen=outline, brush=palette.up)
         self._sell = pg.ScatterPlotItem(symbol=SELL_ARROW, size=22, pen=outline, brush=palette.down)
-        self._trade_items: list[pg.PlotCurveItem] = []
+        self._trade_items: list[pg.GraphicsObject] = []
         for item in (self._buy, self._sell):
             item.setZValue(20)
             plot.addItem(item)
@@ -159,6 +167,12 @@ class MarksLayer(QObject):
             item.setZValue(15)
             self.plot.addItem(item)
             self._trade_items.append(item)
+            # the result at the exit, above a long's exit and below a short's (clear of the candle's wick)
+            text = pg.TextItem(t.label, color=color, anchor=(0.5, 1.2) if t.is_long else (0.5, -0.2))
+            text.setPos(x[1], t.exit_price)
+            text.setZValue(17)
+            self.plot.addItem(text)
+            self._trade_items.append(text)
         # entry/exit dots share one scatter per colour for speed
         if self.trades:
             xs, ys, brushes = [], [], []

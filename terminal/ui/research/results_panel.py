@@ -1,10 +1,10 @@
-"""Backtest results: saved runs, statistics side by side, equity/benchmark, drawdown, monthly heatmap,
-trade P&L distribution, trade list (click → the chart shows the trade), HTML export."""
+"""Backtest results: saved runs, statistics side by side (labels, units, definitions on hover, the difference of
+two runs), equity/benchmark, drawdown, monthly heatmap, trade P&L distribution, trade list (click → the chart
+shows the trade), HTML report and trades CSV export."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -24,9 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from terminal.analytics import catalogue
 from terminal.analytics import stats as statistics
 from terminal.services.backtests import BacktestService
 from terminal.ui.panels.common import spawn
+from terminal.ui.research.heatmap import MonthlyHeatmap
 
 
 def _series(pairs: list) -> pd.Series:
@@ -50,6 +53,8 @@ class ResultsPanel(QWidget):
         self.run_list.verticalHeader().setVisible(False)
         self.stats = QTableWidget(0, 2)
         self.stats.verticalHeader().setVisible(False)
+        self.stats.verticalHeader().setDefaultSectionSize(self.stats.fontMetrics().height() + 6)
+        self.stats.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.trades = QTableWidget(0, 7)
         self.trades.setHorizontalHeaderLabels(["Symbol", "Entry", "Price", "Exit", "Price", "Size", "P&L"])
         self.trades.verticalHeader().setVisible(False)
@@ -61,9 +66,11 @@ class ResultsPanel(QWidget):
         self.drawdown_plot = pg.PlotWidget(background=background, axisItems={"bottom": pg.DateAxisItem()})
         self.drawdown_plot.setXLink(self.equity_plot)
         self.pnl_plot = pg.PlotWidget(background=background)
-        self.monthly = QTableWidget(0, 13)
-        self.monthly.setHorizontalHeaderLabels([*"JFMAMJJASOND"] + ["Year"])
+        self.monthly = MonthlyHeatmap(theme)
         self.export_button = QPushButton("Export HTML…")
+        self.export_button.setToolTip("A self-contained HTML report of the selected run")
+        self.csv_button = QPushButton("Trades CSV…")
+        self.csv_button.setToolTip("The selected run's trades as CSV (one row per round trip)")
         self.notes = QLabel("")
         self.notes.setWordWrap(True)
         self.notes.setObjectName("preview")
@@ -92,12 +99,13 @@ class ResultsPanel(QWidget):
         left_layout.addWidget(self.stats, 2)
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_button)
+        buttons.addWidget(self.csv_button)
         buttons.addStretch(1)
         left_layout.addLayout(buttons)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(pictures)
-        splitter.setSizes([330, 700])
+        splitter.setSizes([480, 660])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.data_warning)
@@ -106,6 +114,7 @@ class ResultsPanel(QWidget):
         self.run_list.itemSelectionChanged.connect(self._selection_changed)
         self.trades.cellClicked.connect(self._trade_clicked)
         self.export_button.clicked.connect(self.export_dialog)
+        self.csv_button.clicked.connect(self.export_trades_dialog)
 
     async def load_saved(self) -> None:
         self.runs = await self.session.backtests.saved_runs(50)
@@ -121,7 +130,8 @@ class ResultsPanel(QWidget):
         for row, run in enumerate(self.runs):
             st = run.get("statistics", {})
             cells = [str(run.get("run_id", row + 1)), run.get("strategy_name", ""), run.get("engine", ""),
-                     _pct(st.get("total_return")), _num(st.get("sharpe"))]
+                     catalogue.format_value("total_return", st.get("total_return")),
+                     catalogue.format_value("sharpe", st.get("sharpe"))]
             for col, text in enumerate(cells):
                 self.run_list.setItem(row, col, QTableWidgetItem(text))
 
@@ -134,20 +144,8 @@ class ResultsPanel(QWidget):
     def show_runs(self, runs: list[dict]) -> None:
         """One run in full; with two, their statistics side by side and both equity curves."""
         self.current = runs[0]
-        keys = list(runs[0].get("statistics", {}))
-        self.stats.setColumnCount(1 + len(runs))
-        self.stats.setHorizontalHeaderLabels(["Statistic"] + [f"{r.get('strategy_name')} ({r.get('engine')})"
-                                                              for r in runs])
-        self.stats.setRowCount(len(keys))
-        for row, key in enumerate(keys):
-            self.stats.setItem(row, 0, QTableWidgetItem(key))
-            for col, run in enumerate(runs, start=1):
-                value = run.get("statistics", {}).get(key)
-                text = _pct(value) if key in _PERCENT_KEYS else _num(value)
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.stats.setItem(row, col, item)
-        self.stats.resizeColumnsToContents()
+        self._show_statistics(runs)
+
         self.equity_plot.clear()
         self.drawdown_plot.clear()
         self.equity_plot.addLegend(offset=(10, 10))
@@ -158,7 +156,7 @@ class ResultsPanel(QWidget):
                 continue
             x = (equity.index.as_unit("s").asi8).astype(float)
             self.equity_plot.plot(x, equity.to_numpy(), pen=pg.mkPen(colors[n % 2], width=1.5),
-                                  name=f"{run.get('strategy_name')} {run.get('engine')}")
+                                  name=f"{self._run_title(run)} · {run.get('engine')}")
             if n == 0:
                 benchmark = _series(run.get("benchmark", []))
                 self.equity_plot.plot(x, benchmark.to_numpy(), pen=pg.mkPen(self.theme.muted, width=1),
@@ -166,32 +164,50 @@ class ResultsPanel(QWidget):
                 under = statistics.drawdown(equity).to_numpy() * 100
                 self.drawdown_plot.plot(x, under, pen=pg.mkPen(self.theme.down), fillLevel=0,
                                         brush=pg.mkBrush(QColor(self.theme.down).lighter(100)))
-        self._show_monthly(_series(runs[0].get("equity", [])))
+        self.monthly.set_equity(_series(runs[0].get("equity", [])))
         self._show_trades(runs[0])
         self.notes.setText(runs[0].get("notes", "") if len(runs) > 1 or runs[0].get("engine") else "")
         warnings = [f"{r.get('strategy_name')}: {w[0].upper()}{w[1:]}" if len(runs) > 1 else w[0].upper() + w[1:]
                     for r in runs if (w := BacktestService.data_warning(r.get("data_provenance", "unknown")))]
-        self.data_warning.setText("\n".join(warnings))
+        self.data_warning.setText("\n".join(dict.fromkeys(warnings)))
         self.data_warning.setVisible(bool(warnings))
 
-    def _show_monthly(self, equity: pd.Series) -> None:
-        if equity.empty:
-            self.monthly.setRowCount(0)
-            return
-        table = statistics.monthly_returns(equity)
-        self.monthly.setRowCount(len(table))
-        for row, (year, values) in enumerate(table.iterrows()):
-            for month in range(1, 13):
-                value = values.get(month, math.nan)
-                item = QTableWidgetItem("" if pd.isna(value) else f"{value * 100:.1f}")
-                if not pd.isna(value):
-                    strength = min(1.0, abs(value) / 0.08)
-                    base = QColor(self.theme.up if value > 0 else self.theme.down)
-                    base.setAlphaF(0.15 + 0.75 * strength)
-                    item.setBackground(base)
-                self.monthly.setItem(row, month - 1, item)
-            self.monthly.setItem(row, 12, QTableWidgetItem(str(year)))
-        self.monthly.resizeColumnsToContents()
+    def _show_statistics(self, runs: list[dict]) -> None:
+        """Rows in reading order with the trader's label (its definition on hover); with two runs, a
+        Difference column (second − first, in points for percentages; green where the second is better)."""
+        keys = catalogue.ordered(list(runs[0].get("statistics", {})))
+        headers = ["Statistic"] + [self._run_title(r) for r in runs] + (["Difference"] if len(runs) == 2 else [])
+        self.stats.setColumnCount(len(headers))
+        self.stats.setHorizontalHeaderLabels(headers)
+        self.stats.setRowCount(len(keys))
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for row, key in enumerate(keys):
+            entry = catalogue.statistic(key)
+            label = QTableWidgetItem(entry.label)
+            label.setToolTip(f"<b>{entry.label}</b><br>{entry.definition}" if entry.definition else key)
+            label.setData(Qt.ItemDataRole.UserRole, key)
+            self.stats.setItem(row, 0, label)
+            values = [r.get("statistics", {}).get(key) for r in runs]
+            for col, value in enumerate(values, start=1):
+                item = QTableWidgetItem(catalogue.format_value(key, value))
+                item.setTextAlignment(right)
+                item.setToolTip(label.toolTip())
+                self.stats.setItem(row, col, item)
+            if len(runs) == 2:
+                item = QTableWidgetItem(catalogue.format_difference(key, *values))
+                item.setTextAlignment(right)
+                better = catalogue.difference_is_better(key, *values)
+                if better is not None:
+                    item.setForeground(QColor(self.theme.up if better else self.theme.down))
+                self.stats.setItem(row, len(runs) + 1, item)
+        header = self.stats.horizontalHeader()  # every column as wide as its text: no value is ever cut off
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+
+    @staticmethod
+    def _run_title(run: dict) -> str:
+        number = f"#{run['run_id']} " if run.get("run_id") is not None else ""
+        return f"{number}{run.get('strategy_name', '')}"
 
     def _show_trades(self, run: dict) -> None:
         trades = run.get("trades", [])
@@ -229,20 +245,26 @@ class ResultsPanel(QWidget):
         if path:
             spawn(self.export(path))
 
+    def export_trades_dialog(self) -> None:
+        if self.current is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export trades", "trades.csv", "CSV (*.csv)")
+        if path:
+            spawn(self.export_trades(path))
+
     async def export(self, path: str) -> None:
         from terminal.backtest.report import render_html
 
         text = render_html(self.current or {})
-        await asyncio.to_thread(lambda: open(path, "w", encoding="utf-8").write(text))
+        await asyncio.to_thread(_write, path, text)
+
+    async def export_trades(self, path: str) -> None:
+        from terminal.backtest.report import trades_csv
+
+        text = trades_csv(self.current or {})
+        await asyncio.to_thread(_write, path, text)
 
 
-_PERCENT_KEYS = {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure",
-                 "benchmark_return"}
-
-
-def _num(value) -> str:  # type: ignore[no-untyped-def]
-    return "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:,.3f}"
-
-
-def _pct(value) -> str:  # type: ignore[no-untyped-def]
-    return "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value * 100:.2f}%"
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
