@@ -183,12 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     from terminal.cli_backtest import add_backtest_parser
     from terminal.cli_bus import add_bus_parsers
     from terminal.cli_cluster import add_cluster_parser
+    from terminal.cli_journal import add_journal_parser
 
     add_backtest_parser(commands)
     add_cluster_parser(commands)
     add_backfill_parser(commands)
     add_archive_parsers(commands)
     add_bus_parsers(commands)
+    add_journal_parser(commands)
     for sub in _subparsers(parser):
         _global_options(sub, default=argparse.SUPPRESS)
     return parser
@@ -236,7 +238,7 @@ def _command_name(args: argparse.Namespace) -> str:
 
 
 def _handler(command: str):  # type: ignore[no-untyped-def]
-    from terminal import cli_archive, cli_bus, cli_cluster, cli_commands
+    from terminal import cli_archive, cli_bus, cli_cluster, cli_commands, cli_journal
 
     return {
         "cluster": lambda args, _settings: cli_cluster.run_cluster(args),
@@ -255,6 +257,7 @@ def _handler(command: str):  # type: ignore[no-untyped-def]
         "backtest": cli_commands.run_backtest,
         "optimize": cli_commands.run_optimize,
         "backfill": cli_commands.run_backfill,
+        "journal": cli_journal.run_journal,
     }[command]
 
 

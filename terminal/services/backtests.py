@@ -54,6 +54,7 @@ from terminal.backtest.runner import (
 from terminal.domain import BarSize, DomainError, Provenance
 from terminal.domain.provenance import data_warning, weakest
 from terminal.services.history import HistoryService
+from terminal.services.journal import JournalService
 from terminal.services.signal import Signal
 from terminal.store import Store
 
@@ -75,9 +76,10 @@ class MissingBars(DomainError):
 
 class BacktestService:
     def __init__(self, store: Store, history: HistoryService | None = None,
-                 load_time_limit: float = LOAD_TIME_LIMIT) -> None:
+                 load_time_limit: float = LOAD_TIME_LIMIT, journal: JournalService | None = None) -> None:
         self._store = store
         self._history = history or HistoryService(None, store)
+        self.journal = journal or JournalService(store)  # every saved run's trades are journaled
         self.load_time_limit = load_time_limit  # seconds a strategy module may spend loading, in its worker
         self.run_recorded: Signal[int] = Signal("backtests.run_recorded")  # the id of a run just saved
 
@@ -245,6 +247,7 @@ class BacktestService:
         run_id = await asyncio.to_thread(self._store.backtest_runs.start, request.strategy_name, stored.version,
                                          result.engine, list(request.frames), request.params)
         await asyncio.to_thread(self._store.backtest_runs.finish, run_id, "done", payload["statistics"], payload)
+        await self.journal.record_run(int(run_id), request.strategy_name, payload["trades"], request.frames)
         self.run_recorded.emit(int(run_id))
         return int(run_id)
 

@@ -27,6 +27,7 @@ from terminal.services.backtests import BacktestService
 from terminal.services.confirmation import ConfirmationPolicy
 from terminal.services.connection import BrokerFactory, ConnectionStatus, ib_broker
 from terminal.services.history import HistoryService
+from terminal.services.journal import JournalService
 from terminal.services.log import LogService
 from terminal.services.market import MarketService
 from terminal.services.orders import OrderService
@@ -104,7 +105,8 @@ class TradingSession:
         self.orders.adopt_refs = getattr(broker, "role", "") == "desk"  # every order of the desk, by its own id
         self.history = HistoryService(broker, store)
         self.backfill = BackfillService(broker, store)
-        self.backtests = BacktestService(store, self.history)
+        self.journal = JournalService(store)
+        self.backtests = BacktestService(store, self.history, journal=self.journal)
         self.workspace = WorkspaceService(store)
         self.alerts = AlertService(self.log)
         self.analytics = AnalyticsService()

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from terminal.store.bars import BarRepository, rows_to_frame
+from terminal.store.journal import JournalRepository
 from terminal.store.migrations import CURRENT_VERSION, SchemaTooNew, current_version, migrate
 from terminal.store.netfs import network_filesystem
 from terminal.store.records import InstrumentRepository, KeyValueRepository, WatchlistRepository
@@ -131,6 +132,7 @@ class Store:
         self.key_values = KeyValueRepository(engine)
         self.strategies = StrategyRepository(engine)
         self.backtest_runs = BacktestRunRepository(engine)
+        self.journal = JournalRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
-from terminal.store.schema import bar_sources, metadata, order_owners, position_book, schema_version
+from terminal.store.schema import (
+    bar_sources,
+    journal_trades,
+    metadata,
+    order_owners,
+    position_book,
+    schema_version,
+)
 
 
 class SchemaTooNew(RuntimeError):
@@ -57,7 +64,13 @@ def _v4_order_owners(conn: Connection) -> None:
     metadata.create_all(conn, tables=[order_owners])
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity, _v3_provenance, _v4_order_owners]
+def _v5_journal(conn: Connection) -> None:
+    """The trade journal: round trips from fills and saved backtests, with tags and notes."""
+    metadata.create_all(conn, tables=[journal_trades])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity, _v3_provenance, _v4_order_owners,
+                                                  _v5_journal]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

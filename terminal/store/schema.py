@@ -208,3 +208,34 @@ key_values = Table(
     Column("key", String(190), primary_key=True),
     Column("value", LongText, nullable=False),
 )
+
+# The trade journal (schema v5): round trips from every source (live, paper, sim, replay fills; saved backtest
+# runs), with the trader's tags and notes; shared by a desk on MySQL.
+journal_trades = Table(
+    "journal_trades",
+    metadata,
+    Column("trade_key", String(160), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("account", String(32), nullable=False, default=""),
+    Column("symbol", String(32), nullable=False),
+    Column("instrument_key", String(96), nullable=False, default=""),
+    Column("side", String(5), nullable=False),
+    Column("quantity", Double, nullable=False),
+    Column("entry_time", String(32), nullable=False),
+    Column("exit_time", String(32), nullable=False),
+    Column("entry_price", Double, nullable=False),
+    Column("exit_price", Double, nullable=False),
+    Column("pnl", Double, nullable=False),
+    Column("commission", Double, nullable=False, default=0.0),
+    Column("entry_order", String(64), nullable=False, default=""),
+    Column("stop_price", Double),
+    Column("r_multiple", Double),
+    Column("mae", Double),
+    Column("mfe", Double),
+    Column("run_id", Integer),
+    Column("strategy", String(100), nullable=False, default=""),
+    Column("tags", Text, nullable=False, default="[]"),  # JSON list
+    Column("notes", Text, nullable=False, default=""),
+    Index("ix_journal_exit", "exit_time"),
+    Index("ix_journal_run", "run_id"),
+)

@@ -1,0 +1,127 @@
+"""``quant-terminal journal ls|export|stats|tag``: the trade journal, headless (it syncs from the store first)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from terminal.config import Settings
+from terminal.domain.journal import SOURCES
+
+LS_COLUMNS = (("exit (UTC)", 16), ("source", 8), ("symbol", 8), ("side", 5), ("qty", 8), ("entry", 11),
+              ("exit", 11), ("P&L", 12), ("R", 6), ("MAE", 11), ("MFE", 11), ("tags", 0))
+
+
+def add_journal_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    journal = commands.add_parser("journal", help="the trade journal: round trips from fills and saved backtests")
+    verbs = journal.add_subparsers(dest="kind", metavar="ACTION", required=True)
+    ls = verbs.add_parser("ls", help="list round trips (newest last)")
+    export = verbs.add_parser("export", help="write round trips as CSV (default) or JSON")
+    for sub in (ls, export):
+        sub.add_argument("--source", choices=SOURCES, help="only this source (live, paper, sim, replay, backtest)")
+        sub.add_argument("--symbol", help="only this symbol")
+        sub.add_argument("--run", type=int, metavar="ID", help="only the trades of this saved backtest run")
+        fmt = sub.add_mutually_exclusive_group()
+        fmt.add_argument("--json", action="store_true", help="a JSON list of round trips")
+        fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    ls.add_argument("--limit", type=int, default=50, metavar="N", help="the newest N (default 50; 0: all)")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    stats = verbs.add_parser("stats", help="trades, win rate, P&L and average R by tag, symbol, source, hour or weekday")
+    stats.add_argument("--by", choices=("tag", "symbol", "source", "hour", "weekday"), default="tag")
+    stats.add_argument("--source", choices=SOURCES)
+    tag = verbs.add_parser("tag", help="set the tags and/or notes of a round trip (by its key, see ls --json)")
+    tag.add_argument("key")
+    tag.add_argument("--tags", help="comma-separated; replaces the round trip's tags")
+    tag.add_argument("--notes")
+
+
+def run_journal(args: argparse.Namespace, settings: Settings) -> int:
+    from terminal.cli_commands import _fail, _open_store
+    from terminal.services.journal import JournalService
+    from terminal.store import StoreError
+
+    try:
+        store = _open_store(settings)
+    except StoreError as exc:
+        return _fail(str(exc))
+    try:
+        journal = JournalService(store)
+        asyncio.run(journal.sync())
+        if args.kind == "tag":
+            return _tag(journal, args)
+        if args.kind == "stats":
+            return _stats(journal, args)
+        trips = asyncio.run(journal.trips(args.source, args.symbol.upper() if args.symbol else None, args.run))
+        if args.kind == "ls" and args.limit > 0:
+            trips = trips[-args.limit:]
+        fmt = "json" if args.json else "csv" if args.csv or args.kind == "export" else "table"
+        out = open(args.output, "w", encoding="utf-8", newline="") if getattr(args, "output", None) else sys.stdout
+        try:
+            _write(trips, fmt, out)
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        if out is not sys.stdout:
+            print(f"wrote {len(trips)} round trips to {args.output}", file=sys.stderr)
+        return 0
+    except BrokenPipeError:  # a reader that went away (| head): the CLI's main ends quietly
+        raise
+    except OSError as exc:
+        return _fail(f"journal {args.kind}: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "))
+    finally:
+        store.close()
+
+
+def _write(trips: list, fmt: str, out: Any) -> None:
+    from terminal.services.journal import EXPORT_FIELDS, trip_json
+
+    rows = [trip_json(t) for t in trips]
+    if fmt == "json":
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(out, EXPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "tags": ";".join(row["tags"])})
+        return
+    if not trips:
+        print("no round trips in the journal yet (fills and saved backtest runs appear here)", file=out)
+        return
+    print(" ".join(f"{name:>{width}}" if width else name for name, width in LS_COLUMNS), file=out)
+    for t in trips:
+        cells = [f"{t.exit_time:%Y-%m-%d %H:%M}", t.source, t.symbol, t.side, f"{t.quantity:g}", f"{t.entry_price:.4f}",
+                 f"{t.exit_price:.4f}", f"{t.pnl:,.2f}", "" if t.r_multiple is None else f"{t.r_multiple:.2f}",
+                 "" if t.mae is None else f"{t.mae:,.2f}", "" if t.mfe is None else f"{t.mfe:,.2f}", ",".join(t.tags)]
+        print(" ".join(f"{c:>{w}}" if w else c for c, (_, w) in zip(cells, LS_COLUMNS, strict=True)), file=out)
+
+
+def _stats(journal: Any, args: argparse.Namespace) -> int:
+    from terminal.services.journal import breakdown
+
+    groups = breakdown(asyncio.run(journal.trips(args.source)), args.by)
+    print(f"{args.by:<12} {'trades':>7} {'win rate':>9} {'P&L':>14} {'avg P&L':>12} {'avg R':>7}")
+    for g in groups:
+        r = "" if g.average_r is None else f"{g.average_r:.2f}"
+        print(f"{g.group:<12} {g.trades:>7} {g.win_rate:>8.1%} {g.pnl:>14,.2f} {g.average_pnl:>12,.2f} {r:>7}")
+    return 0
+
+
+def _tag(journal: Any, args: argparse.Namespace) -> int:
+    from terminal.cli_commands import _fail
+
+    if args.tags is None and args.notes is None:
+        return _fail("journal tag: give --tags a,b and/or --notes TEXT")
+    tags = args.tags.split(",") if args.tags is not None else None
+    try:
+        trip = asyncio.run(journal.annotate(args.key, tags, args.notes))
+    except KeyError:
+        return _fail(f"journal tag: no round trip {args.key!r}; 'quant-terminal journal ls --json' shows the keys")
+    print(f"{trip.key}: tags {', '.join(trip.tags) or '(none)'}; notes {trip.notes or '(none)'}")
+    return 0
