@@ -251,6 +251,11 @@ class BacktestService:
         self.run_recorded.emit(int(run_id))
         return int(run_id)
 
+    async def saved_run(self, run_id: int) -> dict[str, Any] | None:
+        """One finished run as the result JSON with its ``run_id`` (None if there is none by that id)."""
+        run = await asyncio.to_thread(self._store.backtest_runs.get, run_id)
+        return dict(run.result, run_id=run.id) if run is not None and run.status == "done" else None
+
     async def saved_runs(self, limit: int = 50) -> list[dict[str, Any]]:
         """Finished runs, oldest first, as the result JSON with their ``run_id``."""
         runs = await asyncio.to_thread(self._store.backtest_runs.list, limit)

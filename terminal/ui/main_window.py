@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
 
     def _add_research_docks(self) -> None:
         from terminal.ui.panels.data import DataPanel
+        from terminal.ui.panels.journal import JournalPanel
         from terminal.ui.research.analytics_panel import AnalyticsPanel
         from terminal.ui.research.editor_panel import StrategyEditorPanel
         from terminal.ui.research.optimizer_panel import OptimizerPanel
@@ -109,13 +110,16 @@ class MainWindow(QMainWindow):
         self.results = ResultsPanel(self.session, self.theme)
         self.analytics = AnalyticsPanel(self.session, self.theme)
         self.optimizer = OptimizerPanel(self.session, self.theme, self.editor)
+        self.journal = JournalPanel(self.session, self.theme)
         for title, widget in (("Strategy editor", self.editor), ("Backtest results", self.results),
-                              ("Optimizer", self.optimizer), ("Analytics", self.analytics), ("Data", self.data)):
+                              ("Optimizer", self.optimizer), ("Analytics", self.analytics), ("Journal", self.journal),
+                              ("Data", self.data)):
             self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
             self.tabifyDockWidget(self.docks["Orders"], self.docks[title])
         self.docks["Orders"].raise_()
         self.editor.run_finished.connect(self._backtest_finished)
         self.results.show_trade.connect(self._show_backtest_trade)
+        self.journal.show_trade.connect(lambda trip: spawn(self._chart_journal_trade(trip), self._show_error))
         self.analytics.backtest_pair.connect(self._backtest_pair)
         self.optimizer.use_params.connect(lambda _: self.docks["Strategy editor"].raise_())
 
@@ -144,6 +148,30 @@ class MainWindow(QMainWindow):
                  for t in run["trades"] if t["symbol"] == symbol]
         chart.set_trades(marks)
         chart.show_range(max(0, trade["entry_bar"] - 30), trade["exit_bar"] + 30)
+
+    async def _chart_journal_trade(self, trip) -> None:  # type: ignore[no-untyped-def]
+        """A journal round trip on the chart of its symbol: a backtest's at its run's bar size, a fill's on
+        one-minute bars (or the finest stored), entry and exit joined and its P&L written at the exit."""
+        from terminal.domain import BarSize
+        from terminal.ui.chart import TradeMark
+
+        found = await self.session.workspace.find_symbol(trip.symbol)
+        if not found:
+            raise ValueError(f"no stored instrument {trip.symbol}; the journal's trade cannot be charted")
+        bar_size = BarSize.MIN_1
+        if trip.run_id is not None:
+            run = await self.session.backtests.saved_run(trip.run_id)
+            bar_size = self._run_bar_size(run) if run else BarSize.DAY_1
+        frame = await self.session.history.stored_or_aggregated(found[0], bar_size)
+        if frame.empty:
+            raise ValueError(f"no stored {bar_size.short} bars of {trip.symbol} to chart the trade on")
+        chart = self.chart.chart
+        self.chart.instrument = None  # the chart now shows a journal trade, not the live feed
+        chart.set_data(frame, found[0])
+        chart.set_trades([TradeMark(trip.entry_time, trip.entry_price, trip.exit_time, trip.exit_price,
+                                    trip.side == "long", trip.pnl)])
+        first, last = chart.marks.bar_index(trip.entry_time), chart.marks.bar_index(trip.exit_time)
+        chart.show_range(max(0, first - 30), last + 30)
 
     @staticmethod
     def _run_bar_size(run: dict):  # type: ignore[no-untyped-def]

@@ -1,0 +1,66 @@
+"""The Journal dock in the real window: a fill on the simulator becomes a round trip with the right P&L; tags
+edited in the table are stored; a backtest's trade opens on the chart."""
+
+from __future__ import annotations
+
+import pytest
+
+from terminal.data import read_bars_csv
+from terminal.domain import BarSize, Instrument, Order, OrderSide, OrderType, Provenance
+from tests.support.trading import fill_order
+from tests.ui.conftest import open_with_symbol, wait_until
+
+pytestmark = pytest.mark.gui
+
+
+def _column(panel, name):
+    from terminal.ui.panels.journal import COLUMNS
+
+    return COLUMNS.index(name)
+
+
+def test_a_simulator_round_trip_appears_in_the_journal_with_its_pnl(terminal_window, qloop, tmp_path):
+    window, session, aapl = open_with_symbol(terminal_window, qloop)
+    bought = fill_order(qloop, session, Order(aapl, OrderSide.BUY, 20, OrderType.MARKET))
+    sold = fill_order(qloop, session, Order(aapl, OrderSide.SELL, 20, OrderType.MARKET))
+    panel = window.journal
+    wait_until(qloop, lambda: panel.table.rowCount() == 1, timeout=15, message="the round trip in the journal")
+    trip = panel.trip_at(0)
+    fills = session.store.fills.list()
+    commission = sum(f.commission for f in fills)
+    expected = 20 * (sold.average_fill_price - bought.average_fill_price) - commission
+    assert (trip.source, trip.symbol, trip.side, trip.quantity) == ("sim", "AAPL", "long", 20)
+    assert trip.pnl == pytest.approx(expected)
+    assert panel.table.item(0, _column(panel, "P&L")).text() == f"{expected:,.2f}"
+    assert "1 round trips" in panel.summary.text()
+    # tags typed into the table are stored and counted by tag
+    panel.table.item(0, _column(panel, "Tags")).setText("scalp, open drive")
+    wait_until(qloop, lambda: session.store.journal.list()[0].tags == ("open drive", "scalp"),
+               message="the tags in the store")
+    panel.by.setCurrentText("tag")
+    groups = {panel.groups.item(r, 0).text() for r in range(panel.groups.rowCount())}
+    assert groups == {"open drive", "scalp"}
+    window.docks["Journal"].raise_()
+    window.grab().save(str(tmp_path / "journal.png"))
+
+
+def test_clicking_a_backtest_trade_in_the_journal_charts_it(terminal_window, qloop, real_csv_dir):
+    window, session = terminal_window()
+    goog = read_bars_csv(real_csv_dir / "GOOG.csv")
+    session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
+                                   BarSize.DAY_1, goog, Provenance.CSV)
+    window.editor.strategies.setCurrentText("sma_cross")
+    window.editor.symbols.setText("GOOG")
+    run = qloop.run_until_complete(window.editor.run())
+    panel = window.journal
+    wait_until(qloop, lambda: panel.table.rowCount() == len(run["trades"]), timeout=15,
+               message="the run's trades in the journal")
+    panel.source.setCurrentText("backtest")
+    wait_until(qloop, lambda: panel.table.rowCount() == len(run["trades"]), message="the backtest filter")
+    panel.table.sortItems(0)
+    panel._clicked(5, 0)
+    trip = panel.trip_at(5)
+    marks = window.chart.chart.marks
+    wait_until(qloop, lambda: len(marks.trades) == 1 and marks.trades[0].pnl == trip.pnl, message="the trade charted")
+    first, last = window.chart.chart.visible_range()
+    assert first <= marks.bar_index(trip.entry_time) <= marks.bar_index(trip.exit_time) <= last
