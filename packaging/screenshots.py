@@ -80,6 +80,50 @@ async def research(window, session, out: Path, theme: str) -> list[Path]:  # typ
         path = out / f"{title.lower().replace(' ', '-')}-{theme}.png"
         dock.widget().grab().save(str(path))
         paths.append(path)
+    return paths + await review(window, session, out, theme)
+
+
+async def review(window, session, out: Path, theme: str) -> list[Path]:  # type: ignore[no-untyped-def]
+    """The results dock's heatmap and Monte Carlo tabs, a trade with its P&L on the chart, and the journal
+    (the simulator's round trips beside the backtests', some tagged)."""
+    from PySide6.QtWidgets import QTabWidget
+
+    from terminal.domain import Order, OrderSide, OrderType
+
+    results = window.results
+    results.show_runs([results.runs[-1]])
+    tabs = results.findChild(QTabWidget)
+    paths = []
+    window.docks["Backtest results"].raise_()
+    for index, name in ((1, "results-heatmap"), (4, "results-monte-carlo")):
+        tabs.setCurrentIndex(index)
+        await asyncio.sleep(0.3)
+        path = out / f"{name}-{theme}.png"
+        results.grab().save(str(path))
+        paths.append(path)
+    tabs.setCurrentIndex(0)
+    run = results.runs[-1]
+    await window._chart_backtest("GOOG", run, run["trades"][-4])
+    await asyncio.sleep(0.3)
+    path = out / f"chart-trade-pnl-{theme}.png"
+    window.chart.grab().save(str(path))
+    paths.append(path)
+    apple = session.market.instrument_for_symbol("AAPL")
+    for side in (OrderSide.SELL, OrderSide.BUY, OrderSide.SELL):  # close the long, then a short round trip
+        await session.orders.place(Order(apple, side, 200, OrderType.MARKET, source="ticket"))
+        await _settle(1.5)
+    journal = window.journal
+    await journal.refresh()
+    for trip, tags in zip(journal.trips[-6:], (["trend"], ["trend", "A+"], ["fade"], ["trend"], ["fade"], ["A+"]),
+                          strict=False):
+        await session.journal.annotate(trip.key, tags, "")
+    await journal.refresh(sync=False)
+    journal.by.setCurrentText("tag")
+    window.docks["Journal"].raise_()
+    await asyncio.sleep(0.3)
+    path = out / f"journal-{theme}.png"
+    journal.grab().save(str(path))
+    paths.append(path)
     return paths
 
 

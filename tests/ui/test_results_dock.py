@@ -116,3 +116,16 @@ def test_trades_export_to_csv_one_row_per_round_trip(panel, two_runs, qloop, tmp
     for row, trade in zip(rows, trades, strict=True):
         assert row["entry_time"] == trade["entry_time"] and float(row["pnl"]) == pytest.approx(trade["pnl"], abs=0.005)
         assert float(row["size"]) == abs(trade["size"]) and row["side"] == ("long" if trade["size"] > 0 else "short")
+
+
+def test_monte_carlo_of_the_runs_trades(panel, two_runs):
+    from terminal.analytics.montecarlo import bootstrap, trade_returns
+
+    panel.show_runs(two_runs[:1])
+    run = two_runs[0]
+    mc = panel.monte_carlo
+    expected = bootstrap(trade_returns(run["trades"], run["equity"]), run["equity"][0][1], paths=len(mc.paths))
+    assert mc.paths.shape == (1000, len(run["trades"]) + 1)
+    assert mc.drawdown_percentiles == expected.drawdown_percentiles and mc.risk_of_ruin == expected.risk_of_ruin
+    assert f"{mc.drawdown_percentiles[95] * 100:.1f} %" in panel.monte_text.text()
+    assert len(panel.monte_plot.getPlotItem().listDataItems()) == 100 + 4  # sample paths, band, median, actual

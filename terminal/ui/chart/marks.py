@@ -168,7 +168,8 @@ class MarksLayer(QObject):
             self.plot.addItem(item)
             self._trade_items.append(item)
             # the result at the exit, above a long's exit and below a short's (clear of the candle's wick)
-            text = pg.TextItem(t.label, color=color, anchor=(0.5, 1.2) if t.is_long else (0.5, -0.2))
+            text = pg.TextItem(t.label, color=color, anchor=(0.5, 1.2) if t.is_long else (0.5, -0.2),
+                               fill=pg.mkBrush(self.palette.background), border=pg.mkPen(color))
             text.setPos(x[1], t.exit_price)
             text.setZValue(17)
             self.plot.addItem(text)

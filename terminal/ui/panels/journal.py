@@ -134,7 +134,8 @@ class JournalPanel(QWidget):
             money = [(t.pnl, f"{t.pnl:,.2f}"), (t.r_multiple, "" if t.r_multiple is None else f"{t.r_multiple:.2f}"),
                      (t.mae, "" if t.mae is None else f"{t.mae:,.2f}"), (t.mfe, "" if t.mfe is None else f"{t.mfe:,.2f}")]
             cells: list[QTableWidgetItem] = [
-                QTableWidgetItem(f"{t.exit_time:%Y-%m-%d %H:%M}"), QTableWidgetItem(t.source),
+                QTableWidgetItem(f"{t.exit_time:%Y-%m-%d %H:%M}"),
+                QTableWidgetItem(f"{t.source} #{t.run_id}" if t.run_id is not None else t.source),
                 QTableWidgetItem(t.symbol), QTableWidgetItem(t.side), _Number(f"{t.quantity:g}", t.quantity),
                 _Number(_price(t.entry_price), t.entry_price), _Number(_price(t.exit_price), t.exit_price),
                 *(_Number(text, value) for value, text in money), _Number(held(t.holding_seconds), t.holding_seconds),

@@ -91,6 +91,17 @@ class ResultsPanel(QWidget):
         pictures.addTab(self.monthly, "Monthly returns")
         pictures.addTab(self.pnl_plot, "Trade P&L")
         pictures.addTab(self.trades, "Trades")
+        monte = QWidget()
+        monte_layout = QVBoxLayout(monte)
+        monte_layout.setContentsMargins(0, 0, 0, 0)
+        self.monte_plot = pg.PlotWidget(background=background)
+        self.monte_plot.setLabel("bottom", "trade number")
+        self.monte_text = QLabel("")
+        self.monte_text.setWordWrap(True)
+        monte_layout.addWidget(self.monte_plot, 1)
+        monte_layout.addWidget(self.monte_text)
+        pictures.addTab(monte, "Monte Carlo")
+        self.monte_carlo = None
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -166,6 +177,7 @@ class ResultsPanel(QWidget):
                                         brush=pg.mkBrush(QColor(self.theme.down).lighter(100)))
         self.monthly.set_equity(_series(runs[0].get("equity", [])))
         self._show_trades(runs[0])
+        self._show_monte_carlo(runs[0])
         self.notes.setText(runs[0].get("notes", "") if len(runs) > 1 or runs[0].get("engine") else "")
         warnings = [f"{r.get('strategy_name')}: {w[0].upper()}{w[1:]}" if len(runs) > 1 else w[0].upper() + w[1:]
                     for r in runs if (w := BacktestService.data_warning(r.get("data_provenance", "unknown")))]
@@ -231,6 +243,45 @@ class ResultsPanel(QWidget):
             brushes = [pg.mkBrush(self.theme.up if c > 0 else self.theme.down) for c in centers]
             self.pnl_plot.addItem(pg.BarGraphItem(x=centers, height=counts, width=(edges[1] - edges[0]) * 0.9,
                                                   brushes=brushes))
+
+    def _show_monte_carlo(self, run: dict) -> None:
+        """The run's trades resampled into equity paths: a hundred of them, the 5–95 % band, the median and
+        the order the trades really came in; drawdown percentiles and risk of ruin under the plot."""
+        from terminal.analytics.montecarlo import bootstrap, trade_returns
+
+        self.monte_plot.clear()
+        pnls = [t["pnl"] for t in run.get("trades", [])]
+        equity = run.get("equity", [])
+        if not pnls or not equity:
+            self.monte_carlo = None
+            self.monte_text.setText("Monte Carlo needs a run with trades.")
+            return
+        cash = float(equity[0][1])
+        paths = min(1000, max(100, 2_000_000 // len(pnls)))  # a bounded amount of work however many trades
+        mc = self.monte_carlo = bootstrap(trade_returns(run["trades"], equity), cash, paths=paths)
+        x = np.arange(mc.paths.shape[1], dtype=float)
+        faint = QColor(self.theme.muted)
+        faint.setAlphaF(0.18)
+        for path in mc.paths[:100]:
+            self.monte_plot.plot(x, path, pen=pg.mkPen(faint, width=1))
+        low, median, high = np.percentile(mc.paths, [5, 50, 95], axis=0)
+        band = QColor(self.theme.accent)
+        band.setAlphaF(0.2)
+        lower = self.monte_plot.plot(x, low, pen=pg.mkPen(self.theme.accent, width=1))
+        upper = self.monte_plot.plot(x, high, pen=pg.mkPen(self.theme.accent, width=1))
+        self.monte_plot.addItem(pg.FillBetweenItem(lower, upper, brush=pg.mkBrush(band)))
+        self.monte_plot.plot(x, median, pen=pg.mkPen(self.theme.accent, width=2))
+        actual = cash * np.concatenate([[1.0], np.cumprod(1 + trade_returns(run["trades"], equity))])
+        self.monte_plot.plot(x, actual, pen=pg.mkPen("#e5a50a", width=2))
+        bottom, top = np.percentile(mc.paths, [0.5, 99.5])  # a few lucky paths must not flatten the rest
+        self.monte_plot.setYRange(min(bottom, actual.min()), max(top, actual.max()), padding=0.05)
+        dd = mc.drawdown_percentiles
+        self.monte_text.setText(
+            f"{len(mc.paths):,} paths of {len(pnls)} trade returns drawn with replacement (orange: the order they came in; "
+            f"blue: median and 5–95 % band). Final equity: 5 % {mc.final_percentiles[5]:,.0f} · median "
+            f"{mc.final_percentiles[50]:,.0f} · 95 % {mc.final_percentiles[95]:,.0f}. Max drawdown: median "
+            f"{dd[50] * 100:.1f} % · 95th worst {dd[95] * 100:.1f} % · 99th {dd[99] * 100:.1f} %. Risk of ruin "
+            f"(equity at {mc.ruin_level:.0%} of the start): {mc.risk_of_ruin:.1%}.")
 
     def _trade_clicked(self, row: int, _column: int) -> None:
         if self.current is None:
