@@ -42,6 +42,7 @@ class BacktestRequest:
     periods_per_year: float = 252.0
     data_provenance: str = "unknown"  # Provenance.value of the bars (the weakest of the symbols')
     engine_reason: str = ""  # why this engine ran (engine_choice), said with the result
+    trace: bool = False  # record orders, fills and indicators per bar for a step-through (backtrader only)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class BacktestResult:
     error_line: int = 0
     notes: str = COMPARABILITY
     data_provenance: str = "unknown"  # where the bars came from (Provenance.value); see data_warning
+    trace: dict = field(default_factory=dict)  # with ``BacktestRequest.trace``: what a step-through plays
 
     @property
     def ok(self) -> bool:
@@ -85,11 +87,13 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
         strategy = load_strategy(request.strategy_source, request.strategy_name)
         if loaded is not None:
             loaded()
+        if request.trace and request.engine != "backtrader":
+            raise ValueError(f"a step-through records on backtrader, not {request.engine}")
         if request.engine == "backtrader":
             from terminal.backtest.engines.backtrader_engine import run_backtrader
 
             output = run_backtrader(strategy, request.frames, request.params, request.cash, request.commission,
-                                    request.slippage, request.sizing, request.fast, progress)
+                                    request.slippage, request.sizing, request.fast, progress, request.trace)
         elif request.engine == "vectorized":
             from terminal.backtest.engines.vectorbt_engine import run_vectorized
 
@@ -122,7 +126,7 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
                                                         if request.engine_reason else [])])
     return BacktestResult(request.strategy_name, request.engine, request.params, stats, output.equity, benchmark,
                           output.trades, time.perf_counter() - started, notes=notes,
-                          data_provenance=request.data_provenance)
+                          data_provenance=request.data_provenance, trace=output.trace or {})
 
 
 def _user_line(text: str, name: str) -> int:

@@ -240,6 +240,9 @@ class BacktestService:
     async def record(self, request: BacktestRequest, result: BacktestResult) -> int:
         """Store a finished run (against the strategy's newest saved version, saved now if it has none)."""
         payload = result_to_json(result)
+        payload["settings"] = {"cash": request.cash, "commission": request.commission, "slippage": request.slippage,
+                               "units": request.sizing.units, "percent": request.sizing.percent,
+                               "periods_per_year": request.periods_per_year}  # what a step-through re-runs with
         stored = await asyncio.to_thread(self._store.strategies.latest, request.strategy_name)
         if stored is None or stored.source != request.strategy_source:
             stored = await asyncio.to_thread(self._store.strategies.save, request.strategy_name,
@@ -250,6 +253,48 @@ class BacktestService:
         await self.journal.record_run(int(run_id), request.strategy_name, payload["trades"], request.frames)
         self.run_recorded.emit(int(run_id))
         return int(run_id)
+
+    @staticmethod
+    def run_bar_size(run: dict[str, Any]) -> BarSize:
+        """The bar size a run ran on, from the spacing of its equity curve."""
+        equity = run.get("equity", [])
+        if len(equity) < 2:
+            return BarSize.DAY_1
+        spacing = (pd.Timestamp(equity[1][0]) - pd.Timestamp(equity[0][0])).total_seconds()
+        return BarSize.DAY_1 if spacing >= 20 * 3600 else min(BarSize, key=lambda b: abs(b.seconds - spacing))
+
+    async def step_through(self, run: dict[str, Any]) -> tuple[dict[str, Any], dict[str, pd.DataFrame], str]:
+        """Run a saved run again in a worker, on backtrader, recording what a step-through plays (orders,
+        fills, indicators per bar): its result JSON, its bars, and a warning when it did not trade the same
+        as the saved run (its bars or settings changed since)."""
+        run_id = run.get("run_id")
+        stored = await asyncio.to_thread(self._store.backtest_runs.get, int(run_id)) if run_id is not None else None
+        if stored is None:
+            raise DomainError("step-through needs a saved run; run the strategy first")
+        strategy = await asyncio.to_thread(self._store.strategies.get, stored.strategy_name, stored.strategy_version)
+        if strategy is None:
+            raise DomainError(f"version {stored.strategy_version} of {stored.strategy_name} is not stored")
+        times = pd.DatetimeIndex([t for t, _ in run["equity"]])
+        frames = await self.frames(stored.symbols, self.run_bar_size(run), f"{times[0]:%Y-%m-%d}",
+                                   f"{times[-1]:%Y-%m-%d}")
+        frames = {s: f[(f.index >= times[0]) & (f.index <= times[-1])] for s, f in frames.items()}
+        settings = run.get("settings") or {"cash": float(run["equity"][0][1])}
+        sizing = Sizing(units=settings.get("units", 0.0), percent=settings.get("percent", 0.95))
+        request = BacktestRequest(strategy.source, frames, stored.strategy_name, stored.params, "backtrader",
+                                  settings["cash"], settings.get("commission", 0.0), settings.get("slippage", 0.0),
+                                  sizing, periods_per_year=settings.get("periods_per_year", 252.0), trace=True,
+                                  engine_reason="a step-through records on backtrader",
+                                  data_provenance=self.frames_provenance(frames).value)
+        result = await self.run(request)
+        if not result.ok:
+            raise DomainError(f"step-through of run {run_id}: {result.error}")
+        replayed = result_to_json(result)
+        same = [(t["entry_time"], t["exit_time"], t["size"]) for t in replayed["trades"]] == \
+            [(t["entry_time"], t["exit_time"], t["size"]) for t in run.get("trades", [])]
+        warning = "" if same else (f"this replay made {len(replayed['trades'])} trades where the saved run "
+                                   f"({run.get('engine')}) made {len(run.get('trades', []))}: its bars or "
+                                   "settings changed since it was saved")
+        return replayed, frames, warning
 
     async def saved_run(self, run_id: int) -> dict[str, Any] | None:
         """One finished run as the result JSON with its ``run_id`` (None if there is none by that id)."""

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
     def _add_research_docks(self) -> None:
         from terminal.ui.panels.data import DataPanel
         from terminal.ui.panels.journal import JournalPanel
+        from terminal.ui.panels.step_through import StepThroughPanel
         from terminal.ui.research.analytics_panel import AnalyticsPanel
         from terminal.ui.research.editor_panel import StrategyEditorPanel
         from terminal.ui.research.optimizer_panel import OptimizerPanel
@@ -111,15 +112,17 @@ class MainWindow(QMainWindow):
         self.analytics = AnalyticsPanel(self.session, self.theme)
         self.optimizer = OptimizerPanel(self.session, self.theme, self.editor)
         self.journal = JournalPanel(self.session, self.theme)
+        self.step_panel = StepThroughPanel(self.theme)
         for title, widget in (("Strategy editor", self.editor), ("Backtest results", self.results),
                               ("Optimizer", self.optimizer), ("Analytics", self.analytics), ("Journal", self.journal),
-                              ("Data", self.data)):
+                              ("Step-through", self.step_panel), ("Data", self.data)):
             self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
             self.tabifyDockWidget(self.docks["Orders"], self.docks[title])
         self.docks["Orders"].raise_()
         self.editor.run_finished.connect(self._backtest_finished)
         self.results.show_trade.connect(self._show_backtest_trade)
         self.journal.show_trade.connect(lambda trip: spawn(self._chart_journal_trade(trip), self._show_error))
+        self.results.step_through.connect(self.step_through)
         self.analytics.backtest_pair.connect(self._backtest_pair)
         self.optimizer.use_params.connect(lambda _: self.docks["Strategy editor"].raise_())
 
@@ -140,7 +143,7 @@ class MainWindow(QMainWindow):
         if not found:
             raise ValueError(f"no stored instrument {symbol}")
         chart = self.chart.chart
-        frame = await self.session.history.stored_or_aggregated(found[0], self._run_bar_size(run))
+        frame = await self.session.history.stored_or_aggregated(found[0], self.session.backtests.run_bar_size(run))
         self.chart.instrument = None  # the chart now shows a backtest, not the live feed
         chart.set_data(frame, found[0])
         marks = [TradeMark(pd.Timestamp(t["entry_time"]).to_pydatetime(), t["entry_price"],
@@ -161,7 +164,7 @@ class MainWindow(QMainWindow):
         bar_size = BarSize.MIN_1
         if trip.run_id is not None:
             run = await self.session.backtests.saved_run(trip.run_id)
-            bar_size = self._run_bar_size(run) if run else BarSize.DAY_1
+            bar_size = self.session.backtests.run_bar_size(run) if run else BarSize.DAY_1
         frame = await self.session.history.stored_or_aggregated(found[0], bar_size)
         if frame.empty:
             raise ValueError(f"no stored {bar_size.short} bars of {trip.symbol} to chart the trade on")
@@ -173,17 +176,10 @@ class MainWindow(QMainWindow):
         first, last = chart.marks.bar_index(trip.entry_time), chart.marks.bar_index(trip.exit_time)
         chart.show_range(max(0, first - 30), last + 30)
 
-    @staticmethod
-    def _run_bar_size(run: dict):  # type: ignore[no-untyped-def]
-        from terminal.domain import BarSize
+    def step_through(self, run: dict):  # type: ignore[no-untyped-def]
+        from terminal.ui.review import start_step_through
 
-        equity = run.get("equity", [])
-        if len(equity) < 2:
-            return BarSize.DAY_1
-        import pandas as pd
-
-        spacing = (pd.Timestamp(equity[1][0]) - pd.Timestamp(equity[0][0])).total_seconds()
-        return BarSize.DAY_1 if spacing >= 20 * 3600 else min(BarSize, key=lambda b: abs(b.seconds - spacing))
+        return spawn(start_step_through(self, run), self._show_error)
 
     def _backtest_pair(self, y: str, x: str) -> None:
         self.editor.strategies.setCurrentText("pairs")
@@ -278,6 +274,9 @@ class MainWindow(QMainWindow):
         self.session.replay_changed.connect(self._replay_changed)
 
     def _replay_changed(self, controller) -> None:  # type: ignore[no-untyped-def]
+        from terminal.ui.review import end_step_through
+
+        end_step_through(self)  # a market replay takes the transport bar and the chart
         if controller is not None:  # after a jump the chart holds what lies before the new time, nothing after
             controller.jumped.connect(lambda _: self.chart.reload())
         self.replay_bar.attach(controller)

@@ -33,18 +33,21 @@ from terminal.backtest.engines.common import EngineOutput, FifoTrades, data_from
 
 def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], params: dict, cash: float,
                    commission: float = 0.0, slippage: float = 0.0, sizing: Sizing | None = None, fast: bool = True,
-                   progress: Callable[[float], None] | None = None) -> EngineOutput:
+                   progress: Callable[[float], None] | None = None, trace: bool = False) -> EngineOutput:
+    """``trace``: also return what a step-through plays (see ``step_trace``): the orders the strategy sent at
+    each bar, every fill, and the indicator arrays its ``init`` computed."""
     sizing = sizing or Sizing(percent=0.95)
     symbols = list(frames)
     datas = {s: data_from_frame(s, frames[s]) for s in symbols}
     length = len(next(iter(frames.values())))
     trades = FifoTrades({s: d.time for s, d in datas.items()})
     fills: list[tuple[str, int, float, float, float]] = []  # symbol, bar, signed size, price, commission
+    sent: list[tuple[int, str, float]] | None = [] if trace else None  # bar, symbol, signed size
 
     class Wrapper(bt.Strategy):
         def __init__(self) -> None:
             self.feeds = {s: self.datas[k] for k, s in enumerate(symbols)}
-            self.user = strategy_cls(datas, params, _Broker(self), sizing)
+            self.user = strategy_cls(datas, params, _Broker(self, sent), sizing)
             self.user.init()
             self._step = max(1, length // 100)
             self._bar = -1
@@ -101,7 +104,22 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
     index = next(iter(frames.values())).index
     if not slippage and abs(curve[-1] - final_value) > 1e-6 * max(1.0, abs(final_value)):
         raise RuntimeError(f"equity rebuilt from fills ({curve[-1]:.2f}) differs from the broker's {final_value:.2f}")
-    return EngineOutput(pd.Series(curve, index=index), trades.closed, exposure)
+    recorded = None
+    if sent is not None:
+        recorded = {"orders": [list(o) for o in sent], "fills": [list(f) for f in fills],
+                    "indicators": _indicators(strategy.user, length)}
+    return EngineOutput(pd.Series(curve, index=index), trades.closed, exposure, trace=recorded)
+
+
+def _indicators(user: Strategy, length: int) -> dict[str, list]:
+    """The strategy's per-bar float arrays (what its ``init`` computed), NaN as None."""
+    out = {}
+    for name, value in vars(user).items():
+        if name.startswith("_") or not isinstance(value, np.ndarray) or value.shape != (length,):
+            continue
+        if value.dtype.kind == "f":
+            out[name] = [None if not np.isfinite(v) else float(v) for v in value]
+    return out
 
 
 def _equity_from_fills(datas: dict, fills: list, cash: float, length: int) -> tuple[np.ndarray, float]:
@@ -204,16 +222,21 @@ class LeanBroker(bt.brokers.BackBroker):
 
 
 class _Broker:
-    def __init__(self, strategy: bt.Strategy) -> None:
+    def __init__(self, strategy: bt.Strategy, sent: list | None = None) -> None:
         self.s = strategy
+        self.sent = sent
 
     def buy(self, size: float, symbol: str) -> None:
         if size > 0:
             self.s.buy(data=self.s.feeds[symbol], size=size)
+            if self.sent is not None:
+                self.sent.append((self.s._bar, symbol, float(size)))
 
     def sell(self, size: float, symbol: str) -> None:
         if size > 0:
             self.s.sell(data=self.s.feeds[symbol], size=size)
+            if self.sent is not None:
+                self.sent.append((self.s._bar, symbol, -float(size)))
 
     def position(self, symbol: str) -> float:
         # include orders placed this bar so close() followed by buy() sizes correctly

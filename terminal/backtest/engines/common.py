@@ -16,6 +16,7 @@ class EngineOutput:
     trades: list[dict]  # symbol, size, entry_time, entry_price, exit_time, exit_price, pnl, entry_bar, exit_bar
     exposure: float
     notes: list[str] = field(default_factory=list)
+    trace: dict | None = None  # orders, fills and indicators per bar, when a step-through asked (backtrader)
 
 
 def data_from_frame(symbol: str, frame: pd.DataFrame) -> Data:

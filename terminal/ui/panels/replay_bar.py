@@ -87,6 +87,7 @@ class ReplayBar(QToolBar):
             self.controller.refused.disconnect(self.failed.emit)
         self.controller = controller
         self.setVisible(controller is not None)
+        self.badge.setText(getattr(controller, "badge", " REPLAY "))  # a step-through drives this bar too
         if controller is not None:
             controller.clock_changed.connect(self.show_clock)
             controller.refused.connect(self.failed.emit)
@@ -137,7 +138,8 @@ class ReplayBar(QToolBar):
         clock = controller.clock if controller is not None else None
         if now is None or clock is None:
             return
-        self.clock.setText(now.astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M:%S %Z"))
+        zone = getattr(controller, "display_zone", DISPLAY_ZONE)
+        self.clock.setText(now.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"))
         if not self.position.isSliderDown():
             span = (clock.end - clock.start).total_seconds()
             self.position.setValue(int(1000 * (now - clock.start).total_seconds() / span) if span > 0 else 1000)

@@ -40,6 +40,7 @@ def _series(pairs: list) -> pd.Series:
 
 class ResultsPanel(QWidget):
     show_trade = Signal(object, object)  # run dict, trade dict
+    step_through = Signal(object)  # run dict: play it bar by bar on the chart
 
     def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -71,6 +72,9 @@ class ResultsPanel(QWidget):
         self.export_button.setToolTip("A self-contained HTML report of the selected run")
         self.csv_button = QPushButton("Trades CSV…")
         self.csv_button.setToolTip("The selected run's trades as CSV (one row per round trip)")
+        self.step_button = QPushButton("Step through ▶")
+        self.step_button.setToolTip("Play the selected run bar by bar on the chart (it runs again in a worker, "
+                                    "on backtrader, recording its orders and indicators)")
         self.notes = QLabel("")
         self.notes.setWordWrap(True)
         self.notes.setObjectName("preview")
@@ -111,6 +115,7 @@ class ResultsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.csv_button)
+        buttons.addWidget(self.step_button)
         buttons.addStretch(1)
         left_layout.addLayout(buttons)
         splitter = QSplitter()
@@ -126,6 +131,7 @@ class ResultsPanel(QWidget):
         self.trades.cellClicked.connect(self._trade_clicked)
         self.export_button.clicked.connect(self.export_dialog)
         self.csv_button.clicked.connect(self.export_trades_dialog)
+        self.step_button.clicked.connect(lambda: self.current is not None and self.step_through.emit(self.current))
 
     async def load_saved(self) -> None:
         self.runs = await self.session.backtests.saved_runs(50)

@@ -1,0 +1,37 @@
+"""Wiring of the review docks to the chart: a journal round trip or a step-through of a saved run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from terminal.backtest.step_trace import StepTrace
+from terminal.services.step_through import StepThroughController
+
+
+async def start_step_through(window: Any, run: dict) -> StepThroughController:
+    """Run ``run`` again in a worker with a trace, then play it on the window's chart from its first bar,
+    paused, the transport bar showing; any step-through before it ends."""
+    session = window.session
+    window.statusBar().showMessage(f"step-through: running {run.get('strategy_name')} again in a worker…")
+    replayed, frames, warning = await session.backtests.step_through(run)
+    trace = StepTrace.from_run(replayed, frames)
+    found = await session.workspace.find_symbol(trace.symbol)
+    instrument = found[0] if found else None
+    title = (f"#{run.get('run_id')} {run.get('strategy_name')} {run.get('params', {})} on {trace.symbol}: "
+             f"{len(trace)} bars, {len(trace.trades)} trades")
+    controller = StepThroughController(trace, title)
+    window.chart.instrument = None  # the chart now plays a backtest, not the live feed
+    window.step_panel.attach(controller, window.chart.chart, instrument)
+    window.replay_bar.attach(controller)
+    window.docks["Step-through"].raise_()
+    window.statusBar().showMessage(warning or f"step-through ready: {title}", 10000)
+    if warning:
+        window.step_panel.message.setText(warning)
+    return controller
+
+
+def end_step_through(window: Any) -> None:
+    """Stop a step-through (a market replay is taking the transport bar and the chart)."""
+    panel = getattr(window, "step_panel", None)  # None while the window is being built
+    if panel is not None and panel.controller is not None:
+        panel.attach(None)

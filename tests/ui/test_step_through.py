@@ -1,0 +1,79 @@
+"""Step through a saved run on the real chart: the run plays again in a worker with its trace; next trade,
+step, jump and breaks; the position and equity shown match the run's trade list and equity at that bar."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from terminal.data import read_bars_csv
+from terminal.domain import BarSize, Instrument, Provenance
+from tests.ui.conftest import wait_until
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def stepping(terminal_window, qloop, real_csv_dir):
+    window, session = terminal_window()
+    goog = read_bars_csv(real_csv_dir / "GOOG.csv")
+    session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
+                                   BarSize.DAY_1, goog, Provenance.CSV)
+    window.editor.strategies.setCurrentText("sma_cross")
+    window.editor.symbols.setText("GOOG")
+    run = qloop.run_until_complete(window.editor.run())
+    window.results.step_button.click()
+    wait_until(qloop, lambda: window.step_panel.controller is not None, timeout=60, message="the step-through")
+    return window, session, run, window.step_panel.controller
+
+
+def _held_at(run, bar):
+    """The position at the close of ``bar`` by the trade list: trades entered at or before it, not yet exited."""
+    return sum(t["size"] for t in run["trades"] if t["entry_bar"] <= bar < t["exit_bar"]
+               or (t.get("open") and t["entry_bar"] <= bar))
+
+
+def test_next_trade_shows_the_position_and_equity_of_the_trade_list(stepping, qloop, tmp_path):
+    window, _, run, controller = stepping
+    panel = window.step_panel
+    assert window.replay_bar.isVisible() and window.replay_bar.badge.text().strip() == "STEP-THROUGH"
+    assert controller.index == 0 and panel.values["Position"].text() == "GOOG +0"
+    first = run["trades"][0]
+    assert controller.next_trade() and controller.index == first["entry_bar"]
+    assert panel.values["Position"].text() == f"GOOG {first['size']:+g}"
+    equity = run["equity"][controller.index][1]
+    assert panel.values["Equity"].text() == f"{equity:,.2f}"
+    assert len(window.chart.chart.series) == controller.index + 1  # the chart holds the bars so far, no more
+    for _ in range(3):  # the next trades: exits and reversals, each checked against the trade list
+        controller.next_trade()
+        assert controller.state.position == _held_at(run, controller.index)
+        assert controller.state.equity == pytest.approx(run["equity"][controller.index][1])
+    controller.step()
+    assert controller.index == controller.trace.bar_at(pd.Timestamp(run["equity"][controller.index][0]))
+    assert len(window.chart.chart.series) == controller.index + 1
+    overlays = [item.opts.get("name") for item in panel._overlays]
+    assert overlays == ["fast", "slow"]  # the strategy's moving averages, on the price scale
+    window.docks["Step-through"].raise_()
+    window.grab().save(str(tmp_path / "step.png"))
+
+
+def test_play_breaks_on_a_fill_and_on_a_rule(stepping, qloop):
+    window, _, run, controller = stepping
+    panel = window.step_panel
+    panel.on_fill.setChecked(True)
+    controller.set_speed(1000)
+    controller.play()
+    wait_until(qloop, lambda: not controller.playing, timeout=20, message="the break on the first fill")
+    assert controller.index == run["trades"][0]["entry_bar"] and "break: fill" in panel.message.text()
+    panel.on_fill.setChecked(False)
+    panel.rule.setText("drawdown < -20%")
+    panel._rule_changed()
+    controller.play()
+    wait_until(qloop, lambda: not controller.playing, timeout=90, message="the break on the rule")
+    dd = controller.trace.drawdown()
+    assert controller.index == next(i for i in range(len(dd)) if dd[i] < -0.2 and i > run["trades"][0]["entry_bar"])
+    panel.rule.setText("drawdown is bad")
+    panel._rule_changed()
+    assert "is not understood" in panel.message.text() and "FIELD OP NUMBER" in panel.message.text()
+    controller.jump(pd.Timestamp("2010-06-01", tz="UTC").to_pydatetime())
+    assert controller.state.time <= pd.Timestamp("2010-06-01", tz="UTC") < controller.trace.times[controller.index + 1]
