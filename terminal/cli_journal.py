@@ -34,6 +34,14 @@ def add_journal_parser(commands: argparse._SubParsersAction) -> None:  # type: i
     stats = verbs.add_parser("stats", help="trades, win rate, P&L and average R by tag, symbol, source, hour or weekday")
     stats.add_argument("--by", choices=("tag", "symbol", "source", "hour", "weekday"), default="tag")
     stats.add_argument("--source", choices=SOURCES)
+    cmp = verbs.add_parser("compare", help="the account's trades against a saved backtest run of the same period: "
+                                           "matched trades with slippage per fill, missed and extra trades")
+    cmp.add_argument("--run", type=int, required=True, metavar="ID", help="the saved backtest run")
+    cmp.add_argument("--source", choices=("live", "paper", "sim", "replay"),
+                     help="only this source's trades (default live, paper and sim)")
+    cmp.add_argument("--tolerance-bars", type=float, default=1.0, metavar="N",
+                     help="an actual entry within N of the run's bars of a backtest entry is the same trade (default 1)")
+    cmp.add_argument("--json", action="store_true")
     tag = verbs.add_parser("tag", help="set the tags and/or notes of a round trip (by its key, see ls --json)")
     tag.add_argument("key")
     tag.add_argument("--tags", help="comma-separated; replaces the round trip's tags")
@@ -56,6 +64,8 @@ def run_journal(args: argparse.Namespace, settings: Settings) -> int:
             return _tag(journal, args)
         if args.kind == "stats":
             return _stats(journal, args)
+        if args.kind == "compare":
+            return _compare(journal, args)
         trips = asyncio.run(journal.trips(args.source, args.symbol.upper() if args.symbol else None, args.run))
         if args.kind == "ls" and args.limit > 0:
             trips = trips[-args.limit:]
@@ -124,4 +134,36 @@ def _tag(journal: Any, args: argparse.Namespace) -> int:
     except KeyError:
         return _fail(f"journal tag: no round trip {args.key!r}; 'quant-terminal journal ls --json' shows the keys")
     print(f"{trip.key}: tags {', '.join(trip.tags) or '(none)'}; notes {trip.notes or '(none)'}")
+    return 0
+
+
+def _compare(journal: Any, args: argparse.Namespace) -> int:
+    from terminal.cli_commands import _fail
+    from terminal.services.journal import trip_json
+
+    try:
+        result, what = asyncio.run(journal.compare_with_run(args.run, args.source, args.tolerance_bars))
+    except ValueError as exc:
+        return _fail(f"journal compare: {exc}")
+    if args.json:
+        json.dump({"compared": what, "slippage_cost": result.slippage_cost,
+                   "matched": [{"backtest": trip_json(m.backtest), "actual": trip_json(m.actual),
+                                "entry_slippage": m.entry_slippage, "exit_slippage": m.exit_slippage,
+                                "slippage_cost": m.slippage_cost} for m in result.matched],
+                   "missed": [trip_json(t) for t in result.missed],
+                   "extra": [trip_json(t) for t in result.extra]}, sys.stdout, indent=1)
+        print()
+        return 0
+    print(what)
+    print(f"{len(result.matched)} matched · {len(result.missed)} missed · {len(result.extra)} extra · "
+          f"slippage cost {result.slippage_cost:,.2f}")
+    for m in result.matched:
+        print(f"  matched {m.backtest.entry_time:%Y-%m-%d %H:%M} {m.backtest.side:<5} {m.backtest.symbol:<8} "
+              f"entry {m.backtest.entry_price:.4f} → {m.actual.entry_price:.4f} ({m.entry_slippage:+.4f}), exit "
+              f"{m.backtest.exit_price:.4f} → {m.actual.exit_price:.4f} ({m.exit_slippage:+.4f}), cost "
+              f"{m.slippage_cost:,.2f}")
+    for t in result.missed:
+        print(f"  missed  {t.entry_time:%Y-%m-%d %H:%M} {t.side:<5} {t.symbol:<8} backtest P&L {t.pnl:,.2f}")
+    for t in result.extra:
+        print(f"  extra   {t.entry_time:%Y-%m-%d %H:%M} {t.side:<5} {t.symbol:<8} {t.source} P&L {t.pnl:,.2f}")
     return 0

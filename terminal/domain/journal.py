@@ -133,3 +133,46 @@ def backtest_round_trips(run_id: int, strategy: str, trades: Iterable[dict]) -> 
             run_id=run_id, strategy=strategy, tags=("open",) if t.get("open") else ()))
     return out
 
+
+
+@dataclass(frozen=True)
+class Matched:
+    backtest: RoundTrip
+    actual: RoundTrip
+    entry_slippage: float  # per unit, what the actual entry cost more than the backtest's (positive: worse)
+    exit_slippage: float  # per unit, what the actual exit gave less than the backtest's (positive: worse)
+
+    @property
+    def slippage_cost(self) -> float:
+        """Both legs' slippage in money on the actual quantity."""
+        return (self.entry_slippage + self.exit_slippage) * self.actual.quantity
+
+
+@dataclass(frozen=True)
+class Comparison:
+    matched: list[Matched]
+    missed: list[RoundTrip]  # the backtest traded, the account did not
+    extra: list[RoundTrip]  # the account traded, the backtest did not
+
+    @property
+    def slippage_cost(self) -> float:
+        return sum(m.slippage_cost for m in self.matched)
+
+
+def compare(backtest: list[RoundTrip], actual: list[RoundTrip], tolerance_seconds: float) -> Comparison:
+    """Pair each backtest round trip with the first actual one of the same symbol and side entered within
+    ``tolerance_seconds`` of it (each used once, in entry-time order); the rest are missed or extra trades."""
+    unused = sorted(actual, key=lambda t: t.entry_time)
+    matched: list[Matched] = []
+    missed: list[RoundTrip] = []
+    for bt in sorted(backtest, key=lambda t: t.entry_time):
+        match = next((a for a in unused if a.symbol == bt.symbol and a.side == bt.side
+                      and abs((a.entry_time - bt.entry_time).total_seconds()) <= tolerance_seconds), None)
+        if match is None:
+            missed.append(bt)
+            continue
+        unused.remove(match)
+        sign = bt.sign
+        matched.append(Matched(bt, match, sign * (match.entry_price - bt.entry_price),
+                               sign * (bt.exit_price - match.exit_price)))
+    return Comparison(matched, missed, unused)

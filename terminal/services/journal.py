@@ -20,7 +20,14 @@ from typing import Any
 import pandas as pd
 
 from terminal.domain import BarSize, Instrument, OrderType
-from terminal.domain.journal import SOURCES, RoundTrip, backtest_round_trips, fill_round_trips
+from terminal.domain.journal import (
+    SOURCES,
+    Comparison,
+    RoundTrip,
+    backtest_round_trips,
+    compare,
+    fill_round_trips,
+)
 from terminal.store import Store
 
 ALL = 10**9  # "every row" for the repositories' limits: the journal pairs fills over the whole history
@@ -142,6 +149,31 @@ class JournalService:
                     run_id: int | None = None) -> list[RoundTrip]:
         check_source(source)
         return await asyncio.to_thread(self._store.journal.list, source, symbol, run_id)
+
+    async def compare_with_run(self, run_id: int, source: str | None = None,
+                               tolerance_bars: float = 1.0) -> tuple[Comparison, str]:
+        """The account's round trips (live, paper and sim, or ``source``) in the run's symbols and period against
+        the run's own: matched within ``tolerance_bars`` of the run's bar size, with slippage per fill; missed
+        and extra trades. Returns the comparison and a line saying what was compared."""
+        check_source(source)
+        run = await asyncio.to_thread(self._store.backtest_runs.get, run_id)
+        if run is None or run.status != "done":
+            raise ValueError(f"no saved backtest run {run_id}; 'quant-terminal journal ls --source backtest' "
+                             "shows the runs' trades")
+        equity = run.result.get("equity", [])
+        if len(equity) < 2:
+            raise ValueError(f"run {run_id} has fewer than two bars; nothing to compare")
+        first, last = pd.Timestamp(equity[0][0]), pd.Timestamp(equity[-1][0])
+        bar = (pd.Timestamp(equity[1][0]) - first).total_seconds()
+        await self.sync()
+        backtest = await self.trips("backtest", run_id=run_id)
+        sources = (source,) if source else ("live", "paper", "sim")
+        actual = [t for t in await self.trips() if t.source in sources and t.symbol in run.symbols
+                  and first <= t.entry_time <= last + pd.Timedelta(seconds=bar)]
+        what = (f"run {run_id} ({run.strategy_name} on {', '.join(run.symbols)}, {first:%Y-%m-%d} .. "
+                f"{last:%Y-%m-%d}, {len(backtest)} trades) against {len(actual)} {'/'.join(sources)} round trips, "
+                f"matched within {tolerance_bars:g} bar(s) of the entry")
+        return compare(backtest, actual, tolerance_bars * bar), what
 
     async def annotate(self, key: str, tags: list[str] | None = None, notes: str | None = None) -> RoundTrip:
         return await asyncio.to_thread(self._store.journal.annotate, key, tags, notes)

@@ -60,3 +60,49 @@ def test_bad_input_is_one_line(db_with_a_run, capsys):
     assert err.count("\n") == 0 and "no round trip 'no-such-trade'" in err
     assert main(["--db", db_with_a_run, "journal", "ls", "--source", "bogus"]) == 2
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_compare_the_accounts_fills_with_the_run(db_with_a_run, capsys):
+    """Three of the run's trades taken by hand on the simulator (worse by 0.10 on each leg, entered an hour
+    after the backtest's open) and one the run never made: 3 matched with their slippage, the rest missed,
+    1 extra."""
+    from datetime import timedelta
+
+    from terminal.domain import Fill, Instrument, OrderSide, Provenance
+
+    store = Store.open(db_with_a_run)
+    [run] = store.backtest_runs.list()
+    trades = run.result["trades"][:3]
+    goog = Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720)
+    n = 0
+
+    def fill(side, qty, price, when):
+        nonlocal n
+        n += 1
+        store.fills.save(Fill(f"x{n}", n, goog, side, qty, price, when, 1.0, "DU1", f"c{n}",
+                              provenance=Provenance.SIMULATOR))
+
+    from datetime import datetime
+    for t in trades:
+        long = t["size"] > 0
+        entry, exit_ = datetime.fromisoformat(t["entry_time"]), datetime.fromisoformat(t["exit_time"])
+        fill(OrderSide.BUY if long else OrderSide.SELL, 10, t["entry_price"] + (0.1 if long else -0.1),
+             entry + timedelta(hours=1))
+        fill(OrderSide.SELL if long else OrderSide.BUY, 10, t["exit_price"] - (0.1 if long else -0.1),
+             exit_ - timedelta(hours=2))
+    extra = datetime.fromisoformat(run.result["trades"][5]["entry_time"]) + timedelta(days=2)
+    fill(OrderSide.BUY, 5, 300.0, extra)
+    fill(OrderSide.SELL, 5, 301.0, extra + timedelta(days=1))
+    store.close()
+    assert main(["--db", db_with_a_run, "journal", "compare", "--run", str(run.id), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["matched"]) == 3 and len(result["extra"]) == 1
+    assert len(result["missed"]) == len(run.result["trades"]) - 3
+    for m in result["matched"]:
+        assert m["entry_slippage"] == pytest.approx(0.1) and m["exit_slippage"] == pytest.approx(0.1)
+        assert m["slippage_cost"] == pytest.approx(2.0)
+    assert result["slippage_cost"] == pytest.approx(6.0)
+    assert main(["--db", db_with_a_run, "journal", "compare", "--run", str(run.id), "--tolerance-bars", "0.01"]) == 0
+    assert "0 matched" in capsys.readouterr().out  # an hour late is not within 0.01 of a daily bar
+    assert main(["--db", db_with_a_run, "journal", "compare", "--run", "99"]) == 1
+    assert "no saved backtest run 99" in capsys.readouterr().err

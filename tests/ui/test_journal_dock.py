@@ -64,3 +64,33 @@ def test_clicking_a_backtest_trade_in_the_journal_charts_it(terminal_window, qlo
     wait_until(qloop, lambda: len(marks.trades) == 1 and marks.trades[0].pnl == trip.pnl, message="the trade charted")
     first, last = window.chart.chart.visible_range()
     assert first <= marks.bar_index(trip.entry_time) <= marks.bar_index(trip.exit_time) <= last
+
+
+def test_trades_against_a_backtest_run_in_the_dock(terminal_window, qloop, real_csv_dir):
+    """Two of a GOOG run's trades taken by hand (0.25 worse on each leg) and stored as simulator fills: the
+    dock pairs them with the run's, counts the rest as missed, and sums the slippage."""
+    from datetime import datetime, timedelta
+
+    from terminal.domain import Fill
+
+    window, session = terminal_window()
+    goog = Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720)
+    session.store.bars.write_frame(goog, BarSize.DAY_1, read_bars_csv(real_csv_dir / "GOOG.csv"), Provenance.CSV)
+    window.editor.strategies.setCurrentText("sma_cross")
+    window.editor.symbols.setText("GOOG")
+    run = qloop.run_until_complete(window.editor.run())
+    for n, t in enumerate(run["trades"][:2]):
+        long = t["size"] > 0
+        worse = 0.25 if long else -0.25
+        for k, (side, price, when) in enumerate(
+                ((OrderSide.BUY if long else OrderSide.SELL, t["entry_price"] + worse, t["entry_time"]),
+                 (OrderSide.SELL if long else OrderSide.BUY, t["exit_price"] - worse, t["exit_time"]))):
+            session.store.fills.save(Fill(f"h{n}{k}", 0, goog, side, 4, price,
+                                          datetime.fromisoformat(when) + timedelta(hours=1), 0.0, "DU1",
+                                          provenance=Provenance.SIMULATOR))
+    panel = window.journal
+    panel.compare_run.setValue(run["run_id"])
+    qloop.run_until_complete(panel.compare(run["run_id"]))
+    kinds = [panel.compare_table.item(r, 0).text() for r in range(panel.compare_table.rowCount())]
+    assert kinds.count("matched") == 2 and kinds.count("missed") == len(run["trades"]) - 2
+    assert "extra" not in kinds and "slippage cost 4.00" in panel.compare_summary.text()  # 2 × 0.5 × 4

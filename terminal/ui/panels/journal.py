@@ -15,9 +15,12 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
+    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -98,9 +101,12 @@ class JournalPanel(QWidget):
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.groups)
         side.addWidget(self.group_plot)
+        tabs = QTabWidget()
+        tabs.addTab(side, "Statistics")
+        tabs.addTab(self._build_compare(), "Against a backtest")
         splitter = QSplitter()
         splitter.addWidget(self.table)
-        splitter.addWidget(side)
+        splitter.addWidget(tabs)
         splitter.setSizes([760, 340])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -115,6 +121,49 @@ class JournalPanel(QWidget):
         self.table.itemChanged.connect(self._edited)
         session.orders.fill_added.connect(lambda _fill: self._refresh_later.start())
         session.backtests.run_recorded.connect(lambda _run: self._refresh_later.start())
+
+    def _build_compare(self) -> QWidget:
+        """Live (or sim) trades against a saved backtest run of the same period: matched with slippage, missed,
+        extra."""
+        box = QWidget()
+        self.compare_run = QSpinBox()
+        self.compare_run.setRange(1, 10**9)
+        self.compare_run.setPrefix("run #")
+        self.compare_button = QPushButton("Compare")
+        self.compare_summary = QLabel("Pick a saved run: its trades are paired with the account's in the same "
+                                      "symbols and period (within one bar of the entry)")
+        self.compare_summary.setWordWrap(True)
+        self.compare_table = QTableWidget(0, 6)
+        self.compare_table.setHorizontalHeaderLabels(["Kind", "Entry", "Side", "Backtest", "Actual", "Slippage"])
+        self.compare_table.verticalHeader().setVisible(False)
+        self.compare_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        row = QHBoxLayout()
+        row.addWidget(self.compare_run)
+        row.addWidget(self.compare_button)
+        row.addStretch(1)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.compare_summary)
+        layout.addWidget(self.compare_table, 1)
+        self.compare_button.clicked.connect(lambda: spawn(self.compare(self.compare_run.value()),
+                                                          lambda exc: self.compare_summary.setText(str(exc))))
+        return box
+
+    async def compare(self, run_id: int) -> None:
+        result, what = await self.session.journal.compare_with_run(run_id)
+        self.compare_summary.setText(f"{what}: {len(result.matched)} matched · {len(result.missed)} missed · "
+                                     f"{len(result.extra)} extra · slippage cost {result.slippage_cost:,.2f}")
+        rows = [("matched", m.backtest, f"{m.backtest.entry_price:,.2f} → {m.backtest.exit_price:,.2f}",
+                 f"{m.actual.entry_price:,.2f} → {m.actual.exit_price:,.2f}", f"{m.slippage_cost:,.2f}")
+                for m in result.matched]
+        rows += [("missed", t, f"{t.entry_price:,.2f} → {t.exit_price:,.2f}", "", "") for t in result.missed]
+        rows += [("extra", t, "", f"{t.entry_price:,.2f} → {t.exit_price:,.2f}", "") for t in result.extra]
+        self.compare_table.setRowCount(len(rows))
+        for r, (kind, trip, backtest, actual, cost) in enumerate(rows):
+            for c, text in enumerate((kind, f"{trip.entry_time:%Y-%m-%d %H:%M}", trip.side, backtest, actual, cost)):
+                self.compare_table.setItem(r, c, QTableWidgetItem(text))
+        self.compare_table.resizeColumnsToContents()
 
     async def refresh(self, sync: bool = True) -> None:
         """Journal what is new in the store (fills, saved runs), then show the filtered round trips."""
