@@ -175,6 +175,17 @@ class JournalService:
                 f"matched within {tolerance_bars:g} bar(s) of the entry")
         return compare(backtest, actual, tolerance_bars * bar), what
 
+    async def save_snapshot(self, execution_id: str, png: bytes) -> None:
+        await asyncio.to_thread(self._store.journal.save_snapshot, execution_id, png)
+
+    async def snapshots(self, trip: RoundTrip) -> tuple[bytes | None, bytes | None]:
+        """The chart at the round trip's entry and at its exit (PNG), where they were taken (fills only)."""
+        if not trip.key.startswith("fill:"):
+            return None, None
+        entry, exit_ = trip.key[len("fill:"):].split(">", 1)
+        return (await asyncio.to_thread(self._store.journal.snapshot, entry),
+                await asyncio.to_thread(self._store.journal.snapshot, exit_))
+
     async def annotate(self, key: str, tags: list[str] | None = None, notes: str | None = None) -> RoundTrip:
         return await asyncio.to_thread(self._store.journal.annotate, key, tags, notes)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
 from terminal.domain.journal import RoundTrip
-from terminal.store.schema import journal_trades
+from terminal.store.schema import journal_snapshots, journal_trades
 
 
 def _row(trip: RoundTrip) -> dict[str, Any]:
@@ -95,6 +95,20 @@ class JournalRepository:
         if row is None:
             raise KeyError(key)
         return _trip(row)
+
+    def save_snapshot(self, execution_id: str, png: bytes) -> None:
+        """The chart at a fill (the first one taken is kept: a reconnect replays executions)."""
+        with self._engine.begin() as conn:
+            if conn.execute(select(journal_snapshots.c.execution_id)
+                            .where(journal_snapshots.c.execution_id == execution_id)).first() is None:
+                conn.execute(insert(journal_snapshots).values(execution_id=execution_id, png=png,
+                                                              taken=datetime.now(UTC).isoformat()))
+
+    def snapshot(self, execution_id: str) -> bytes | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(journal_snapshots.c.png)
+                               .where(journal_snapshots.c.execution_id == execution_id)).first()
+        return bytes(row[0]) if row is not None else None
 
     def count(self) -> int:
         with self._engine.connect() as conn:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 
 from terminal.store.schema import (
     bar_sources,
+    journal_snapshots,
     journal_trades,
     metadata,
     order_owners,
@@ -65,8 +66,8 @@ def _v4_order_owners(conn: Connection) -> None:
 
 
 def _v5_journal(conn: Connection) -> None:
-    """The trade journal: round trips from fills and saved backtests, with tags and notes."""
-    metadata.create_all(conn, tables=[journal_trades])
+    """The trade journal: round trips from fills and saved backtests, with tags and notes, and chart snapshots."""
+    metadata.create_all(conn, tables=[journal_trades, journal_snapshots])
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity, _v3_provenance, _v4_order_owners,

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -17,12 +18,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.mysql import LONGTEXT
+from sqlalchemy.dialects.mysql import LONGBLOB, LONGTEXT
 
 metadata = MetaData()
 
 # Long text: MySQL's TEXT stops at 64 KiB, too small for strategy sources and equity curves.
 LongText = Text().with_variant(LONGTEXT(), "mysql", "mariadb")
+LongBlob = LargeBinary().with_variant(LONGBLOB(), "mysql", "mariadb")
 
 schema_version = Table(
     "schema_version",
@@ -238,4 +240,14 @@ journal_trades = Table(
     Column("notes", Text, nullable=False, default=""),
     Index("ix_journal_exit", "exit_time"),
     Index("ix_journal_run", "run_id"),
+)
+
+# The chart as the trader saw it when a fill came in (schema v5): a round trip's entry and exit snapshots are
+# those of its two executions. PNG bytes, in the store so that a desk on MySQL shares them.
+journal_snapshots = Table(
+    "journal_snapshots",
+    metadata,
+    Column("execution_id", String(64), primary_key=True),
+    Column("taken", String(32), nullable=False),
+    Column("png", LongBlob, nullable=False),
 )

@@ -32,3 +32,12 @@ def test_journal_rows_round_trip_and_keep_annotations(store):
     assert store.journal.list(run_id=4) == [second] and store.journal.count() == 2
     with pytest.raises(KeyError):
         store.journal.annotate("nope", ["x"])
+
+
+def test_snapshots_are_kept_once_per_execution(store):
+    store.journal.save_snapshot("e1", b"\x89PNG first")
+    store.journal.save_snapshot("e1", b"\x89PNG again")  # a reconnect replays the execution: the first stays
+    assert store.journal.snapshot("e1") == b"\x89PNG first" and store.journal.snapshot("e2") is None
+    big = bytes(range(256)) * 4096  # 1 MiB: MySQL's BLOB stops at 64 KiB, the column is LONGBLOB
+    store.journal.save_snapshot("e3", big)
+    assert store.journal.snapshot("e3") == big

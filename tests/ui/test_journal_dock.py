@@ -40,8 +40,25 @@ def test_a_simulator_round_trip_appears_in_the_journal_with_its_pnl(terminal_win
     panel.by.setCurrentText("tag")
     groups = {panel.groups.item(r, 0).text() for r in range(panel.groups.rowCount())}
     assert groups == {"open drive", "scalp"}
+    # the chart was taken when each fill came in: the round trip's entry and exit snapshots
+    wait_until(qloop, lambda: all(session.store.journal.snapshot(_execution(session, side)) is not None
+                                  for side in (OrderSide.BUY, OrderSide.SELL)),
+               message="the chart snapshots at entry and exit")
+    qloop.run_until_complete(panel.show_snapshots(trip))
+    assert all(not panel.snapshot_labels[n].pixmap().isNull() for n in ("entry", "exit"))
+    assert panel.snapshot_labels["entry"].pixmap().width() > 100
+    from PySide6.QtGui import QImage
+
+    picture = QImage.fromData(session.store.journal.snapshot(_execution(session, OrderSide.BUY)), "PNG")
+    assert picture.width() > 300 and len({picture.pixel(x, picture.height() // 2)  # candles, not an empty plot
+                                          for x in range(0, picture.width(), 3)}) > 5
     window.docks["Journal"].raise_()
+    panel.side_tabs.setCurrentIndex(2)
     window.grab().save(str(tmp_path / "journal.png"))
+
+
+def _execution(session, side):
+    return next(f.execution_id for f in session.store.fills.list() if f.side is side)
 
 
 def test_clicking_a_backtest_trade_in_the_journal_charts_it(terminal_window, qloop, real_csv_dir):

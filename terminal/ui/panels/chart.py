@@ -8,6 +8,8 @@ import math
 from datetime import UTC, datetime
 
 import pandas as pd
+from PySide6.QtCore import QBuffer, QIODevice, QTimer
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from terminal.domain import Bar, BarSize, DomainError, Instrument, Quote
@@ -49,6 +51,10 @@ class ChartPanel(QWidget):
         session.market.quote_updated.connect(self._on_quote)
         session.orders.order_changed.connect(lambda _: self._show_orders())
         session.orders.fill_added.connect(self._on_fill)
+        self._snapshot_for: list[str] = []  # executions waiting for the chart's picture (one grab serves a burst)
+        self._snapshot_timer = QTimer(self, singleShot=True, interval=150)  # the fill's arrow drawn first
+        self._snapshot_timer.timeout.connect(self._take_snapshot)
+        self._snapshot_waits = 0
         session.status_changed.connect(self.show_status)
         self.show_status(session.status)
 
@@ -186,6 +192,23 @@ class ChartPanel(QWidget):
     def _on_fill(self, fill) -> None:  # type: ignore[no-untyped-def]
         if self.instrument is not None and fill.instrument.key == self.instrument.key:
             self.chart.add_fill(fill)
+            self._snapshot_for.append(fill.execution_id)  # the journal's chart at entry and exit
+            self._snapshot_timer.start()
+
+    def _take_snapshot(self) -> None:
+        if len(self.chart.series) == 0 and self._snapshot_waits < 40:  # history still loading: wait for the bars
+            self._snapshot_waits += 1
+            self._snapshot_timer.start()
+            return
+        self._snapshot_waits = 0
+        executions, self._snapshot_for = self._snapshot_for, []
+        if executions and self.chart.isVisible():
+            spawn(self._store_snapshot(executions, self.chart.grab().toImage()))
+
+    async def _store_snapshot(self, executions: list[str], image: QImage) -> None:
+        png = await asyncio.to_thread(_png, image)  # encoding off the loop; the grab itself was on it
+        for execution_id in executions:
+            await self.session.journal.save_snapshot(execution_id, png)
 
     def _show_orders(self) -> None:
         if self.instrument is None:
@@ -224,3 +247,10 @@ class ChartPanel(QWidget):
         self.message.setText(str(error))
         self.message.show()
         self.session.log.warning("chart", str(error))
+
+
+def _png(image: QImage) -> bytes:
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return bytes(buffer.data().data())

@@ -104,6 +104,8 @@ class JournalPanel(QWidget):
         tabs = QTabWidget()
         tabs.addTab(side, "Statistics")
         tabs.addTab(self._build_compare(), "Against a backtest")
+        tabs.addTab(self._build_snapshots(), "Snapshots")
+        self.side_tabs = tabs
         splitter = QSplitter()
         splitter.addWidget(self.table)
         splitter.addWidget(tabs)
@@ -121,6 +123,39 @@ class JournalPanel(QWidget):
         self.table.itemChanged.connect(self._edited)
         session.orders.fill_added.connect(lambda _fill: self._refresh_later.start())
         session.backtests.run_recorded.connect(lambda _run: self._refresh_later.start())
+
+    def _build_snapshots(self) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.snapshot_labels = {}
+        for name in ("entry", "exit"):
+            title = QLabel(f"Chart at {name}")
+            picture = QLabel("click a trade: the chart as it was when its fill came in")
+            picture.setWordWrap(True)
+            picture.setMinimumHeight(120)
+            picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.snapshot_labels[name] = picture
+            layout.addWidget(title)
+            layout.addWidget(picture, 1)
+        return box
+
+    async def show_snapshots(self, trip: RoundTrip) -> None:
+        from PySide6.QtGui import QPixmap
+
+        pictures = await self.session.journal.snapshots(trip)
+        for name, png in zip(("entry", "exit"), pictures, strict=True):
+            label = self.snapshot_labels[name]
+            pixmap = QPixmap()
+            if png and pixmap.loadFromData(png, "PNG"):
+                label.setPixmap(pixmap.scaled(max(200, label.width()), max(120, label.height()),
+                                              Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation))
+            else:
+                label.setPixmap(QPixmap())
+                label.setText("no snapshot: backtest trades have none, and a fill gets one only while the chart "
+                              "shows its symbol" if trip.source != "backtest" else "a backtest trade: see it on "
+                              "the chart or step through its run")
 
     def _build_compare(self) -> QWidget:
         """Live (or sim) trades against a saved backtest run of the same period: matched with slippage, missed,
@@ -227,7 +262,9 @@ class JournalPanel(QWidget):
 
     def _clicked(self, row: int, column: int) -> None:
         if column not in (TAGS, NOTES):
-            self.show_trade.emit(self.trip_at(row))
+            trip = self.trip_at(row)
+            self.show_trade.emit(trip)
+            spawn(self.show_snapshots(trip), self._show_error)
 
     def _edited(self, item: QTableWidgetItem) -> None:
         if item.column() not in (TAGS, NOTES):
