@@ -124,6 +124,15 @@ async def review(window, session, out: Path, theme: str) -> list[Path]:  # type:
     path = out / f"journal-{theme}.png"
     journal.grab().save(str(path))
     paths.append(path)
+    controller = await window.step_through(results.runs[-1])
+    for _ in range(6):
+        window.step_panel.controller.next_trade()
+    window.step_panel.controller.seek(window.step_panel.controller.index + 12)
+    await asyncio.sleep(0.5)
+    path = out / f"step-through-{theme}.png"
+    window.grab().save(str(path))
+    paths.append(path)
+    del controller
     return paths
 
 
