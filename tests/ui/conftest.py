@@ -133,3 +133,17 @@ def answer_confirmation(loop, qtbot, window, yes: bool = True) -> str:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     wait_until(loop, lambda: window.entry.dialog is None, message="the confirmation box to close")
     return question
+
+
+def run_sma_on_goog(window, session, qloop, real_csv_dir) -> dict:
+    """GOOG's real daily bars stored, the SMA crossover run on them from the editor (saved): the run's JSON."""
+    from terminal.data import read_bars_csv
+    from terminal.domain import BarSize, Instrument, Provenance
+
+    session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
+                                   BarSize.DAY_1, read_bars_csv(real_csv_dir / "GOOG.csv"), Provenance.CSV)
+    window.editor.strategies.setCurrentText("sma_cross")
+    window.editor.symbols.setText("GOOG")
+    run = qloop.run_until_complete(window.editor.run())
+    assert run is not None
+    return run

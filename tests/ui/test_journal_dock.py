@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from terminal.data import read_bars_csv
-from terminal.domain import BarSize, Instrument, Order, OrderSide, OrderType, Provenance
+from terminal.domain import Order, OrderSide, OrderType, Provenance
 from tests.support.trading import fill_order
-from tests.ui.conftest import open_with_symbol, wait_until
+from tests.ui.conftest import open_with_symbol, run_sma_on_goog, wait_until
 
 pytestmark = pytest.mark.gui
 
@@ -63,12 +62,7 @@ def _execution(session, side):
 
 def test_clicking_a_backtest_trade_in_the_journal_charts_it(terminal_window, qloop, real_csv_dir):
     window, session = terminal_window()
-    goog = read_bars_csv(real_csv_dir / "GOOG.csv")
-    session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
-                                   BarSize.DAY_1, goog, Provenance.CSV)
-    window.editor.strategies.setCurrentText("sma_cross")
-    window.editor.symbols.setText("GOOG")
-    run = qloop.run_until_complete(window.editor.run())
+    run = run_sma_on_goog(window, session, qloop, real_csv_dir)
     panel = window.journal
     wait_until(qloop, lambda: panel.table.rowCount() == len(run["trades"]), timeout=15,
                message="the run's trades in the journal")
@@ -91,11 +85,8 @@ def test_trades_against_a_backtest_run_in_the_dock(terminal_window, qloop, real_
     from terminal.domain import Fill
 
     window, session = terminal_window()
-    goog = Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720)
-    session.store.bars.write_frame(goog, BarSize.DAY_1, read_bars_csv(real_csv_dir / "GOOG.csv"), Provenance.CSV)
-    window.editor.strategies.setCurrentText("sma_cross")
-    window.editor.symbols.setText("GOOG")
-    run = qloop.run_until_complete(window.editor.run())
+    run = run_sma_on_goog(window, session, qloop, real_csv_dir)
+    goog = session.store.instruments.find_symbol("GOOG")[0]
     for n, t in enumerate(run["trades"][:2]):
         long = t["size"] > 0
         worse = 0.25 if long else -0.25

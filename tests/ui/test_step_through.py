@@ -6,9 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from terminal.data import read_bars_csv
-from terminal.domain import BarSize, Instrument, Provenance
-from tests.ui.conftest import wait_until
+from tests.ui.conftest import run_sma_on_goog, wait_until
 
 pytestmark = pytest.mark.gui
 
@@ -16,12 +14,7 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def stepping(terminal_window, qloop, real_csv_dir):
     window, session = terminal_window()
-    goog = read_bars_csv(real_csv_dir / "GOOG.csv")
-    session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
-                                   BarSize.DAY_1, goog, Provenance.CSV)
-    window.editor.strategies.setCurrentText("sma_cross")
-    window.editor.symbols.setText("GOOG")
-    run = qloop.run_until_complete(window.editor.run())
+    run = run_sma_on_goog(window, session, qloop, real_csv_dir)
     window.results.step_button.click()
     wait_until(qloop, lambda: window.step_panel.controller is not None, timeout=60, message="the step-through")
     return window, session, run, window.step_panel.controller
@@ -43,11 +36,15 @@ def test_next_trade_shows_the_position_and_equity_of_the_trade_list(stepping, ql
     assert panel.values["Position"].text() == f"GOOG {first['size']:+g}"
     equity = run["equity"][controller.index][1]
     assert panel.values["Equity"].text() == f"{equity:,.2f}"
-    assert len(window.chart.chart.series) == controller.index + 1  # the chart holds the bars so far, no more
+    chart = window.chart.chart
+    assert len(chart.series) == controller.index + 1  # the chart holds the bars so far, no more
+    assert chart.marks.trades == [] and not chart.marks.order_lines  # no future trade, no live order line
     for _ in range(3):  # the next trades: exits and reversals, each checked against the trade list
         controller.next_trade()
         assert controller.state.position == _held_at(run, controller.index)
         assert controller.state.equity == pytest.approx(run["equity"][controller.index][1])
+    closed = [t for t in run["trades"] if t["exit_bar"] <= controller.index]
+    assert [m.pnl for m in chart.marks.trades] == [t["pnl"] for t in closed]  # the closed ones, with their P&L
     controller.step()
     assert controller.index == controller.trace.bar_at(pd.Timestamp(run["equity"][controller.index][0]))
     assert len(window.chart.chart.series) == controller.index + 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 from terminal.backtest.step_trace import RULE_HELP, BarState
 from terminal.domain import Bar, Fill, Instrument, OrderSide
 from terminal.services.step_through import StepThroughController
+from terminal.ui.chart import TradeMark
 
 _OVERLAY_COLORS = ("#e5a50a", "#a78bfa", "#38bdf8", "#f472b6", "#84cc16")
 
@@ -100,6 +102,10 @@ class StepThroughPanel(QWidget):
         controller.clock_changed.connect(self._clock)
         controller.refused.connect(self.message.setText)
         self.title.setText(controller.title)
+        if chart is not None:  # nothing of the live chart or of another run stays on it: no future, no orders
+            chart.set_trades([])
+            chart.show_orders([])
+            chart.set_fills([])
         self._load_overlays()
         self.show_state(controller.state)
 
@@ -184,6 +190,10 @@ class StepThroughPanel(QWidget):
                     fills.append(Fill(f"step-{bar}-{k}", 0, self.instrument, OrderSide.BUY if size > 0 else
                                       OrderSide.SELL, abs(size), price, frame.index[bar].to_pydatetime()))
         chart.set_fills(fills)
+        chart.set_trades([TradeMark(pd.Timestamp(t["entry_time"]).to_pydatetime(), t["entry_price"],
+                                    pd.Timestamp(t["exit_time"]).to_pydatetime(), t["exit_price"], t["size"] > 0,
+                                    t["pnl"]) for t in trace.trades
+                          if t["symbol"] == trace.symbol and t["exit_bar"] <= i and not t.get("open")])
         for key in list(chart.marks.order_lines):
             if str(key).startswith("step-order"):
                 chart.remove_order_line(key)
