@@ -116,19 +116,27 @@ class JournalService:
 
     def _sync(self) -> int:
         store = self._store
-        trips = fill_round_trips(store.fills.list(limit=ALL))
-        stops = _attached_stops(store)
-        instruments = {i.key: i for i in store.instruments.all()}
-        measured = []
-        for trip in trips:
-            trip = trip.with_stop(stops.get(trip.entry_order))
-            instrument = instruments.get(trip.instrument_key)
-            if instrument is not None:
-                highs_lows = _bars_inside(store, instrument, trip.entry_time, trip.exit_time)
-                if highs_lows is not None:
-                    trip = trip.with_excursions(*highs_lows)
-            measured.append(trip)
-        added = store.journal.add(measured)
+        known = store.journal.keys()
+        trips = [t for t in fill_round_trips(store.fills.list(limit=ALL)) if t.key not in known]
+        added = 0
+        if trips:  # only new round trips are measured: a sync with nothing new reads, pairs and stops
+            stops = _attached_stops(store)
+            instruments = {i.key: i for i in store.instruments.all()}
+            stored_sizes: dict[str, list[BarSize]] = defaultdict(list)
+            for key, size, *_ in store.bars.summary():
+                stored_sizes[key].append(size)
+            measured = []
+            for trip in trips:
+                trip = trip.with_stop(stops.get(trip.entry_order))
+                instrument = instruments.get(trip.instrument_key)
+                sizes = stored_sizes.get(trip.instrument_key)
+                if instrument is not None and sizes:
+                    highs_lows = _bars_inside(store, instrument, sorted(sizes, key=lambda b: b.seconds),
+                                              trip.entry_time, trip.exit_time)
+                    if highs_lows is not None:
+                        trip = trip.with_excursions(*highs_lows)
+                measured.append(trip)
+            added = store.journal.add(measured)
         journaled = store.journal.run_ids()
         for run in store.backtest_runs.summaries(ALL):
             if run.status == "done" and run.id not in journaled:
@@ -199,11 +207,11 @@ def _attached_stops(store: Store) -> dict[str, float]:
     return stops
 
 
-def _bars_inside(store: Store, instrument: Instrument, start: datetime,
+def _bars_inside(store: Store, instrument: Instrument, sizes: list[BarSize], start: datetime,
                  end: datetime) -> tuple[list[float], list[float]] | None:
-    """Highs and lows of the finest stored bars wholly inside [start, end]; None when no size is stored
-    around the period at all (then MAE/MFE stay unknown)."""
-    for size in sorted(BarSize, key=lambda s: s.seconds):
+    """Highs and lows of the finest stored bars (``sizes``, finest first) wholly inside [start, end]; None when
+    none is stored around the period at all (then MAE/MFE stay unknown)."""
+    for size in sizes:
         frame = store.bars.load_frame(instrument, size, start - size.delta(), end)
         if frame.empty:
             continue

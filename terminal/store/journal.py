@@ -76,6 +76,10 @@ class JournalRepository:
         trips = [_trip(r) for r in rows]
         return trips[-limit:] if limit else trips
 
+    def keys(self) -> set[str]:
+        with self._engine.connect() as conn:
+            return set(conn.execute(select(journal_trades.c.trade_key)).scalars())
+
     def run_ids(self) -> set[int]:
         with self._engine.connect() as conn:
             return {int(r[0]) for r in conn.execute(select(journal_trades.c.run_id).distinct()) if r[0] is not None}
