@@ -44,6 +44,9 @@ class StepTrace:
     indicators: dict[str, np.ndarray] = field(default_factory=dict)
     trades: list[dict] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.underwater = self.equity / np.maximum.accumulate(self.equity) - 1.0  # once: a bar reads it, not redoes it
+
     @classmethod
     def from_run(cls, run: dict[str, Any], frames: dict[str, pd.DataFrame]) -> StepTrace:
         """``run`` is a result JSON with a ``trace`` (``BacktestRequest(trace=True)``); ``frames`` its bars."""
@@ -77,15 +80,14 @@ class StepTrace:
         return self.frame.index
 
     def drawdown(self) -> np.ndarray:
-        return self.equity / np.maximum.accumulate(self.equity) - 1.0
+        return self.underwater
 
     def state(self, i: int) -> BarState:
         i = max(0, min(i, len(self) - 1))
-        peak = float(np.max(self.equity[:i + 1]))
         positions = {s: float(p[i]) for s, p in self.positions.items()}
         return BarState(i, self.times[i], float(self.frame["close"].iloc[i]), positions[self.symbol], positions,
-                        float(self.equity[i]), float(self.equity[i] / peak - 1.0) if peak > 0 else 0.0,
-                        self.fills.get(i, []), self.orders.get(i, []))
+                        float(self.equity[i]), float(self.underwater[i]), self.fills.get(i, []),
+                        self.orders.get(i, []))
 
     def bar_at(self, moment: Any) -> int:
         """The last bar at or before ``moment`` (the first bar if it is earlier)."""

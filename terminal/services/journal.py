@@ -174,9 +174,10 @@ class JournalService:
         first, last = pd.Timestamp(equity[0][0]), pd.Timestamp(equity[-1][0])
         bar = (pd.Timestamp(equity[1][0]) - first).total_seconds()
         await self.sync()
-        backtest = await self.trips("backtest", run_id=run_id)
+        journal = await self.trips()  # one read: the run's own trades and the account's are both in it
+        backtest = [t for t in journal if t.source == "backtest" and t.run_id == run_id]
         sources = (source,) if source else ("live", "paper", "sim")
-        actual = [t for t in await self.trips() if t.source in sources and t.symbol in run.symbols
+        actual = [t for t in journal if t.source in sources and t.symbol in run.symbols
                   and first <= t.entry_time <= last + pd.Timedelta(seconds=bar)]
         what = (f"run {run_id} ({run.strategy_name} on {', '.join(run.symbols)}, {first:%Y-%m-%d} .. "
                 f"{last:%Y-%m-%d}, {len(backtest)} trades) against {len(actual)} {'/'.join(sources)} round trips, "

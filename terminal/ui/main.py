@@ -49,9 +49,6 @@ async def open_window(session, theme: str | None = None):  # type: ignore[no-unt
     window.sync_trading_state()
     await window.watchlist.load(preferred=saved.get("watchlist", ""))
     await window.results.load_saved()
-    from terminal.ui.panels.common import spawn
-
-    spawn(window.journal.refresh(), lambda exc: window.statusBar().showMessage(f"journal: {exc}"))
     current = saved.get("instrument") or ""
     instrument = session.market.instruments.get(current) if current else None
     if instrument is None and window.watchlist.model.instruments():

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.results.show_trade.connect(self._show_backtest_trade)
         self.journal.show_trade.connect(lambda trip: spawn(self._chart_journal_trade(trip), self._show_error))
         self.results.step_through.connect(self.step_through)
+        self.docks["Journal"].visibilityChanged.connect(self.journal.shown)  # synced when first opened, not at start
         self.analytics.backtest_pair.connect(self._backtest_pair)
         self.optimizer.use_params.connect(lambda _: self.docks["Strategy editor"].raise_())
 

@@ -66,6 +66,7 @@ class JournalPanel(QWidget):
         self.session = session
         self.theme = theme
         self.trips: list[RoundTrip] = []
+        self._loaded = False
         self.source = QComboBox()
         self.source.addItems(["all sources", *SOURCES])
         self.symbol = QLineEdit()
@@ -200,8 +201,14 @@ class JournalPanel(QWidget):
                 self.compare_table.setItem(r, c, QTableWidgetItem(text))
         self.compare_table.resizeColumnsToContents()
 
+    def shown(self, visible: bool) -> None:
+        """The dock came into view: the first time, read the journal (start-up does not pay for it)."""
+        if visible and not self._loaded:
+            spawn(self.refresh(), self._show_error)
+
     async def refresh(self, sync: bool = True) -> None:
         """Journal what is new in the store (fills, saved runs), then show the filtered round trips."""
+        self._loaded = True
         if sync:
             await self.session.journal.sync()
         source = self.source.currentText() if self.source.currentIndex() > 0 else None

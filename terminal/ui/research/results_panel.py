@@ -264,7 +264,8 @@ class ResultsPanel(QWidget):
             return
         cash = float(equity[0][1])
         paths = min(1000, max(100, 2_000_000 // len(pnls)))  # a bounded amount of work however many trades
-        mc = self.monte_carlo = bootstrap(trade_returns(run["trades"], equity), cash, paths=paths)
+        returns = trade_returns(run["trades"], equity)
+        mc = self.monte_carlo = bootstrap(returns, cash, paths=paths)
         x = np.arange(mc.paths.shape[1], dtype=float)
         faint = QColor(self.theme.muted)
         faint.setAlphaF(0.18)
@@ -277,7 +278,7 @@ class ResultsPanel(QWidget):
         upper = self.monte_plot.plot(x, high, pen=pg.mkPen(self.theme.accent, width=1))
         self.monte_plot.addItem(pg.FillBetweenItem(lower, upper, brush=pg.mkBrush(band)))
         self.monte_plot.plot(x, median, pen=pg.mkPen(self.theme.accent, width=2))
-        actual = cash * np.concatenate([[1.0], np.cumprod(1 + trade_returns(run["trades"], equity))])
+        actual = cash * np.concatenate([[1.0], np.cumprod(1 + returns)])
         self.monte_plot.plot(x, actual, pen=pg.mkPen("#e5a50a", width=2))
         bottom, top = np.percentile(mc.paths, [0.5, 99.5])  # a few lucky paths must not flatten the rest
         self.monte_plot.setYRange(min(bottom, actual.min()), max(top, actual.max()), padding=0.05)
@@ -296,18 +297,17 @@ class ResultsPanel(QWidget):
         self.show_trade.emit(self.current, self.current["trades"][index])
 
     def export_dialog(self) -> None:
-        if self.current is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", "backtest.html", "HTML (*.html)")
-        if path:
-            spawn(self.export(path))
+        self._save_dialog("Export report", "backtest.html", "HTML (*.html)", self.export)
 
     def export_trades_dialog(self) -> None:
+        self._save_dialog("Export trades", "trades.csv", "CSV (*.csv)", self.export_trades)
+
+    def _save_dialog(self, title: str, name: str, kinds: str, export) -> None:  # type: ignore[no-untyped-def]
         if self.current is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export trades", "trades.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self, title, name, kinds)
         if path:
-            spawn(self.export_trades(path))
+            spawn(export(path))
 
     async def export(self, path: str) -> None:
         from terminal.backtest.report import render_html
