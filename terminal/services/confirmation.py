@@ -102,6 +102,14 @@ class ConfirmationPolicy:
         outside = f", {external} of them placed outside this terminal (TWS or another client)" if external else ""
         raise ConfirmationRequired("Cancel all orders?", f"Cancel all {working} working order(s){outside}?")
 
+    def check_strategy_start(self, what: str, confirmed: bool) -> None:
+        """Starting (or resuming) a strategy live is always asked: from then on it sends orders without asking
+        for each (the risk rules still check every one). The yes to this is the yes to its orders."""
+        if not confirmed:
+            raise ConfirmationRequired("Start the strategy live?", f"{what}\n\nIt sends market orders without "
+                                       "asking for each; the risk limits and the kill switch apply to every one. "
+                                       "Start it?", default_no=True)
+
     def sent(self, order: Order) -> None:
         """Remember an accepted order for the double-send guard."""
         self._sent.append((order.instrument.key, order.side.value, order.quantity, self._clock()))

@@ -38,6 +38,7 @@ from terminal.services.records import RecordWriter
 from terminal.services.replay import ReplayController, ReplayRequest
 from terminal.services.risk import RiskChecker
 from terminal.services.signal import Signal
+from terminal.services.strategies import LiveStrategies
 from terminal.services.trading_day import TradingDay
 from terminal.services.workspace import WorkspaceService
 from terminal.store import Store
@@ -107,6 +108,9 @@ class TradingSession:
         self.backfill = BackfillService(broker, store)
         self.journal = JournalService(store)
         self.backtests = BacktestService(store, self.history, journal=self.journal)
+        self.strategies = LiveStrategies(store, self.orders, self.market, self.history, self.backtests,
+                                         self.confirmation, self.log, lambda: self.broker,
+                                         lambda: self.portfolio.account.account)
         self.workspace = WorkspaceService(store)
         self.alerts = AlertService(self.log)
         self.analytics = AnalyticsService()
@@ -166,6 +170,7 @@ class TradingSession:
     async def start(self) -> None:
         """Load the trading state, start the in-process simulator (unless --ib), connect and reconcile."""
         await self.load_state()
+        await self.strategies.load()
         if self.replay is not None:  # quant-terminal replay: the replay, and no other broker, from the start
             await self._start_replay_process(self.replay)
             await self.reconciled()
@@ -452,6 +457,7 @@ class TradingSession:
     async def stop(self) -> None:
         """Write what is left in the outbox, disconnect, stop the simulator and the analytics worker."""
         try:
+            await self.strategies.shutdown()  # no strategy decides while the session goes
             await self.stop_recording()  # what was recorded goes to the archive (or its spool) first
             await self.records.flush(timeout=10.0)
             await self.broker.disconnect()
@@ -554,6 +560,8 @@ class TradingSession:
                 self.market.on_quote(instrument, event.quote)
         elif isinstance(event, ev.DepthEvent):
             self.market.on_depth(event.instrument, event.bids, event.asks)
+        elif isinstance(event, ev.BarEvent):
+            self.strategies.on_bar(event.instrument, event.bar)
         elif isinstance(event, ev.OrderEvent):
             self.orders.on_order(event.order)
         elif isinstance(event, ev.FillEvent):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from terminal.store.bars import BarRepository, rows_to_frame
 from terminal.store.journal import JournalRepository
+from terminal.store.live_runs import LiveRunRecord, LiveRunRepository
 from terminal.store.migrations import CURRENT_VERSION, SchemaTooNew, current_version, migrate
 from terminal.store.netfs import network_filesystem
 from terminal.store.records import InstrumentRepository, KeyValueRepository, WatchlistRepository
@@ -31,6 +32,7 @@ from terminal.store.trading import (
 
 __all__ = [
     "CURRENT_VERSION",
+    "LiveRunRecord",
     "SchemaTooNew",
     "Store",
     "StoreError",
@@ -133,6 +135,7 @@ class Store:
         self.strategies = StrategyRepository(engine)
         self.backtest_runs = BacktestRunRepository(engine)
         self.journal = JournalRepository(engine)
+        self.live_runs = LiveRunRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

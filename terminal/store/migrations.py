@@ -18,6 +18,8 @@ from terminal.store.schema import (
     bar_sources,
     journal_snapshots,
     journal_trades,
+    live_bars,
+    live_runs,
     metadata,
     order_owners,
     position_book,
@@ -70,8 +72,13 @@ def _v5_journal(conn: Connection) -> None:
     metadata.create_all(conn, tables=[journal_trades, journal_snapshots])
 
 
+def _v6_live_runs(conn: Connection) -> None:
+    """Strategies trading live: their runs and the bars each decided on."""
+    metadata.create_all(conn, tables=[live_runs, live_bars])
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_order_identity, _v3_provenance, _v4_order_owners,
-                                                  _v5_journal]
+                                                  _v5_journal, _v6_live_runs]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -251,3 +251,40 @@ journal_snapshots = Table(
     Column("taken", String(32), nullable=False),
     Column("png", LongBlob, nullable=False),
 )
+
+# Strategies trading live (schema v6): each run's settings and state, and every bar it decided on (warm-up
+# included) with the position it held then, so a run resumes after a restart and is re-run as a backtest
+# over exactly the bars it saw.
+live_runs = Table(
+    "live_runs",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("strategy", String(100), nullable=False),
+    Column("source", LongText, nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("symbol", String(32), nullable=False),
+    Column("instrument_key", String(96), nullable=False, default=""),
+    Column("bar_size", String(16), nullable=False),
+    Column("units", Double, nullable=False, default=0.0),
+    Column("capital", Double, nullable=False),
+    Column("status", String(16), nullable=False),  # running | stopped | failed | interrupted
+    Column("message", Text, nullable=False, default=""),
+    Column("started", String(32), nullable=False),
+    Column("stopped", String(32), nullable=False, default=""),
+    Column("account", String(32), nullable=False, default=""),
+)
+
+live_bars = Table(
+    "live_bars",
+    metadata,
+    Column("run_id", String(40), nullable=False),
+    Column("time", BigInteger, nullable=False),  # ns since the epoch, UTC: the bar's start
+    Column("open", Double, nullable=False),
+    Column("high", Double, nullable=False),
+    Column("low", Double, nullable=False),
+    Column("close", Double, nullable=False),
+    Column("volume", Double, nullable=False),
+    Column("position", Double, nullable=False, default=0.0),  # the strategy's position when it decided
+    Column("warmup", Boolean, nullable=False, default=False),
+    PrimaryKeyConstraint("run_id", "time", name="pk_live_bars"),
+)

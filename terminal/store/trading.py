@@ -183,14 +183,17 @@ class FillRepository:
             return _insert_fill(conn, fill)
 
     def list(self, limit: int = 1000, client_order_id: str | None = None,
-             since: datetime | None = None) -> list[Fill]:
-        """Newest first (all fills of one order when ``client_order_id`` is given; none before ``since``)."""
+             since: datetime | None = None, ref_prefix: str | None = None) -> list[Fill]:
+        """Newest first (all fills of one order when ``client_order_id`` is given, of every order whose id starts
+        with ``ref_prefix`` when that is; none before ``since``)."""
         query = select(fills).order_by(fills.c.time.desc())
+        if ref_prefix:
+            query = query.where(fills.c.client_order_id.startswith(ref_prefix, autoescape=True))
         if since is not None:  # times are stored as ISO 8601 UTC text, which sorts as time does
             query = query.where(fills.c.time >= since.astimezone(UTC).isoformat())
         if client_order_id is not None:
             query = query.where(fills.c.client_order_id == client_order_id)
-        else:
+        elif not ref_prefix:
             query = query.limit(limit)
         with self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()

@@ -224,7 +224,7 @@ def test_schema_v3_marks_what_was_stored_before_as_unknown_provenance(store):
     store.close()
     upgraded = Store.open(url)
     try:
-        assert upgraded.schema_version == CURRENT_VERSION == 5
+        assert upgraded.schema_version == CURRENT_VERSION == 6
         assert [o.provenance for o in upgraded.orders.list()] == [Provenance.UNKNOWN]
         assert [f.provenance for f in upgraded.fills.list()] == [Provenance.UNKNOWN]
         assert upgraded.bars.sources(AAPL, BarSize.MIN_1) == {Provenance.UNKNOWN}
