@@ -443,11 +443,16 @@ async def compare_live_run(store: Store, backtests: BacktestService, record: Liv
     run_id = await backtests.record(request, result)
     first = pd.Timestamp(live[0]["time"], tz="UTC")
     trades = result_to_json(result)["trades"]
-    backtest = [t for t in backtest_round_trips(run_id, record.strategy, trades)
-                if t.entry_time > first and "open" not in t.tags]
+    backtest = [t for t in backtest_round_trips(run_id, record.strategy, trades) if t.entry_time > first]
     fills = await asyncio.to_thread(store.fills.list, ref_prefix=f"{record.run_id}-")
-    actual = fill_round_trips(fills)
+    # A trade entered after the last bar's close (on the run's last decision) is beyond the backtest's bars.
+    horizon = pd.Timestamp(live[-1]["time"], tz="UTC") + pd.Timedelta(seconds=bar_size.seconds)
+    trips = fill_round_trips(fills)
+    actual = [t for t in trips if t.entry_time < horizon]
+    beyond = f"; {len(trips) - len(actual)} entered after its last bar, not compared" if len(actual) < len(trips) \
+        else ""
     what = (f"live run {record.run_id} ({record.strategy} on {record.symbol}, {len(live)} bars from "
-            f"{first:%Y-%m-%d %H:%M:%S} UTC, {len(actual)} round trips) against its backtest, run {run_id} "
-            f"({len(backtest)} trades after the start), matched within one bar")
+            f"{first:%Y-%m-%d %H:%M:%S} UTC, {len(actual)} round trips{beyond}) against its backtest, run {run_id} "
+            f"({len(backtest)} trades after the start; one open at the end is marked at the last close), "
+            "matched within one bar")
     return compare(backtest, actual, bar_size.seconds), what, run_id

@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         from terminal.ui.panels.data import DataPanel
         from terminal.ui.panels.journal import JournalPanel
         from terminal.ui.panels.step_through import StepThroughPanel
+        from terminal.ui.panels.strategies import StrategiesPanel
         from terminal.ui.research.analytics_panel import AnalyticsPanel
         from terminal.ui.research.editor_panel import StrategyEditorPanel
         from terminal.ui.research.optimizer_panel import OptimizerPanel
@@ -113,7 +114,9 @@ class MainWindow(QMainWindow):
         self.optimizer = OptimizerPanel(self.session, self.theme, self.editor)
         self.journal = JournalPanel(self.session, self.theme)
         self.step_panel = StepThroughPanel(self.theme)
-        for title, widget in (("Strategy editor", self.editor), ("Backtest results", self.results),
+        self.strategies = StrategiesPanel(self.session, self.theme, self.entry, self.editor)
+        for title, widget in (("Strategy editor", self.editor), ("Strategies", self.strategies),
+                              ("Backtest results", self.results),
                               ("Optimizer", self.optimizer), ("Analytics", self.analytics), ("Journal", self.journal),
                               ("Step-through", self.step_panel), ("Data", self.data)):
             self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)

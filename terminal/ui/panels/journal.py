@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from terminal.domain.journal import SOURCES, RoundTrip
 from terminal.services.journal import BREAKDOWNS, breakdown
 from terminal.ui.panels.common import spawn
+from terminal.ui.panels.comparison import comparison_table, show_comparison
 
 COLUMNS = ("Exit (UTC)", "Source", "Symbol", "Side", "Qty", "Entry", "Exit", "P&L", "R", "MAE", "MFE", "Held",
            "Tags", "Notes")
@@ -169,10 +170,7 @@ class JournalPanel(QWidget):
         self.compare_summary = QLabel("Pick a saved run: its trades are paired with the account's in the same "
                                       "symbols and period (within one bar of the entry)")
         self.compare_summary.setWordWrap(True)
-        self.compare_table = QTableWidget(0, 6)
-        self.compare_table.setHorizontalHeaderLabels(["Kind", "Entry", "Side", "Backtest", "Actual", "Slippage"])
-        self.compare_table.verticalHeader().setVisible(False)
-        self.compare_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.compare_table = comparison_table()
         row = QHBoxLayout()
         row.addWidget(self.compare_run)
         row.addWidget(self.compare_button)
@@ -188,18 +186,7 @@ class JournalPanel(QWidget):
 
     async def compare(self, run_id: int) -> None:
         result, what = await self.session.journal.compare_with_run(run_id)
-        self.compare_summary.setText(f"{what}: {len(result.matched)} matched · {len(result.missed)} missed · "
-                                     f"{len(result.extra)} extra · slippage cost {result.slippage_cost:,.2f}")
-        rows = [("matched", m.backtest, f"{m.backtest.entry_price:,.2f} → {m.backtest.exit_price:,.2f}",
-                 f"{m.actual.entry_price:,.2f} → {m.actual.exit_price:,.2f}", f"{m.slippage_cost:,.2f}")
-                for m in result.matched]
-        rows += [("missed", t, f"{t.entry_price:,.2f} → {t.exit_price:,.2f}", "", "") for t in result.missed]
-        rows += [("extra", t, "", f"{t.entry_price:,.2f} → {t.exit_price:,.2f}", "") for t in result.extra]
-        self.compare_table.setRowCount(len(rows))
-        for r, (kind, trip, backtest, actual, cost) in enumerate(rows):
-            for c, text in enumerate((kind, f"{trip.entry_time:%Y-%m-%d %H:%M}", trip.side, backtest, actual, cost)):
-                self.compare_table.setItem(r, c, QTableWidgetItem(text))
-        self.compare_table.resizeColumnsToContents()
+        show_comparison(self.compare_table, self.compare_summary, result, what)
 
     def shown(self, visible: bool) -> None:
         """The dock came into view: the first time, read the journal (start-up does not pay for it)."""
