@@ -136,6 +136,38 @@ async def review(window, session, out: Path, theme: str) -> list[Path]:  # type:
     return paths
 
 
+async def live_strategy(window, session, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
+    """The editor's SMA crossover run live on the simulator's 5-second bars for a minute, stopped and flattened,
+    then set against its own backtest over the bars it saw."""
+    from terminal.ui.review import end_step_through
+
+    end_step_through(window)  # the chart back on the live feed
+    window.show_instrument(session.market.instrument_for_symbol("AAPL"))
+    editor, panel = window.editor, window.strategies
+    editor.strategies.setCurrentText("sma_cross")
+    await editor.wait_opened()
+    editor.set_param_values({"fast": 2, "slow": 4})
+    run = await session.strategies.start("sma_cross", editor.source(), editor.raw_param_values(), "AAPL", "5s",
+                                         units=100, warmup_bars=20, confirmed=True)
+    window.docks["Strategies"].raise_()
+    for _ in range(90):
+        if run.orders >= 4:
+            break
+        await asyncio.sleep(1.0)
+    await session.strategies.stop(run.run_id, flatten=True, confirmed=True)
+    await asyncio.sleep(1.0)
+    panel.refresh()
+    panel.table.selectRow(0)
+    result, what, _ = await session.strategies.compare(run.run_id)
+    from terminal.ui.panels.comparison import show_comparison
+
+    show_comparison(panel.compare_table, panel.compare_summary, result, what, "%Y-%m-%d %H:%M:%S")
+    await asyncio.sleep(0.3)
+    path = out / f"strategies-{theme}.png"
+    window.grab().save(str(path))
+    return path
+
+
 async def hostile_check(window, session, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
     """A strategy whose module never finishes loading, checked from the editor: the worker is stopped at the
     load time limit and the editor says so, while the terminal goes on streaming."""
@@ -203,6 +235,7 @@ async def shoot(out: Path, theme: str, db_url: str) -> Path:
     if theme == "dark":
         for extra in await research(window, session, out, theme):
             print(extra)
+        print(await live_strategy(window, session, out, theme))
         print(await hostile_check(window, session, out, theme))
         print(await mismatch(window, session, out, theme))
         print(await about(window, out, theme))

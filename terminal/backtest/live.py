@@ -84,17 +84,34 @@ def _user_error(exc: BaseException, name: str) -> str:
 
 
 class _Held:
-    """The strategy and its bars, in the worker."""
+    """The strategy and its bars, in the worker. The bars live in arrays that grow by doubling, and each bar
+    hands the strategy read-only views of what has come so far: a new bar costs O(1), not a copy of the history."""
 
     def __init__(self, cls: type, params: dict[str, Any], sizing: Sizing, symbol: str) -> None:
         self.cls, self.params, self.sizing, self.symbol = cls, params, sizing, symbol
-        self.rows: list[BarRow] = []
+        self.n = 0
+        self._times = np.zeros(1024, dtype=np.int64)
+        self._values = np.zeros((5, 1024))  # open, high, low, close, volume
         self.broker = _Intents()
         self.strategy: Any = None
 
+    def _append(self, rows: list[BarRow]) -> None:
+        need = self.n + len(rows)
+        if need > len(self._times):
+            size = max(need, 2 * len(self._times))
+            times, values = np.zeros(size, dtype=np.int64), np.zeros((5, size))
+            times[:self.n], values[:, :self.n] = self._times[:self.n], self._values[:, :self.n]
+            self._times, self._values = times, values
+        if rows:
+            self._times[self.n:need] = [r[0] for r in rows]
+            self._values[:, self.n:need] = np.asarray([r[1:] for r in rows], dtype=float).T
+        self.n = need
+
     def _data(self) -> Data:
-        a = np.asarray(self.rows, dtype=float).reshape(-1, 6)
-        return Data(self.symbol, a[:, 0].astype(np.int64), a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5])
+        views = [self._times[:self.n], *(self._values[k, :self.n] for k in range(5))]
+        for view in views:
+            view.flags.writeable = False  # the history is what happened: a strategy cannot rewrite it
+        return Data(self.symbol, *views)
 
     def _init(self) -> None:
         data = self._data()
@@ -106,23 +123,23 @@ class _Held:
         self.strategy.init()
 
     def warm(self, rows: list[BarRow], positions: list[float], equity: float) -> None:
-        start = len(self.rows)
-        self.rows.extend(rows)
+        start = self.n
+        self._append(rows)
         self._init()
         self.broker.taken = None
         self.broker.equity_value = equity
-        for n in range(start, len(self.rows)):
+        for n in range(start, self.n):
             self.broker.positions = {self.symbol: positions[n - start]}
             self.strategy.i = n
             self.strategy.next()
 
     def decide(self, row: BarRow, position: float, equity: float) -> list[Intent]:
-        self.rows.append(row)
+        self._append([row])
         self._init()
         self.broker.positions = {self.symbol: position}
         self.broker.equity_value = equity
         self.broker.taken = []
-        self.strategy.i = len(self.rows) - 1
+        self.strategy.i = self.n - 1
         self.strategy.next()
         taken, self.broker.taken = self.broker.taken, None
         return taken

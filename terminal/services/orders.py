@@ -441,7 +441,7 @@ class OrderService(OrderBook):
             self._reject(order, error)
             raise error
         for working in mine:
-            await self._cancel_for_close(working, cancel_timeout)
+            await self.cancel_and_wait(working, cancel_timeout)
         position = self._position_now(instrument)  # fills may have come while the cancels were on their way
         if position == 0:
             self._log.info("orders", f"close position: {instrument.display_name} is already flat")
@@ -457,20 +457,33 @@ class OrderService(OrderBook):
         self.confirmation.sent(order)
         return (await self._send([order], closing=True))[0]
 
-    async def _cancel_for_close(self, order: Order, timeout: float) -> None:
+    async def cancel_and_wait(self, order: Order, timeout: float, why: str = "close position") -> None:
+        """Cancel ``order`` and wait until it is done (cancelled, or filled on the way); OrderRejected if it is
+        still working after ``timeout``. An order being sent is cancelled once it is out; a cancel the broker
+        refuses because the order has just filled is no error once the fill is in."""
         key = order.client_order_id
         deadline = time.monotonic() + timeout
         while key in self._in_flight and time.monotonic() < deadline:  # being sent: cancel it once it is out
             await asyncio.sleep(0.02)
         if self.orders[key].status.is_working:
-            await self.cancel(key)
+            try:
+                await self.cancel(key)
+            except OrderRejected:
+                if not await self._done_within(key, min(1.0, max(0.0, deadline - time.monotonic()))):
+                    raise
+        if not await self._done_within(key, max(0.0, deadline - time.monotonic())):
+            error = OrderRejected(f"{why}: {self.orders[key].describe()} was not cancelled within {timeout:g} s, "
+                                  "so no closing order was sent", rule="broker")
+            self._reject(order, error)
+            raise error
+
+    async def _done_within(self, key: str, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
         while self.orders[key].status.is_working:
             if time.monotonic() > deadline:
-                error = OrderRejected(f"close position: {self.orders[key].describe()} was not cancelled within "
-                                      f"{timeout:g} s, so no closing order was sent", rule="broker")
-                self._reject(order, error)
-                raise error
+                return False
             await asyncio.sleep(0.02)
+        return True
 
     # --- previews ------------------------------------------------------------------------------
     async def preview(self, order: Order, timeout: float = 3.0) -> OrderPreview:

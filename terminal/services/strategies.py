@@ -114,6 +114,8 @@ class LiveRun:
     builder: BarBuilder | None = None
     queue: asyncio.Queue | None = None
     task: asyncio.Task | None = None
+    deciding: bool = False  # a bar is being decided on and its orders placed
+    halting: bool = False
 
     @property
     def run_id(self) -> str:
@@ -278,21 +280,24 @@ class LiveStrategies:
         run = self._run(run_id)
         closing = None
         if flatten and run.position:
-            held = run.position
-            closing = Order(run.instrument, OrderSide.SELL if held > 0 else OrderSide.BUY, abs(held),
-                            OrderType.MARKET, client_order_id=f"{run.prefix}flat-{secrets.token_hex(2)}",
-                            source=f"strategy {run.record.strategy}")
-            self._confirmation.check_new([closing], confirmed)
+            self._confirmation.check_new([self._closing(run, run.position)], confirmed)
         await self._halt(run)
         if run.status in (RUNNING, INTERRUPTED):  # an interrupted run stopped is no longer said at every start
             await self._set(run, STOPPED, "stopped by the trader")
         if flatten:
             for order in [o for o in self._orders.working() if o.client_order_id.startswith(run.prefix)]:
-                await self._orders.cancel(order.client_order_id)
+                await self._orders.cancel_and_wait(order, 5.0, f"stop and flatten {run.run_id}")
+            held = run.position  # what is left once its working orders are done (filled on the way, or cancelled)
+            closing = self._closing(run, held) if held else None
             if closing is not None:
                 closing = await self._orders.place(closing, confirmed=True)
         self._log.info("strategy", f"stopped {run.describe()}, holding {run.position:g}")
         return closing
+
+    @staticmethod
+    def _closing(run: LiveRun, held: float) -> Order:
+        return Order(run.instrument, OrderSide.SELL if held > 0 else OrderSide.BUY, abs(held), OrderType.MARKET,
+                     client_order_id=f"{run.prefix}flat-{secrets.token_hex(2)}", source=f"strategy {run.record.strategy}")
 
     async def shutdown(self) -> None:
         """The terminal is closing: every running run is interrupted (resumed only by the trader)."""
@@ -302,10 +307,17 @@ class LiveStrategies:
                 await self._set(run, INTERRUPTED, "the terminal was closed while it ran; Resume goes on from here")
 
     async def _halt(self, run: LiveRun) -> None:
+        """End the run's task and worker. A bar being decided on is finished first (its orders placed): a
+        place cut off half way would leave an order recorded and perhaps sent, with nobody waiting for it."""
+        run.halting = True
+        deadline = time.monotonic() + self.decision_limit + 15.0
+        while run.deciding and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         if run.task is not None:
             run.task.cancel()
             await asyncio.gather(run.task, return_exceptions=True)
             run.task = None
+        run.halting = False
         if run.worker is not None:
             await asyncio.to_thread(run.worker.stop)
             run.worker = None
@@ -349,6 +361,9 @@ class LiveStrategies:
         assert run.queue is not None
         while True:
             row = await run.queue.get()
+            if run.halting:
+                return
+            run.deciding = True
             try:
                 await self._decide(run, row)
             except asyncio.CancelledError:
@@ -356,6 +371,8 @@ class LiveStrategies:
             except Exception as exc:  # a bug here must not leave a run that looks alive and decides nothing
                 run.task = None
                 await self._fail(run, f"the terminal could not act on its bar: {exc}")
+            finally:
+                run.deciding = False
             if run.status != RUNNING:
                 return
 

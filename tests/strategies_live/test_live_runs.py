@@ -141,3 +141,6 @@ def test_a_run_is_set_against_its_backtest_over_the_bars_it_saw(loop, sims, sess
         assert m.actual.quantity == m.backtest.quantity == 10
     saved = loop.run_until_complete(session.backtests.saved_run(backtest_run))
     assert saved is not None and saved["strategy_name"] == "flip"
+    loop.run_until_complete(session.journal.sync())
+    journaled = [t for t in loop.run_until_complete(session.journal.trips("sim")) if t.entry_order.startswith(run.prefix)]
+    assert journaled and {t.strategy for t in journaled} == {"flip"}  # the journal names the live strategy

@@ -213,7 +213,8 @@ class JournalPanel(QWidget):
                      (t.mae, "" if t.mae is None else f"{t.mae:,.2f}"), (t.mfe, "" if t.mfe is None else f"{t.mfe:,.2f}")]
             cells: list[QTableWidgetItem] = [
                 QTableWidgetItem(f"{t.exit_time:%Y-%m-%d %H:%M}"),
-                QTableWidgetItem(f"{t.source} #{t.run_id}" if t.run_id is not None else t.source),
+                QTableWidgetItem(f"{t.source} #{t.run_id}" if t.run_id is not None
+                                 else f"{t.source} · {t.strategy}" if t.strategy else t.source),
                 QTableWidgetItem(t.symbol), QTableWidgetItem(t.side), _Number(f"{t.quantity:g}", t.quantity),
                 _Number(_price(t.entry_price), t.entry_price), _Number(_price(t.exit_price), t.exit_price),
                 *(_Number(text, value) for value, text in money), _Number(held(t.holding_seconds), t.holding_seconds),
