@@ -1,4 +1,5 @@
-"""``quant-terminal journal ls|export|stats|tag``: the trade journal, headless (it syncs from the store first)."""
+"""``quant-terminal journal ls|export|stats|tag|compare|live``: the trade journal and the live strategy runs, headless
+(it syncs from the store first)."""
 
 from __future__ import annotations
 
@@ -36,12 +37,17 @@ def add_journal_parser(commands: argparse._SubParsersAction) -> None:  # type: i
     stats.add_argument("--source", choices=SOURCES)
     cmp = verbs.add_parser("compare", help="the account's trades against a saved backtest run of the same period: "
                                            "matched trades with slippage per fill, missed and extra trades")
-    cmp.add_argument("--run", type=int, required=True, metavar="ID", help="the saved backtest run")
+    against = cmp.add_mutually_exclusive_group(required=True)
+    against.add_argument("--run", type=int, metavar="ID", help="the saved backtest run")
+    against.add_argument("--live", metavar="RUN", help="a live strategy run (see 'journal live'): its strategy "
+                                                       "re-run as a backtest over the bars it saw, against its trades")
     cmp.add_argument("--source", choices=("live", "paper", "sim", "replay"),
                      help="only this source's trades (default live, paper and sim)")
     cmp.add_argument("--tolerance-bars", type=float, default=1.0, metavar="N",
                      help="an actual entry within N of the run's bars of a backtest entry is the same trade (default 1)")
     cmp.add_argument("--json", action="store_true")
+    live = verbs.add_parser("live", help="the strategies run live or on the simulator: status, position, P&L")
+    live.add_argument("--json", action="store_true")
     tag = verbs.add_parser("tag", help="set the tags and/or notes of a round trip (by its key, see ls --json)")
     tag.add_argument("key")
     tag.add_argument("--tags", help="comma-separated; replaces the round trip's tags")
@@ -65,7 +71,9 @@ def run_journal(args: argparse.Namespace, settings: Settings) -> int:
         if args.kind == "stats":
             return _stats(journal, args)
         if args.kind == "compare":
-            return _compare(journal, args)
+            return _compare_live(store, journal, args) if args.live else _compare(journal, args)
+        if args.kind == "live":
+            return _live(store, args)
         trips = asyncio.run(journal.trips(args.source, args.symbol.upper() if args.symbol else None, args.run))
         if args.kind == "ls" and args.limit > 0:
             trips = trips[-args.limit:]
@@ -137,15 +145,56 @@ def _tag(journal: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(store: Any, args: argparse.Namespace) -> int:
+    runs = []
+    for r in store.live_runs.all():
+        fills = store.fills.list(ref_prefix=f"{r.run_id}-")
+        position = sum(f.signed_quantity for f in fills)
+        runs.append({"run": r.run_id, "strategy": r.strategy, "params": r.params, "symbol": r.symbol,
+                     "bar_size": r.bar_size, "status": r.status, "position": position, "fills": len(fills),
+                     "started": r.started, "stopped": r.stopped, "message": r.message})
+    if args.json:
+        json.dump(runs, sys.stdout, indent=1)
+        print()
+    elif not runs:
+        print("no strategy has run live yet (the Strategies dock starts one)")
+    for r in [] if args.json else runs:
+        print(f"{r['run']:<16} {r['strategy']:<14} {r['symbol']:<8} {r['bar_size']:<8} {r['status']:<11} "
+              f"position {r['position']:>8g}  {r['fills']:>4} fills  since {r['started'][:19]}  {r['message']}")
+    return 0
+
+
+def _compare_live(store: Any, journal: Any, args: argparse.Namespace) -> int:
+    from terminal.cli_commands import _fail
+    from terminal.domain import BarSize, DomainError
+    from terminal.services.backtests import BacktestService
+    from terminal.services.strategies import compare_live_run
+
+    record = store.live_runs.get(args.live)
+    if record is None:
+        return _fail(f"journal compare: no live strategy run {args.live!r}; 'quant-terminal journal live' lists them")
+    try:
+        result, what, _ = asyncio.run(compare_live_run(store, BacktestService(store, journal=journal), record,
+                                                       BarSize(record.bar_size)))
+    except DomainError as exc:
+        return _fail(f"journal compare: {exc}")
+    return _print_comparison(result, what, args.json)
+
+
 def _compare(journal: Any, args: argparse.Namespace) -> int:
     from terminal.cli_commands import _fail
-    from terminal.services.journal import trip_json
 
     try:
         result, what = asyncio.run(journal.compare_with_run(args.run, args.source, args.tolerance_bars))
     except ValueError as exc:
         return _fail(f"journal compare: {exc}")
-    if args.json:
+    return _print_comparison(result, what, args.json)
+
+
+def _print_comparison(result: Any, what: str, as_json: bool) -> int:
+    from terminal.services.journal import trip_json
+
+    if as_json:
         json.dump({"compared": what, "slippage_cost": result.slippage_cost,
                    "matched": [{"backtest": trip_json(m.backtest), "actual": trip_json(m.actual),
                                 "entry_slippage": m.entry_slippage, "exit_slippage": m.exit_slippage,

@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.results.show_trade.connect(self._show_backtest_trade)
         self.journal.show_trade.connect(lambda trip: spawn(self._chart_journal_trade(trip), self._show_error))
         self.results.step_through.connect(self.step_through)
+        self.step_panel.ended.connect(self._end_step_through)
         self.docks["Journal"].visibilityChanged.connect(self.journal.shown)  # synced when first opened, not at start
         self.analytics.backtest_pair.connect(self._backtest_pair)
         self.optimizer.use_params.connect(lambda _: self.docks["Strategy editor"].raise_())
@@ -184,6 +185,11 @@ class MainWindow(QMainWindow):
         from terminal.ui.review import start_step_through
 
         return spawn(start_step_through(self, run), self._show_error)
+
+    def _end_step_through(self) -> None:
+        from terminal.ui.review import end_step_through
+
+        end_step_through(self, back_to_live=True)
 
     def _backtest_pair(self, y: str, x: str) -> None:
         self.editor.strategies.setCurrentText("pairs")
@@ -365,6 +371,9 @@ class MainWindow(QMainWindow):
 
     # --- actions -------------------------------------------------------------------------
     def show_instrument(self, instrument: Instrument) -> None:
+        from terminal.ui.review import end_step_through
+
+        end_step_through(self)  # the chart goes back to the feed: a step-through must not draw on it any more
         self.current = instrument
         self.ticket.set_instrument(instrument)
         spawn(self.depth.show_instrument(instrument), self._show_error)

@@ -30,8 +30,16 @@ async def start_step_through(window: Any, run: dict) -> StepThroughController:
     return controller
 
 
-def end_step_through(window: Any) -> None:
-    """Stop a step-through (a market replay is taking the transport bar and the chart)."""
+def end_step_through(window: Any, back_to_live: bool = False) -> None:
+    """Stop a step-through: the transport bar goes back to the market replay (hidden when none runs); with
+    ``back_to_live`` the chart shows the current symbol's feed again (End, or a symbol picked)."""
     panel = getattr(window, "step_panel", None)  # None while the window is being built
-    if panel is not None and panel.controller is not None:
-        panel.attach(None)
+    if panel is None or panel.controller is None:
+        return
+    stepping = panel.controller
+    panel.attach(None)
+    bar = getattr(window, "replay_bar", None)
+    if bar is not None and bar.controller is stepping:
+        bar.attach(window.session.replay)
+    if back_to_live and window.current is not None:
+        window.show_instrument(window.current)

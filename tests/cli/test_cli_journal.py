@@ -106,3 +106,47 @@ def test_compare_the_accounts_fills_with_the_run(db_with_a_run, capsys):
     assert "0 matched" in capsys.readouterr().out  # an hour late is not within 0.01 of a daily bar
     assert main(["--db", db_with_a_run, "journal", "compare", "--run", "99"]) == 1
     assert "no saved backtest run 99" in capsys.readouterr().err
+
+
+def test_a_live_run_is_listed_and_compared_with_its_backtest_headless(tmp_path, capsys):
+    """A run of the flip strategy stored as the Strategies dock stores one (its bars, and the fills of its orders
+    a bar after each decision, 0.01 worse): 'journal live' lists it, 'journal compare --live' re-runs it as a
+    backtest in a worker and pairs every trade, each leg 0.01 worse."""
+    from datetime import UTC, datetime, timedelta
+
+    from terminal.domain import Fill, Instrument, OrderSide, Provenance
+    from terminal.store import LiveRunRecord
+    from tests.strategies_live.conftest import FLIP
+
+    db = f"sqlite:///{tmp_path / 'live.sqlite'}"
+    store = Store.open(db)
+    aapl = Instrument("AAPL", primary_exchange="NASDAQ", contract_id=265598)
+    store.live_runs.add(LiveRunRecord("L1test", "flip", FLIP, {"units": 10}, "AAPL", "5 secs", 100_000.0,
+                                      instrument_key=aapl.key, status="stopped", started="2026-12-01T15:00:00+00:00"))
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    opens = [190 + (n % 7) * 0.1 for n in range(21)]
+    rows = [(int((start + timedelta(seconds=5 * n)).timestamp() * 1e9), o, o + 0.2, o - 0.2, o + 0.05, 100.0)
+            for n, o in enumerate(opens)]
+    store.live_runs.add_bars("L1test", rows, [float(10 * (n % 2)) for n in range(len(rows))], False)
+    for n in range(1, len(rows)):  # the decision at bar n-1, filled at bar n's open
+        side = OrderSide.BUY if n % 2 else OrderSide.SELL
+        price = opens[n] + (0.01 if side is OrderSide.BUY else -0.01)
+        when = start + timedelta(seconds=5 * n, milliseconds=40)
+        epoch = int((start + timedelta(seconds=5 * (n - 1))).timestamp())
+        store.fills.save(Fill(f"e{n}", n, aapl, side, 10, price, when, 0.0, "DU1", f"L1test-{epoch}-0",
+                              provenance=Provenance.SIMULATOR))
+    store.close()
+
+    assert main(["--db", db, "journal", "live", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["run"], listed["strategy"], listed["status"], listed["position"], listed["fills"]) == \
+        ("L1test", "flip", "stopped", 0, 20)
+    assert main(["--db", db, "journal", "compare", "--live", "L1test", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["matched"]) == 10 and out["missed"] == [] and out["extra"] == []
+    assert all(m["entry_slippage"] == pytest.approx(0.01) and m["exit_slippage"] == pytest.approx(0.01)
+               for m in out["matched"])
+    assert out["slippage_cost"] == pytest.approx(10 * 0.02 * 10)
+    assert main(["--db", db, "journal", "compare", "--live", "L9nope"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no live strategy run 'L9nope'" in err

@@ -74,3 +74,18 @@ def test_play_breaks_on_a_fill_and_on_a_rule(stepping, qloop):
     assert "is not understood" in panel.message.text() and "FIELD OP NUMBER" in panel.message.text()
     controller.jump(pd.Timestamp("2010-06-01", tz="UTC").to_pydatetime())
     assert controller.state.time <= pd.Timestamp("2010-06-01", tz="UTC") < controller.trace.times[controller.index + 1]
+
+
+def test_end_gives_the_chart_back_to_the_live_feed(stepping, qloop):
+    window, session, _, controller = stepping
+    aapl = qloop.run_until_complete(window.watchlist.add_symbol("AAPL"))
+    window.current = aapl
+    controller.next_trade()
+    window.step_panel.end_button.click()
+    assert window.step_panel.controller is None and not window.step_panel.isEnabled()
+    assert window.replay_bar.controller is None and window.replay_bar.isHidden()  # no replay runs: the bar goes
+    assert window.chart.instrument is not None and window.chart.instrument.key == aapl.key
+    controller.play()  # the ended step-through draws nothing more on the chart
+    wait_until(qloop, lambda: getattr(window.chart.chart.instrument, "symbol", "") == "AAPL"
+               and len(window.chart.chart.series) > 0, timeout=15, message="AAPL's live bars on the chart")
+    assert window.step_panel.controller is None

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -30,6 +31,8 @@ _OVERLAY_COLORS = ("#e5a50a", "#a78bfa", "#38bdf8", "#f472b6", "#84cc16")
 
 
 class StepThroughPanel(QWidget):
+    ended = Signal()  # End pressed: the window ends the step-through and shows the live chart again
+
     def __init__(self, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.theme = theme
@@ -45,6 +48,8 @@ class StepThroughPanel(QWidget):
         form = QFormLayout()
         for name, label in self.values.items():
             form.addRow(name, label)
+        self.end_button = QPushButton("End ■")
+        self.end_button.setToolTip("End the step-through: the chart shows the live feed again")
         self.next_trade = QPushButton("Next trade »")
         self.next_trade.setToolTip("Jump to the next bar where a trade opens, closes or reverses")
         self.on_signal = QCheckBox("break on signal")
@@ -62,7 +67,7 @@ class StepThroughPanel(QWidget):
         self._drawdown_curve = self.drawdown_plot.plot(pen=pg.mkPen(theme.down), fillLevel=0,
                                                        brush=pg.mkBrush(theme.down))
         controls = QHBoxLayout()
-        for widget in (self.next_trade, self.on_signal, self.on_fill):
+        for widget in (self.end_button, self.next_trade, self.on_signal, self.on_fill):
             controls.addWidget(widget)
         controls.addWidget(self.rule, 1)
         left = QVBoxLayout()
@@ -79,6 +84,7 @@ class StepThroughPanel(QWidget):
         layout.addLayout(left, 2)
         layout.addLayout(plots, 3)
         self.next_trade.clicked.connect(lambda: self.controller is not None and self.controller.next_trade())
+        self.end_button.clicked.connect(self.ended.emit)
         self.on_signal.toggled.connect(lambda on: self._set("break_on_signal", on))
         self.on_fill.toggled.connect(lambda on: self._set("break_on_fill", on))
         self.rule.editingFinished.connect(self._rule_changed)
