@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -67,11 +67,14 @@ class StepThroughPanel(QWidget):
         self._drawdown_curve = self.drawdown_plot.plot(pen=pg.mkPen(theme.down), fillLevel=0,
                                                        brush=pg.mkBrush(theme.down))
         controls = QHBoxLayout()
-        for widget in (self.end_button, self.next_trade, self.on_signal, self.on_fill):
+        for widget in (self.next_trade, self.on_signal, self.on_fill):
             controls.addWidget(widget)
         controls.addWidget(self.rule, 1)
+        heading = QHBoxLayout()
+        heading.addWidget(self.title, 1)
+        heading.addWidget(self.end_button, 0, Qt.AlignmentFlag.AlignTop)
         left = QVBoxLayout()
-        left.addWidget(self.title)
+        left.addLayout(heading)
         left.addLayout(form)
         left.addLayout(controls)
         left.addWidget(self.message)
