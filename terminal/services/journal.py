@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from terminal.domain import BarSize, Instrument, OrderType
+from terminal.domain import BarSize, DomainError, Instrument, OrderType
 from terminal.domain.journal import (
     SOURCES,
     Comparison,
@@ -198,8 +198,37 @@ class JournalService:
         return (await asyncio.to_thread(self._store.journal.snapshot, entry),
                 await asyncio.to_thread(self._store.journal.snapshot, exit_))
 
+    async def replay_request(self, trip: RoundTrip, archive_url: str, lead_seconds: float = 120.0) -> Any:
+        """A market replay of the recording around ``trip``: its symbol, from ``lead_seconds`` before its entry
+        (or the recording's start), paused. DomainError when the archive holds no ticks of it at its entry."""
+        from terminal.services.replay import ReplayRequest
+
+        if trip.source == "backtest":
+            raise DomainError("a backtest's trade is stepped through, not replayed: select its run in Backtest "
+                              "results and press Step through")
+        start = await asyncio.to_thread(_recorded_from, archive_url, trip, lead_seconds)
+        return ReplayRequest(archive_url, start=start, symbols=(trip.symbol,), paused=True)
+
     async def annotate(self, key: str, tags: list[str] | None = None, notes: str | None = None) -> RoundTrip:
         return await asyncio.to_thread(self._store.journal.annotate, key, tags, notes)
+
+
+def _recorded_from(archive_url: str, trip: RoundTrip, lead_seconds: float) -> datetime:
+    from datetime import timedelta
+
+    from terminal.archive import open_archive
+    from terminal.archive.backends import ArchiveError
+
+    try:
+        days = open_archive(archive_url).partitions("ticks", trip.symbol)
+    except (ArchiveError, OSError) as exc:
+        raise DomainError(f"the archive {archive_url} cannot be read: {exc}") from None
+    for day in days:
+        if day.first is not None and day.last is not None and day.first <= trip.entry_time <= day.last:
+            return max(day.first, trip.entry_time - timedelta(seconds=lead_seconds))
+    recorded = ", ".join(f"{d.date}" for d in days[-5:]) or "none"
+    raise DomainError(f"no recording of {trip.symbol} at {trip.entry_time:%Y-%m-%d %H:%M:%S} UTC in {archive_url} "
+                      f"(days recorded: {recorded}); record the market (Data → Record…) to replay its trades")
 
 
 def _attached_stops(store: Store) -> dict[str, float]:

@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         return ChartPanel(self.session, self.theme, self.entry)
 
     def _add_research_docks(self) -> None:
+        from terminal.ui import review
         from terminal.ui.panels.data import DataPanel
         from terminal.ui.panels.journal import JournalPanel
         from terminal.ui.panels.step_through import StepThroughPanel
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         self.editor.run_finished.connect(self._backtest_finished)
         self.results.show_trade.connect(self._show_backtest_trade)
         self.journal.show_trade.connect(lambda trip: spawn(self._chart_journal_trade(trip), self._show_error))
+        self.journal.replay_trade.connect(lambda t: spawn(review.replay_trade(self, t), self.journal.show_error))
         self.results.step_through.connect(self.step_through)
         self.step_panel.ended.connect(self._end_step_through)
         self.docks["Journal"].visibilityChanged.connect(self.journal.shown)  # synced when first opened, not at start

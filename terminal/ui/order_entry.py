@@ -74,6 +74,10 @@ class OrderEntry(QObject):
 
         spawn(attempt(False), on_error)
 
+    def ask(self, question: ConfirmationRequired, on_yes: Callable[[], object]) -> None:
+        """Ask ``question`` in the same box as an order's (not an order: a replay of a trade, say)."""
+        self._ask(question, on_yes, None)
+
     def _ask(self, question: ConfirmationRequired, on_yes: Callable[[], object],
              on_no: Callable[[], None] | None) -> None:
         box = QMessageBox(QMessageBox.Icon.Question, question.title, question.question,

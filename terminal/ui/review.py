@@ -43,3 +43,24 @@ def end_step_through(window: Any, back_to_live: bool = False) -> None:
         bar.attach(window.session.replay)
     if back_to_live and window.current is not None:
         window.show_instrument(window.current)
+
+
+async def replay_trade(window: Any, trip: Any) -> None:
+    """A journal trade in the market replay: the recording of its symbol from 2 minutes before its entry, paused,
+    after the trader's yes (the terminal leaves its connection for the replay, as File → Replay… does)."""
+    from terminal.services.confirmation import ConfirmationRequired
+    from terminal.ui.panels.common import spawn
+
+    session = window.session
+    request = await session.journal.replay_request(trip, session.settings.resolved_archive)
+    question = ConfirmationRequired(
+        "Replay the trade?",
+        f"Replay {trip.symbol} from {request.start:%Y-%m-%d %H:%M:%S} UTC, 2 minutes before this {trip.side} "
+        f"trade's entry ({trip.entry_price:,.2f}), paused?\n\nThe terminal leaves its current connection for the "
+        "replay: working orders stay with it, and no order reaches it until the replay ends.")
+
+    async def start() -> None:
+        await session.start_replay(request)
+        window.docks["Journal"].raise_()
+
+    window.entry.ask(question, lambda: spawn(start(), window._show_error))

@@ -102,3 +102,43 @@ def test_trades_against_a_backtest_run_in_the_dock(terminal_window, qloop, real_
     kinds = [panel.compare_table.item(r, 0).text() for r in range(panel.compare_table.rowCount())]
     assert kinds.count("matched") == 2 and kinds.count("missed") == len(run["trades"]) - 2
     assert "extra" not in kinds and "slippage cost 4.00" in panel.compare_summary.text()  # 2 × 0.5 × 4
+
+
+def test_replay_trade_opens_the_recording_at_the_trades_entry_or_says_why_not(terminal_window, qloop, qtbot,
+                                                                              tmp_path):
+    """A trade whose time the archive recorded opens the market replay there (after a yes); one it did not
+    record says so in one line, and nothing changes."""
+    from datetime import UTC, datetime
+
+    from terminal.domain import Fill, Instrument
+    from tests.replay.test_replay_session import _recording
+    from tests.ui.conftest import answer_confirmation
+
+    archive = _recording(tmp_path)  # ten minutes of AAPL from 1_764_000_000
+    window, session = terminal_window(archive=archive)
+    aapl = Instrument("AAPL", contract_id=265598)
+    for n, (side, second, price) in enumerate([(OrderSide.BUY, 200, 190.1), (OrderSide.SELL, 260, 190.3),
+                                               (OrderSide.BUY, 90_000, 191.0), (OrderSide.SELL, 90_060, 191.2)]):
+        session.store.fills.save(Fill(f"r{n}", n + 1, aapl, side, 10, price,
+                                      datetime.fromtimestamp(1_764_000_000 + second, UTC), 0.0, "DU1", f"c{n}",
+                                      provenance=Provenance.SIMULATOR))
+    panel = window.journal
+    window.docks["Journal"].raise_()
+    qloop.run_until_complete(panel.refresh())
+    assert panel.table.rowCount() == 2
+    rows = {panel.trip_at(r).entry_time.timestamp() - 1_764_000_000: r for r in range(2)}
+    panel.table.selectRow(rows[90_000])  # a day later: not recorded
+    panel.replay_button.click()
+    wait_until(qloop, lambda: "no recording of AAPL" in panel.summary.text(), message="the reason in the dock")
+    assert panel.summary.text().count("\n") == 0 and session.replay is None
+    panel.table.selectRow(rows[200])
+    panel.replay_button.click()
+    question = answer_confirmation(qloop, qtbot, window)
+    assert "Replay AAPL from 2025-11-24 16:01:20 UTC, 2 minutes before this long trade's entry" in question
+    wait_until(qloop, lambda: session.replay is not None and session.replay.clock is not None, timeout=30,
+               message="the replay of the trade")
+    wait_until(qloop, lambda: session.status.provenance is Provenance.REPLAY, timeout=30,
+               message="the replay connection")
+    assert session.replay.clock.state == "paused"
+    assert session.replay.clock.now == datetime.fromtimestamp(1_764_000_080, UTC)
+    qloop.run_until_complete(session.end_replay())

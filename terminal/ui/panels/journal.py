@@ -61,6 +61,7 @@ class _Number(QTableWidgetItem):
 
 class JournalPanel(QWidget):
     show_trade = Signal(object)  # RoundTrip
+    replay_trade = Signal(object)  # RoundTrip: open the market replay of its recording at its entry
 
     def __init__(self, session, theme, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -94,8 +95,11 @@ class JournalPanel(QWidget):
         self.group_plot.setMenuEnabled(False)
         self.group_plot.setMouseEnabled(False, False)
         self.group_plot.hideButtons()
+        self.replay_button = QPushButton("Replay trade ▶")
+        self.replay_button.setToolTip("Replay the recorded market around the selected trade (from 2 minutes before "
+                                      "its entry, paused), to trade it again on the replay")
         bar = QHBoxLayout()
-        for widget in (QLabel("Journal"), self.source, self.symbol, self.summary):
+        for widget in (QLabel("Journal"), self.source, self.symbol, self.replay_button, self.summary):
             bar.addWidget(widget)
         bar.addStretch(1)
         bar.addWidget(QLabel("Statistics by"))
@@ -122,6 +126,7 @@ class JournalPanel(QWidget):
         self.symbol.editingFinished.connect(lambda: spawn(self.refresh(sync=False), self._show_error))
         self.by.currentIndexChanged.connect(lambda _: self._show_groups())
         self.table.cellClicked.connect(self._clicked)
+        self.replay_button.clicked.connect(self._replay_selected)
         self.table.itemChanged.connect(self._edited)
         session.orders.fill_added.connect(lambda _fill: self._refresh_later.start())
         session.backtests.run_recorded.connect(lambda _run: self._refresh_later.start())
@@ -261,6 +266,13 @@ class JournalPanel(QWidget):
             self.show_trade.emit(trip)
             spawn(self.show_snapshots(trip), self._show_error)
 
+    def _replay_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            self.summary.setText("pick a trade in the table to replay it")
+            return
+        self.replay_trade.emit(self.trip_at(rows[0].row()))
+
     def _edited(self, item: QTableWidgetItem) -> None:
         if item.column() not in (TAGS, NOTES):
             return
@@ -275,5 +287,7 @@ class JournalPanel(QWidget):
         self.trips = [updated if t.key == updated.key else t for t in self.trips]
         self._show_groups()
 
-    def _show_error(self, exc: Exception) -> None:
+    def show_error(self, exc: Exception) -> None:
         self.summary.setText(f"journal: {exc}")
+
+    _show_error = show_error
