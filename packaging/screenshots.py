@@ -168,6 +168,64 @@ async def live_strategy(window, session, out: Path, theme: str) -> Path:  # type
     return path
 
 
+BRACKET_DEMO = '''"""Long whenever flat, with a stop 2 % below and a target 2 % above the close."""
+
+from terminal.backtest.api import Strategy
+
+
+class Bracketed(Strategy):
+    params = {"risk": 0.02}
+    limits = {"risk": (0.001, 0.5)}
+
+    def next(self):
+        if self.position == 0:
+            price = self.data.close[self.i]
+            self.buy(stop=price * (1 - self.p.risk), target=price * (1 + self.p.risk))
+'''
+
+
+async def path_review(window, session, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
+    """Trades whose stop and target lay inside one daily bar, settled on the stored minute bars: a synthetic
+    random walk (labelled simulator data) of 40 days of minutes, its days built from them."""
+    import numpy as np
+    import pandas as pd
+    from PySide6.QtWidgets import QTabWidget
+
+    from terminal.domain import BarSize, Instrument, Provenance
+
+    rng = np.random.default_rng(17)
+    days = pd.bdate_range("2026-09-01", periods=40, tz="UTC")
+    index = pd.DatetimeIndex([d + pd.Timedelta(hours=13, minutes=30 + m) for d in days for m in range(390)])
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.0011, len(index))))
+    minutes = pd.DataFrame({"open": np.r_[close[0], close[:-1]], "close": close, "volume": 100.0}, index=index)
+    minutes["high"] = np.maximum(minutes.open, minutes.close) * 1.0003
+    minutes["low"] = np.minimum(minutes.open, minutes.close) * 0.9997
+    daily = minutes.groupby(minutes.index.normalize()).agg({"open": "first", "high": "max", "low": "min",
+                                                            "close": "last", "volume": "sum"})
+    demo = Instrument("DEMO", contract_id=990001)
+    session.store.bars.write_frame(demo, BarSize.MIN_1, minutes, Provenance.SIMULATOR)
+    session.store.bars.write_frame(demo, BarSize.DAY_1, daily, Provenance.SIMULATOR)
+    editor = window.editor
+    editor.strategies.setCurrentText("bracketed")
+    await editor.wait_opened()
+    editor.load_source(BRACKET_DEMO)
+    editor.symbols.setText("DEMO")
+    editor.bar_size.setCurrentText("1D")
+    editor.engine.setCurrentText("backtrader")
+    await editor.run()
+    results = window.results
+    results.show_runs([results.runs[-1]])
+    window.docks["Backtest results"].raise_()
+    tabs = results.findChild(QTabWidget)
+    tabs.setCurrentWidget(results.trades)
+    results.trades.resizeColumnsToContents()
+    await asyncio.sleep(0.3)
+    path = out / f"results-path-{theme}.png"
+    results.grab().save(str(path))
+    editor.symbols.setText("GOOG")
+    return path
+
+
 async def hostile_check(window, session, out: Path, theme: str) -> Path:  # type: ignore[no-untyped-def]
     """A strategy whose module never finishes loading, checked from the editor: the worker is stopped at the
     load time limit and the editor says so, while the terminal goes on streaming."""
@@ -236,6 +294,7 @@ async def shoot(out: Path, theme: str, db_url: str) -> Path:
         for extra in await research(window, session, out, theme):
             print(extra)
         print(await live_strategy(window, session, out, theme))
+        print(await path_review(window, session, out, theme))
         print(await hostile_check(window, session, out, theme))
         print(await mismatch(window, session, out, theme))
         print(await about(window, out, theme))

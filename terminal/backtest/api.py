@@ -41,10 +41,12 @@ import numpy as np
 
 
 class Broker(Protocol):
-    """What an engine adapter gives a strategy."""
+    """What an engine adapter gives a strategy. ``stop`` and ``target`` are exit prices attached to the order
+    (a stop and a limit, one cancelling the other once the entry has filled); any new order first cancels the
+    exits still working in that symbol."""
 
-    def buy(self, size: float, symbol: str) -> None: ...
-    def sell(self, size: float, symbol: str) -> None: ...
+    def buy(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None: ...
+    def sell(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None: ...
     def position(self, symbol: str) -> float: ...
     def equity(self) -> float: ...
 
@@ -101,13 +103,23 @@ class Strategy:
     def next(self) -> None:
         """Called once per bar; ``self.i`` is the current bar."""
 
-    def buy(self, size: float | None = None, symbol: str | None = None) -> None:
+    def buy(self, size: float | None = None, symbol: str | None = None, stop: float | None = None,
+            target: float | None = None) -> None:
+        """A market order, filled at the next bar's open. ``stop`` (below) and ``target`` (above) attach exits
+        to it: a stop order and a limit order at those prices, one cancelling the other. A new order cancels
+        the exits still working in the symbol (give them again with it)."""
         symbol = symbol or self.data.symbol
-        self._broker.buy(size if size is not None else self.size_for(self.datas[symbol].close[self.i]), symbol)
+        _check_exits("buy", stop, target, self.datas[symbol].close[self.i], below=stop, above=target)
+        self._broker.buy(size if size is not None else self.size_for(self.datas[symbol].close[self.i]), symbol, stop,
+                         target)
 
-    def sell(self, size: float | None = None, symbol: str | None = None) -> None:
+    def sell(self, size: float | None = None, symbol: str | None = None, stop: float | None = None,
+             target: float | None = None) -> None:
+        """As ``buy``; a short's ``stop`` is above and its ``target`` below."""
         symbol = symbol or self.data.symbol
-        self._broker.sell(size if size is not None else self.size_for(self.datas[symbol].close[self.i]), symbol)
+        _check_exits("sell", stop, target, self.datas[symbol].close[self.i], below=target, above=stop)
+        self._broker.sell(size if size is not None else self.size_for(self.datas[symbol].close[self.i]), symbol, stop,
+                          target)
 
     def close(self, symbol: str | None = None) -> None:
         """Flatten the position in ``symbol`` (default: the first data)."""
@@ -141,6 +153,17 @@ class Strategy:
     def units(self) -> float:
         """Fixed units per position for ``signals``; 0 sizes each position by the run's sizing rule."""
         return 0.0
+
+
+def _check_exits(side: str, stop: float | None, target: float | None, close: float, below: float | None,
+                 above: float | None) -> None:
+    for name, value in (("stop", stop), ("target", target)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{side}: {name} {value!r} is not a price; give a number > 0 or leave it out")
+    if below is not None and above is not None and not below < above:
+        which = "stop below target" if side == "buy" else "target below stop"
+        raise ValueError(f"{side}: stop {stop:g} and target {target:g} are the wrong way round (a {side} has its "
+                         f"{which}; the close is {close:g})")
 
 
 def is_vectorized(cls: type[Strategy]) -> bool:

@@ -42,6 +42,9 @@ def choose_engine(requested: str, declaration: Declaration, symbols: int, bars: 
         if not declaration.vectorized:
             raise ValueError(f"{name} defines no signals(), which the vectorized engine runs; use --engine "
                              "backtrader (or auto)")
+        if declaration.exits:
+            raise ValueError(f"{name} attaches stop or target exits to its orders, which signals() cannot state; "
+                             "use --engine backtrader or backtesting")
         if symbols != 1:
             raise ValueError(f"the vectorized engine runs one instrument, not {symbols}; use --engine backtrader")
         if not vectorbt_installed():
@@ -56,6 +59,8 @@ def choose_engine(requested: str, declaration: Declaration, symbols: int, bars: 
     work = bars * runs
     if not declaration.vectorized:
         why = f"auto: {name} has no signals() hook (per-bar state in next())"
+    elif declaration.exits:
+        why = f"auto: {name} attaches stop or target exits to its orders (event engines only)"
     elif symbols != 1:
         why = f"auto: {symbols} instruments (the vectorized engine runs one)"
     elif not vectorbt_installed():

@@ -39,6 +39,8 @@ class Intent:
     side: str
     quantity: float
     symbol: str
+    stop: float | None = None  # exits attached to it (a stop and a limit, one cancelling the other)
+    target: float | None = None
 
 
 class StrategyFailed(RuntimeError):
@@ -53,18 +55,19 @@ class _Intents:
         self.equity_value = 0.0
         self.taken: list[Intent] | None = None  # None: warm-up, orders are not taken
 
-    def buy(self, size: float, symbol: str) -> None:
-        self._add("BUY", size, symbol)
+    def buy(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None:
+        self._add("BUY", size, symbol, stop, target)
 
-    def sell(self, size: float, symbol: str) -> None:
-        self._add("SELL", size, symbol)
+    def sell(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None:
+        self._add("SELL", size, symbol, stop, target)
 
-    def _add(self, side: str, size: float, symbol: str) -> None:
+    def _add(self, side: str, size: float, symbol: str, stop: float | None, target: float | None) -> None:
         size = float(size)
         if not np.isfinite(size) or size <= 0:
             return  # as the engines do: an order of nothing is no order
         if self.taken is not None:  # the position stays as it was until the order fills, as on backtrader
-            self.taken.append(Intent(side, size, symbol))
+            self.taken.append(Intent(side, size, symbol, None if stop is None else float(stop),
+                                     None if target is None else float(target)))
 
     def position(self, symbol: str) -> float:
         return self.positions.get(symbol, 0.0)

@@ -49,6 +49,7 @@ class Declaration:
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     line: int = 0
     vectorized: bool = False  # the class (or a base in the source) defines signals(): the vectorized hook
+    exits: bool = False  # it attaches stop or target exits to orders (buy(..., stop=...)): event engines only
 
 
 def template_names() -> list[str]:
@@ -90,7 +91,9 @@ def read_declaration(source: str, name: str = "strategy") -> Declaration:
         params.update(_literal(cls, "params", _check_params) or {})
         limits.update(_literal(cls, "limits", lambda value, line: _check_limits(value, line, params)) or {})
     vectorized = any(isinstance(s, ast.FunctionDef) and s.name == "signals" for cls in lineage for s in cls.body)
-    return Declaration(node.name, params, limits, node.lineno, vectorized)
+    exits = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("buy", "sell")
+                and any(k.arg in ("stop", "target") for k in n.keywords) for cls in lineage for n in ast.walk(cls))
+    return Declaration(node.name, params, limits, node.lineno, vectorized, exits)
 
 
 def _base_name(base: ast.expr) -> str:

@@ -42,6 +42,8 @@ from terminal.backtest.optimize import (
     suggest_values,
     walk_forward,
 )
+from terminal.backtest.paths import flag_trades
+from terminal.backtest.paths import summary as paths_summary
 from terminal.backtest.runner import (
     LOAD_TIME_LIMIT,
     BacktestRequest,
@@ -233,9 +235,37 @@ class BacktestService:
 
     async def run(self, request: BacktestRequest, progress: Callable[[float], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> BacktestResult:
-        """One backtest in a worker process (Cancelled when ``cancelled`` turns true)."""
-        return await asyncio.to_thread(run_in_worker, self.with_engine(request), progress, cancelled,
-                                       self.load_time_limit)
+        """One backtest in a worker process (Cancelled when ``cancelled`` turns true). Trades whose stop and
+        target both lay inside their exit bar are flagged and, where finer bars are stored, settled on them
+        (``backtest/paths.py``; the notes say how many)."""
+        result = await asyncio.to_thread(run_in_worker, self.with_engine(request), progress, cancelled,
+                                         self.load_time_limit)
+        if result.ok and any(t.get("stop") is not None and t.get("target") is not None for t in result.trades):
+            result = await asyncio.to_thread(self._flag_paths, request, result)
+        return result
+
+    def _flag_paths(self, request: BacktestRequest, result: BacktestResult) -> BacktestResult:
+        trades = []
+        for symbol, frame in request.frames.items():
+            mine = [t for t in result.trades if t["symbol"] == symbol]
+            trades += flag_trades(mine, frame, self._finer_bars(symbol, frame))
+        line = paths_summary(trades)
+        return replace(result, trades=trades, notes=f"{result.notes} {line}".strip() if line else result.notes)
+
+    def _finer_bars(self, symbol: str, frame: pd.DataFrame) -> Callable[[pd.Timestamp, pd.Timestamp],
+                                                                         list[tuple[str, pd.DataFrame]]]:
+        """Stored bars of ``symbol`` finer than the run's, coarsest first, for a bar's span."""
+        spacing = (frame.index[1:] - frame.index[:-1]).min().total_seconds() if len(frame) > 1 else 86_400.0
+        keys = {i.key: i for i in self._store.instruments.find_symbol(symbol)}
+        choices = sorted({(size, key) for key, size, *_ in self._store.bars.summary()
+                          if key in keys and size.seconds < spacing}, key=lambda pair: -pair[0].seconds)
+
+        def finer(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[str, pd.DataFrame]]:
+            return [(size.short, self._store.bars.load_frame(keys[key], size, start.to_pydatetime(),
+                                                             end.to_pydatetime()))
+                    for size, key in choices]
+
+        return finer
 
     async def record(self, request: BacktestRequest, result: BacktestResult) -> int:
         """Store a finished run (against the strategy's newest saved version, saved now if it has none)."""

@@ -377,8 +377,12 @@ class LiveStrategies:
                 return
 
     def _working(self, run: LiveRun) -> float:
+        """What its working entries will add (its exits are no new position: they close what is held)."""
         return sum(o.side.sign * o.remaining for o in self._orders.orders.values()
-                   if o.client_order_id.startswith(run.prefix) and o.status.is_working)
+                   if o.client_order_id.startswith(run.prefix) and o.status.is_working and not o.parent_ref)
+
+    def _exits(self, run: LiveRun) -> list[Order]:
+        return [o for o in self._orders.working() if o.client_order_id.startswith(run.prefix) and o.parent_ref]
 
     async def _decide(self, run: LiveRun, row: BarRow) -> None:
         assert run.worker is not None
@@ -397,6 +401,9 @@ class LiveStrategies:
         run.bars += 1
         run.last_bar = datetime.fromtimestamp(row[0] / 1e9, UTC)
         epoch = row[0] // 1_000_000_000
+        if intents:  # a new order cancels the exits still working: they belong to the position it changes
+            for exit_order in self._exits(run):
+                await self._orders.cancel_and_wait(exit_order, 5.0, f"run {run.run_id}: a new order")
         for n, intent in enumerate(intents):
             key = f"{run.prefix}{epoch}-{n}"
             if key in self._orders.orders:
@@ -412,7 +419,10 @@ class LiveStrategies:
             order = Order(run.instrument, OrderSide(intent.side), quantity, OrderType.MARKET, client_order_id=key,
                           source=f"strategy {run.record.strategy}")
             try:
-                await self._orders.place(order, confirmed=True)  # confirmed when the run was started
+                if intent.stop is None and intent.target is None:
+                    await self._orders.place(order, confirmed=True)  # confirmed when the run was started
+                else:
+                    await self._orders.place_group(order, _exit_orders(order, intent), confirmed=True)
                 run.orders += 1
             except (OrderRejected, BrokerError) as exc:
                 run.rejected += 1
@@ -440,6 +450,24 @@ class LiveStrategies:
         journal) and match its trades after the run's start to the run's own round trips within one bar."""
         run = self._run(run_id)
         return await compare_live_run(self._store, self._backtests, run.record, run.bar_size)
+
+
+def _exit_orders(parent: Order, intent: Any) -> list[Order]:
+    """The stop and target of a strategy's order as a bracket's exits (``<id>-tp`` limit, ``<id>-sl`` stop, one
+    cancelling the other; IB activates them once the entry fills)."""
+    ins = parent.instrument
+    common: dict[str, Any] = {"time_in_force": parent.time_in_force, "oca_group": f"oca-{parent.client_order_id}",
+              "source": parent.source, "parent_ref": parent.client_order_id}
+    exits = []
+    if intent.target is not None:
+        exits.append(Order(ins, parent.side.opposite, parent.quantity, OrderType.LIMIT,
+                           limit_price=ins.round_to_tick(intent.target), client_order_id=f"{parent.client_order_id}-tp",
+                           **common))
+    if intent.stop is not None:
+        exits.append(Order(ins, parent.side.opposite, parent.quantity, OrderType.STOP,
+                           stop_price=ins.round_to_tick(intent.stop), client_order_id=f"{parent.client_order_id}-sl",
+                           **common))
+    return exits
 
 
 async def compare_live_run(store: Store, backtests: BacktestService, record: LiveRunRecord,

@@ -53,3 +53,21 @@ class Spins(Strategy):
             while True:
                 pass
 '''
+
+BRACKETED = '''
+from terminal.backtest.api import Strategy
+
+
+class Bracketed(Strategy):
+    """Long 10 with a stop 3 % below and a target 3 % above (inside the price band; not reached in seconds);
+    closed on its next bar."""
+
+    params = {}
+
+    def next(self):
+        price = self.data.close[self.i]
+        if self.position == 0:
+            self.buy(10, stop=price * 0.97, target=price * 1.03)
+        else:
+            self.close()
+'''

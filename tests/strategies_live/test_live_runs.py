@@ -144,3 +144,30 @@ def test_a_run_is_set_against_its_backtest_over_the_bars_it_saw(loop, sims, sess
     loop.run_until_complete(session.journal.sync())
     journaled = [t for t in loop.run_until_complete(session.journal.trips("sim")) if t.entry_order.startswith(run.prefix)]
     assert journaled and {t.strategy for t in journaled} == {"flip"}  # the journal names the live strategy
+
+
+def test_a_strategys_stop_and_target_go_to_the_broker_as_a_bracket_and_its_next_order_cancels_them(
+        loop, sims, sessions):
+    from tests.strategies_live.conftest import BRACKETED
+
+    sim = sims()
+    session = sessions(sim.port)
+    run = _start(loop, session, BRACKETED, "bracketed")
+    wait(loop, lambda: len(run.fills) >= 1, timeout=BARS, what="the bracketed entry's fill")
+    orders = _strategy_orders(session, run)
+    entry = next(o for o in orders if not o.parent_ref)
+    exits = {o.client_order_id: o for o in orders if o.parent_ref == entry.client_order_id}
+    assert set(exits) == {f"{entry.client_order_id}-tp", f"{entry.client_order_id}-sl"}
+    take, stop = exits[f"{entry.client_order_id}-tp"], exits[f"{entry.client_order_id}-sl"]
+    assert take.order_type is OrderType.LIMIT and stop.order_type is OrderType.STOP
+    fill = run.fills[0].price
+    assert take.limit_price == pytest.approx(fill * 1.03, rel=0.01) and stop.stop_price == pytest.approx(fill * 0.97,
+                                                                                                        rel=0.01)
+    at_sim = {w.order.client_order_id for w in sim.engine.orders.values()}
+    assert set(exits) <= at_sim  # the exits work at the broker
+    wait(loop, lambda: run.position == 0 and all(not session.orders.orders[k].status.is_working for k in exits),
+         timeout=BARS, what="the close on the next bar, its exits cancelled first")
+    assert {session.orders.orders[k].status for k in exits} == {OrderStatus.CANCELLED}
+    loop.run_until_complete(session.strategies.stop(run.run_id, flatten=True, confirmed=True))
+    wait(loop, lambda: not [o for o in session.orders.working() if o.client_order_id.startswith(run.prefix)],
+         what="nothing of the run working")

@@ -31,6 +31,7 @@ def run_backtesting(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame
     datas = {symbol: data_from_frame(symbol, frame)}
     length = len(frame)
     still_open: list[tuple[float, int, float]] = []
+    exits: dict[tuple[int, float], tuple[float | None, float | None]] = {}  # (entry bar, size) -> (stop, target)
 
     class Wrapper(backtesting.Strategy):
         def init(self) -> None:
@@ -42,6 +43,8 @@ def run_backtesting(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame
             i = len(self.data) - 1
             self.user.i = i
             self.user.next()
+            for t in self.trades:  # the exits each trade was opened with (a later order may drop them)
+                exits.setdefault((t.entry_bar, float(t.size)), (t.sl, t.tp))
             if i == length - 1:  # remember what is still open: marked to the last close like backtrader
                 still_open.extend((t.size, t.entry_bar, t.entry_price) for t in self.trades)
             if progress is not None and i % self._step == 0:
@@ -58,22 +61,42 @@ def run_backtesting(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame
     times = datas[symbol].time
     trades = []
     for row in stats["_trades"].itertuples():
-        trades.append({
+        trade = {
             "symbol": symbol, "size": float(row.Size), "entry_bar": int(row.EntryBar), "exit_bar": int(row.ExitBar),
             "entry_time": pd.Timestamp(times[int(row.EntryBar)], tz="UTC").isoformat(),
             "exit_time": pd.Timestamp(times[int(row.ExitBar)], tz="UTC").isoformat(),
             "entry_price": float(row.EntryPrice), "exit_price": float(row.ExitPrice), "pnl": float(row.PnL),
-        })
+        }
+        trades.append(_with_exits(trade, exits.get((int(row.EntryBar), float(row.Size)))))
     last_close = float(frame["close"].iloc[-1])
     for size, entry_bar, entry_price in still_open:
-        trades.append({
+        trade = {
             "symbol": symbol, "size": float(size), "entry_bar": int(entry_bar), "exit_bar": length - 1,
             "entry_time": pd.Timestamp(times[int(entry_bar)], tz="UTC").isoformat(),
             "exit_time": pd.Timestamp(times[-1], tz="UTC").isoformat(), "entry_price": float(entry_price),
             "exit_price": last_close, "pnl": float(size) * (last_close - float(entry_price)), "open": True,
-        })
+        }
+        trades.append(_with_exits(trade, exits.get((int(entry_bar), float(size))), still_open=True))
     exposure = float(stats["Exposure Time [%]"]) / 100.0 if np.isfinite(stats["Exposure Time [%]"]) else 0.0
     return EngineOutput(equity, trades, exposure)
+
+
+def _with_exits(trade: dict, exits: tuple[float | None, float | None] | None, still_open: bool = False) -> dict:
+    """The trade with the exits it was opened with and how it ended: at its stop or target (the exit price at or
+    beyond it, which is how backtesting.py fills them, gaps included), by an order, or still open."""
+    if exits is None or exits == (None, None):
+        return trade
+    stop, target = exits
+    long, price = trade["size"] > 0, trade["exit_price"]
+    if still_open:
+        reason = "open"
+    elif stop is not None and (price <= stop if long else price >= stop):
+        reason = "stop"
+    elif target is not None and (price >= target if long else price <= target):
+        reason = "target"
+    else:
+        reason = "order"
+    return {**trade, "stop": stop, "target": target, "exit_reason": reason}
 
 
 class _Broker:
@@ -81,16 +104,25 @@ class _Broker:
         self.s = strategy
         self.symbol = symbol
 
-    def buy(self, size: float, symbol: str) -> None:
+    def buy(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None:
         if int(size) >= 1:
-            self.s.buy(size=int(size))
+            self._drop_exits()
+            self.s.buy(size=int(size), sl=stop, tp=target)
 
-    def sell(self, size: float, symbol: str) -> None:
+    def sell(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None:
         if int(size) >= 1:
-            self.s.sell(size=int(size))
+            self._drop_exits()
+            self.s.sell(size=int(size), sl=stop, tp=target)
+
+    def _drop_exits(self) -> None:
+        """A new order cancels the exits still working (as on backtrader): the open trades lose their SL/TP."""
+        for trade in self.s.trades:
+            if trade.sl is not None or trade.tp is not None:
+                trade.sl = None
+                trade.tp = None
 
     def position(self, symbol: str) -> float:
-        pending = sum(o.size for o in self.s.orders)
+        pending = sum(o.size for o in self.s.orders if not o.is_contingent)  # a trade's SL/TP is no new position
         return float(self.s.position.size + pending)
 
     def equity(self) -> float:

@@ -77,7 +77,9 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
             if order.status == order.Completed:
                 symbol = symbols[self.datas.index(order.data)]
                 bar = len(order.data) - 1
-                trades.fill(symbol, bar, order.executed.size, order.executed.price, order.executed.comm)
+                kind, stop, target = self.user._broker.kinds.get(order.ref, ("entry", None, None))
+                trades.fill(symbol, bar, order.executed.size, order.executed.price, order.executed.comm,
+                            reason=kind if kind != "entry" else "", stop=stop, target=target)
                 fills.append((symbol, bar, order.executed.size, order.executed.price, order.executed.comm))
 
     cerebro = bt.Cerebro(stdstats=not fast, preload=True, runonce=True, quicknotify=fast)
@@ -225,24 +227,44 @@ class _Broker:
     def __init__(self, strategy: bt.Strategy, sent: list | None = None) -> None:
         self.s = strategy
         self.sent = sent
+        self.exits: dict[str, list[bt.Order]] = {}  # per symbol: the stop and limit exits still working
+        self.kinds: dict[int, tuple[str, float | None, float | None]] = {}  # order ref -> kind, stop, target
 
-    def buy(self, size: float, symbol: str) -> None:
-        if size > 0:
-            self.s.buy(data=self.s.feeds[symbol], size=size)
-            if self.sent is not None:
-                self.sent.append((self.s._bar, symbol, float(size)))
+    def buy(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None:
+        self._order(size, symbol, stop, target, self.s.buy_bracket, self.s.buy, 1.0)
 
-    def sell(self, size: float, symbol: str) -> None:
-        if size > 0:
-            self.s.sell(data=self.s.feeds[symbol], size=size)
-            if self.sent is not None:
-                self.sent.append((self.s._bar, symbol, -float(size)))
+    def sell(self, size: float, symbol: str, stop: float | None = None, target: float | None = None) -> None:
+        self._order(size, symbol, stop, target, self.s.sell_bracket, self.s.sell, -1.0)
+
+    def _order(self, size: float, symbol: str, stop: float | None, target: float | None, bracket, plain,
+               sign: float) -> None:  # type: ignore[no-untyped-def]
+        if size <= 0:
+            return
+        stop, target = (None if p is None else float(p) for p in (stop, target))
+        data = self.s.feeds[symbol]
+        for working in self.exits.pop(symbol, []):  # a new order: the old position's exits go
+            if working.alive():
+                self.s.cancel(working)
+        if stop is None and target is None:
+            main = plain(data=data, size=size)
+            self.kinds[main.ref] = ("entry", None, None)
+        else:  # market entry; its exits are activated once it fills (backtrader's bracket)
+            main, low, high = bracket(data=data, size=size, exectype=bt.Order.Market,
+                                      stopprice=stop, stopexec=bt.Order.Stop if stop is not None else None,
+                                      limitprice=target, limitexec=bt.Order.Limit if target is not None else None)
+            self.kinds[main.ref] = ("entry", stop, target)
+            exits = [o for o in (low, high) if o is not None]
+            for order in exits:
+                self.kinds[order.ref] = ("stop" if order.exectype == bt.Order.Stop else "target", stop, target)
+            self.exits[symbol] = exits
+        if self.sent is not None:
+            self.sent.append((self.s._bar, symbol, sign * float(size)))
 
     def position(self, symbol: str) -> float:
         # include orders placed this bar so close() followed by buy() sizes correctly
         held = self.s.getposition(self.s.feeds[symbol]).size
         pending = sum(o.size if o.isbuy() else -abs(o.size) for o in self.s.broker.get_orders_open()
-                      if o.data is self.s.feeds[symbol])
+                      if o.data is self.s.feeds[symbol] and self.kinds.get(o.ref, ("entry",))[0] == "entry")
         return float(held + pending)
 
     def equity(self) -> float:

@@ -41,20 +41,26 @@ class FifoTrades:
         self.closed: list[dict] = []
         self._times = times
 
-    def fill(self, symbol: str, bar: int, size: float, price: float, commission: float = 0.0) -> None:
+    def fill(self, symbol: str, bar: int, size: float, price: float, commission: float = 0.0, reason: str = "",
+             stop: float | None = None, target: float | None = None) -> None:
+        """``reason``: "stop" or "target" when an attached exit filled; ``stop``/``target``: the exits an entry
+        carried (a trade records them, and how it ended)."""
         lots = self.open.setdefault(symbol, [])
         remaining = size
         while remaining and lots and (lots[0][0] > 0) != (remaining > 0):
             lot = lots[0]
             qty = min(abs(remaining), abs(lot[0]))
             sign = 1 if lot[0] > 0 else -1
-            self.closed.append(self._trade(symbol, sign * qty, lot[1], lot[2], bar, price))
+            trade = self._trade(symbol, sign * qty, lot[1], lot[2], bar, price)
+            if lot[3] is not None or lot[4] is not None:
+                trade.update(stop=lot[3], target=lot[4], exit_reason=reason or "order")
+            self.closed.append(trade)
             lot[0] -= sign * qty
             remaining += sign * qty
             if abs(lot[0]) < 1e-12:
                 lots.pop(0)
         if abs(remaining) > 1e-12:
-            lots.append([remaining, bar, price])
+            lots.append([remaining, bar, price, stop, target])
 
     def _trade(self, symbol: str, size: float, entry_bar: int, entry_price: float, exit_bar: int,
                exit_price: float) -> dict:
@@ -63,8 +69,10 @@ class FifoTrades:
     def close_all(self, last_bar: dict[str, int], last_price: dict[str, float]) -> None:
         """Positions still open at the end become trades marked to the last close, flagged ``open``."""
         for symbol, lots in self.open.items():
-            for size, bar, price in lots:
+            for size, bar, price, stop, target in lots:
                 trade = self._trade(symbol, size, bar, price, last_bar[symbol], last_price[symbol])
                 trade["open"] = True
+                if stop is not None or target is not None:
+                    trade.update(stop=stop, target=target, exit_reason="open")
                 self.closed.append(trade)
         self.open.clear()

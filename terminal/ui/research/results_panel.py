@@ -56,8 +56,9 @@ class ResultsPanel(QWidget):
         self.stats.verticalHeader().setVisible(False)
         self.stats.verticalHeader().setDefaultSectionSize(self.stats.fontMetrics().height() + 6)
         self.stats.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.trades = QTableWidget(0, 7)
-        self.trades.setHorizontalHeaderLabels(["Symbol", "Entry", "Price", "Exit", "Price", "Size", "P&L"])
+        self.trades = QTableWidget(0, 9)
+        self.trades.setHorizontalHeaderLabels(["Symbol", "Entry", "Price", "Exit", "Price", "Size", "P&L", "Exit by",
+                                               "Path inside the bar"])
         self.trades.verticalHeader().setVisible(False)
         self.trades.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.trades.setSortingEnabled(True)
@@ -233,12 +234,18 @@ class ResultsPanel(QWidget):
         self.trades.setRowCount(len(trades))
         for row, t in enumerate(trades):
             cells = [t["symbol"], t["entry_time"][:16], f"{t['entry_price']:.2f}", t["exit_time"][:16],
-                     f"{t['exit_price']:.2f}", f"{t['size']:g}", f"{t['pnl']:,.2f}"]
+                     f"{t['exit_price']:.2f}", f"{t['size']:g}", f"{t['pnl']:,.2f}", t.get("exit_reason", ""),
+                     path_text(t.get("path"))]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, row)
                 if col == 6:
                     item.setForeground(QColor(self.theme.up if t["pnl"] > 0 else self.theme.down))
+                if col == 8 and t.get("path"):
+                    item.setForeground(QColor("#e0a030"))  # amber: a warning, neither a gain nor a loss
+                    item.setToolTip("The stop and the target both lay inside this bar's range: the engine assumed "
+                                    "which came first. Finer stored bars of the bar, where there are any, say "
+                                    "which really did.")
                 self.trades.setItem(row, col, item)
         self.trades.setSortingEnabled(True)
         self.pnl_plot.clear()
@@ -325,3 +332,16 @@ class ResultsPanel(QWidget):
 def _write(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
+
+
+def path_text(path: dict | None) -> str:
+    """A trade's path flag for the table: empty, "⚠ stop & target in one bar", or what finer bars settled."""
+    if not path:
+        return ""
+    if path.get("settled") is None:
+        on = f" (still both on {path['on']} bars)" if path.get("on") else " (no finer bars stored)"
+        return f"⚠ stop & target in one bar, {path['assumed']} assumed{on}"
+    if path["settled"] == path["assumed"]:
+        return f"⚠ settled on {path['on']}: {path['settled']} first, as assumed"
+    return (f"⚠ settled on {path['on']}: {path['settled']} first, not {path['assumed']} "
+            f"(P&L {path['settled_pnl']:+,.2f})")
