@@ -121,16 +121,18 @@ def fill_round_trips(fills: Iterable[Fill]) -> list[RoundTrip]:
 
 
 def backtest_round_trips(run_id: int, strategy: str, trades: Iterable[dict]) -> list[RoundTrip]:
-    """A saved backtest's trade list as journal round trips, one for one and in order."""
+    """A saved backtest's trade list as journal round trips, one for one and in order; a trade opened with a stop
+    has its R-multiple."""
     out = []
     for n, t in enumerate(trades):
         size = float(t["size"])
-        out.append(RoundTrip(
+        trip = RoundTrip(
             key=f"backtest:{run_id}:{n}", source="backtest", symbol=t["symbol"],
             side="long" if size > 0 else "short", quantity=abs(size),
             entry_time=datetime.fromisoformat(t["entry_time"]), exit_time=datetime.fromisoformat(t["exit_time"]),
             entry_price=float(t["entry_price"]), exit_price=float(t["exit_price"]), pnl=float(t["pnl"]),
-            run_id=run_id, strategy=strategy, tags=("open",) if t.get("open") else ()))
+            run_id=run_id, strategy=strategy, tags=("open",) if t.get("open") else ())
+        out.append(trip.with_stop(float(t["stop"])) if t.get("stop") is not None else trip)
     return out
 
 

@@ -137,3 +137,12 @@ def test_the_backtest_service_settles_on_the_finer_bars_in_the_store(tmp_path):
     assert (path["settled"], path["on"]) == ("target", "1m")
     assert "stop and target inside one bar" in result.notes and "1 the other way" in result.notes
     store.close()
+
+
+def test_a_backtest_trade_opened_with_a_stop_has_its_r_multiple_in_the_journal():
+    from terminal.domain.journal import backtest_round_trips
+
+    trades = run_backtrader(_strategy(), {"X": _days()}, {}, 100_000.0, sizing=Sizing(units=10)).trades
+    first, second = backtest_round_trips(1, "bracketed", trades)
+    assert first.stop_price == 95.0 and first.r_multiple == pytest.approx(-1.0)  # stopped out: one R lost
+    assert second.r_multiple == pytest.approx(0.0)
