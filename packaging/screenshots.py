@@ -212,16 +212,26 @@ async def path_review(window, session, out: Path, theme: str) -> Path:  # type: 
     editor.symbols.setText("DEMO")
     editor.bar_size.setCurrentText("1D")
     editor.engine.setCurrentText("backtrader")
+    editor.set_param_values({"risk": 0.012})
     await editor.run()
     results = window.results
     results.show_runs([results.runs[-1]])
-    window.docks["Backtest results"].raise_()
+    dock = window.docks["Backtest results"]
+    dock.raise_()
     tabs = results.findChild(QTabWidget)
     tabs.setCurrentWidget(results.trades)
+    dock.setFloating(True)  # wide enough for the trades' Exit by and Path columns
+    dock.resize(1560, 560)
+    await asyncio.sleep(0.3)
     results.trades.resizeColumnsToContents()
+    flagged = [r for r in range(results.trades.rowCount()) if results.trades.item(r, 8).text()]
+    if flagged:
+        results.trades.selectRow(flagged[0])
+        results.trades.scrollToItem(results.trades.item(flagged[0], 0))
     await asyncio.sleep(0.3)
     path = out / f"results-path-{theme}.png"
     results.grab().save(str(path))
+    dock.setFloating(False)
     editor.symbols.setText("GOOG")
     return path
 

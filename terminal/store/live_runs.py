@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
@@ -27,7 +27,6 @@ class LiveRunRecord:
     started: str = ""
     stopped: str = ""
     account: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _record(row: Any) -> LiveRunRecord:
