@@ -125,6 +125,8 @@ async def review(window, session, out: Path, theme: str) -> list[Path]:  # type:
     journal.grab().save(str(path))
     paths.append(path)
     controller = await window.step_through(results.runs[-1])
+    while not controller.trace.complete:  # the worker streams the trace; the picture is taken on all of it
+        await asyncio.sleep(0.1)
     for _ in range(6):
         window.step_panel.controller.next_trade()
     window.step_panel.controller.seek(window.step_panel.controller.index + 12)

@@ -75,7 +75,7 @@ class TimeLimitReached(BaseException):  # not an Exception: nothing in a run may
 
 
 def execute(request: BacktestRequest, progress: Callable[[float], None] | None = None,
-            loaded: Callable[[], None] | None = None) -> BacktestResult:
+            loaded: Callable[[], None] | None = None, partial: Callable[[Any], None] | None = None) -> BacktestResult:
     """Run in this process (the worker calls this). Strategy errors become a result with the traceback."""
     from terminal.backtest.loader import load_strategy
 
@@ -93,7 +93,8 @@ def execute(request: BacktestRequest, progress: Callable[[float], None] | None =
             from terminal.backtest.engines.backtrader_engine import run_backtrader
 
             output = run_backtrader(strategy, request.frames, request.params, request.cash, request.commission,
-                                    request.slippage, request.sizing, request.fast, progress, request.trace)
+                                    request.slippage, request.sizing, request.fast, progress, request.trace,
+                                    partial if request.trace else None)
         elif request.engine == "vectorized":
             from terminal.backtest.engines.vectorbt_engine import run_vectorized
 
@@ -164,9 +165,10 @@ def quiet_stdout() -> None:
     sys.stdout = sys.stderr
 
 
-def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue) -> None:
+def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue, streams: bool = False) -> None:
     """Body of every user-code worker: the strategy's prints go to stderr (the CLI's stdout may be JSON),
-    progress and a 'loaded' mark go back on the channel, then the result."""
+    progress and a 'loaded' mark go back on the channel, then the result. With ``streams`` the target also
+    gets ``partial=``: what it hands it goes back as it runs (a step-through's trace, chunk by chunk)."""
     quiet_stdout()
     channel.put(("started", None))  # imports done: from here the strategy's load time counts
     last = [0.0]
@@ -179,8 +181,12 @@ def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue) -> Non
     def loaded() -> None:
         channel.put(("loaded", None))
 
+    def partial(payload: Any) -> None:
+        channel.put(("partial", payload))
+
+    extra = {"partial": partial} if streams else {}
     try:
-        value = target(*args, progress=progress, loaded=loaded)
+        value = target(*args, progress=progress, loaded=loaded, **extra)
     except BaseException as exc:  # noqa: BLE001 - the worker reports anything user code raised, then ends
         channel.put(("failed", f"{type(exc).__name__}: {exc}"))
         return
@@ -189,7 +195,7 @@ def _isolated(target: Callable[..., Any], args: tuple, channel: mp.Queue) -> Non
 
 def supervise(target: Callable[..., Any], args: tuple, *, what: str, time_limit: float,
               load_time_limit: float = LOAD_TIME_LIMIT, progress: Callable[[float], None] | None = None,
-              cancelled: Callable[[], bool] = lambda: False) -> Any:
+              cancelled: Callable[[], bool] = lambda: False, partial: Callable[[Any], None] | None = None) -> Any:
     """Run ``target(*args, progress=, loaded=)`` in a fresh process and return its value, or a WorkerFailure.
 
     The worker is killed on cancel (Cancelled is raised), when the module takes longer than
@@ -198,7 +204,7 @@ def supervise(target: Callable[..., Any], args: tuple, *, what: str, time_limit:
     from a thread."""
     context = mp.get_context("spawn")
     channel: mp.Queue = context.Queue()
-    process = context.Process(target=_isolated, args=(target, args, channel), daemon=True)
+    process = context.Process(target=_isolated, args=(target, args, channel, partial is not None), daemon=True)
     started = time.perf_counter()
     process.start()
     load_started = 0.0
@@ -227,6 +233,8 @@ def supervise(target: Callable[..., Any], args: tuple, *, what: str, time_limit:
                 continue
             if kind == "progress" and progress is not None:
                 progress(payload)
+            elif kind == "partial" and partial is not None:
+                partial(payload)
             elif kind == "started":
                 load_started = time.perf_counter()
             elif kind == "loaded":
@@ -262,13 +270,14 @@ def _ended(code: int | None) -> str:
 
 def run_in_worker(request: BacktestRequest, progress: Callable[[float], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False,
-                  load_time_limit: float = LOAD_TIME_LIMIT) -> BacktestResult:
+                  load_time_limit: float = LOAD_TIME_LIMIT,
+                  partial: Callable[[Any], None] | None = None) -> BacktestResult:
     """Run ``request`` in a fresh process; blocks (call it from a thread). The worker is killed on cancel
     (Cancelled is raised), at the time limit, or if it dies; the result then carries the reason."""
     started = time.perf_counter()
     outcome = supervise(execute, (request,), what=f"backtest of {request.strategy_name}",
                         time_limit=request.time_limit, load_time_limit=load_time_limit, progress=progress,
-                        cancelled=cancelled)
+                        cancelled=cancelled, partial=partial)
     if isinstance(outcome, WorkerFailure):
         empty = pd.Series(dtype=float)
         return BacktestResult(request.strategy_name, request.engine, request.params, {}, empty, empty, [],

@@ -43,9 +43,77 @@ class StepTrace:
     orders: dict[int, list[tuple[str, float]]]
     indicators: dict[str, np.ndarray] = field(default_factory=dict)
     trades: list[dict] = field(default_factory=list)
+    available: int = -1  # bars known so far (all of them once complete); a streaming trace grows
+    complete: bool = True
+    # a streaming trace's running state: cash, positions, the closes that value them, the equity peak, trades
+    _cash: float = field(default=0.0, repr=False)
+    _held: dict[str, float] = field(default_factory=dict, repr=False)
+    _closes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _peak: float = field(default=-math.inf, repr=False)
+    _fifo: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.underwater = self.equity / np.maximum.accumulate(self.equity) - 1.0  # once: a bar reads it, not redoes it
+        if self.available < 0:
+            self.available = len(self.frame)
+        with np.errstate(invalid="ignore", divide="ignore"):  # once: a bar reads it, not redoes it
+            self.underwater = self.equity / np.fmax.accumulate(self.equity) - 1.0
+
+    # --- streaming: the worker sends the trace as it runs --------------------------------------------
+    @classmethod
+    def streaming(cls, frames: dict[str, pd.DataFrame], cash: float) -> StepTrace:
+        """An empty trace of these bars, filled by ``extend`` as the worker's chunks come in."""
+        symbol = next(iter(frames))
+        n = len(frames[symbol])
+        trace = cls(symbol, frames[symbol], np.full(n, np.nan), {s: np.zeros(n) for s in frames}, {}, {},
+                    available=0, complete=False)
+        trace._cash = float(cash)
+        trace._held = dict.fromkeys(frames, 0.0)
+        trace._closes = {s: f["close"].to_numpy(dtype=float) for s, f in frames.items()}
+        trace._peak = -math.inf
+        from terminal.backtest.engines.common import FifoTrades
+
+        trace._fifo = FifoTrades({s: f.index.as_unit("ns").asi8 for s, f in frames.items()})
+        return trace
+
+    def extend(self, chunk: dict[str, Any]) -> None:
+        """Take one chunk of the worker's trace (``run_backtrader(on_trace=)``): the bars up to ``upto`` are then
+        known — fills, orders, position, equity (cash and the marked positions, as the engine values them)."""
+        if "indicators" in chunk:
+            self.indicators = {k: np.array([math.nan if v is None else v for v in values], dtype=float)
+                               for k, values in chunk["indicators"].items()}
+            return
+        for bar, symbol, size in chunk.get("orders", []):
+            self.orders.setdefault(int(bar), []).append((symbol, float(size)))
+        arriving: dict[int, list] = defaultdict(list)
+        for symbol, bar, size, price, commission in chunk.get("fills", []):
+            self.fills.setdefault(int(bar), []).append((symbol, float(size), float(price)))
+            arriving[int(bar)].append((symbol, float(size), float(price), float(commission)))
+        for b in range(self.available, min(int(chunk["upto"]), len(self) - 1) + 1):
+            for symbol, size, price, commission in arriving.get(b, ()):
+                self._held[symbol] += size
+                self._cash -= size * price + commission
+                self._fifo.fill(symbol, b, size, price, commission)
+            for symbol, held in self._held.items():
+                self.positions[symbol][b] = held
+            self.equity[b] = self._cash + sum(held * self._closes[s][b] for s, held in self._held.items())
+            self._peak = max(self._peak, self.equity[b])
+            self.underwater[b] = self.equity[b] / self._peak - 1.0
+            self.available = b + 1
+        self.trades = [t for t in self._fifo.closed if not t.get("open")]
+
+    def finish(self, run: dict[str, Any]) -> str:
+        """The worker's result: the run's own trades; a warning if the equity built from the stream differs."""
+        equity = np.array([v for _, v in run["equity"]], dtype=float)
+        self.trades = run.get("trades", [])
+        warning = ""
+        if self.available != len(self) or len(equity) != len(self) or not np.allclose(
+                equity, self.equity, rtol=1e-9, atol=1e-6):
+            warning = "the equity built from the streamed trace differs from the run's: the run's is shown"
+            self.equity = equity
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.underwater = equity / np.fmax.accumulate(equity) - 1.0
+        self.available, self.complete = len(self), True
+        return warning
 
     @classmethod
     def from_run(cls, run: dict[str, Any], frames: dict[str, pd.DataFrame]) -> StepTrace:
@@ -96,8 +164,8 @@ class StepTrace:
         return max(0, int(self.times.searchsorted(stamp, side="right")) - 1)
 
     def next_fill(self, i: int) -> int | None:
-        """The next bar after ``i`` with a fill (a trade opens, closes or reverses there)."""
-        later = [b for b in self.fills if b > i]
+        """The next bar after ``i`` with a fill (a trade opens, closes or reverses there), among the known bars."""
+        later = [b for b in self.fills if i < b < self.available]
         return min(later) if later else None
 
 

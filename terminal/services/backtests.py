@@ -234,12 +234,20 @@ class BacktestService:
         return replace(request, engine=choice.engine, engine_reason=choice.reason)
 
     async def run(self, request: BacktestRequest, progress: Callable[[float], None] | None = None,
-                  cancelled: Callable[[], bool] = lambda: False) -> BacktestResult:
+                  cancelled: Callable[[], bool] = lambda: False,
+                  partial: Callable[[Any], None] | None = None) -> BacktestResult:
         """One backtest in a worker process (Cancelled when ``cancelled`` turns true). Trades whose stop and
         target both lay inside their exit bar are flagged and, where finer bars are stored, settled on them
         (``backtest/paths.py``; the notes say how many)."""
+        on_loop = None
+        if partial is not None:  # the worker's chunks arrive on the supervising thread: handed to the loop
+            loop = asyncio.get_running_loop()
+
+            def on_loop(payload: Any) -> None:
+                loop.call_soon_threadsafe(partial, payload)
+
         result = await asyncio.to_thread(run_in_worker, self.with_engine(request), progress, cancelled,
-                                         self.load_time_limit)
+                                         self.load_time_limit, on_loop)
         if result.ok and any(t.get("stop") is not None and t.get("target") is not None for t in result.trades):
             result = await asyncio.to_thread(self._flag_paths, request, result)
         return result
@@ -293,10 +301,27 @@ class BacktestService:
         spacing = (pd.Timestamp(equity[1][0]) - pd.Timestamp(equity[0][0])).total_seconds()
         return BarSize.DAY_1 if spacing >= 20 * 3600 else min(BarSize, key=lambda b: abs(b.seconds - spacing))
 
-    async def step_through(self, run: dict[str, Any]) -> tuple[dict[str, Any], dict[str, pd.DataFrame], str]:
+    async def step_through(self, run: dict[str, Any], partial: Callable[[Any], None] | None = None,
+                           prepared: tuple[BacktestRequest, dict[str, pd.DataFrame]] | None = None
+                           ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], str]:
         """Run a saved run again in a worker, on backtrader, recording what a step-through plays (orders,
         fills, indicators per bar): its result JSON, its bars, and a warning when it did not trade the same
-        as the saved run (its bars or settings changed since)."""
+        as the saved run (its bars or settings changed since). ``partial`` gets the trace as the worker runs
+        (``StepTrace.extend``); ``prepared`` is ``step_through_request(run)`` when the caller made it first."""
+        request, frames = prepared or await self.step_through_request(run)
+        result = await self.run(request, partial=partial)
+        if not result.ok:
+            raise DomainError(f"step-through of run {run.get('run_id')}: {result.error}")
+        replayed = result_to_json(result)
+        same = [(t["entry_time"], t["exit_time"], t["size"]) for t in replayed["trades"]] == \
+            [(t["entry_time"], t["exit_time"], t["size"]) for t in run.get("trades", [])]
+        warning = "" if same else (f"this replay made {len(replayed['trades'])} trades where the saved run "
+                                   f"({run.get('engine')}) made {len(run.get('trades', []))}: its bars or "
+                                   "settings changed since it was saved")
+        return replayed, frames, warning
+
+    async def step_through_request(self, run: dict[str, Any]) -> tuple[BacktestRequest, dict[str, pd.DataFrame]]:
+        """The traced re-run of a saved run, and its bars (what a streaming step-through is built on)."""
         run_id = run.get("run_id")
         stored = await asyncio.to_thread(self._store.backtest_runs.get, int(run_id)) if run_id is not None else None
         if stored is None:
@@ -315,16 +340,7 @@ class BacktestService:
                                   sizing, periods_per_year=settings.get("periods_per_year", 252.0), trace=True,
                                   engine_reason="a step-through records on backtrader",
                                   data_provenance=self.frames_provenance(frames).value)
-        result = await self.run(request)
-        if not result.ok:
-            raise DomainError(f"step-through of run {run_id}: {result.error}")
-        replayed = result_to_json(result)
-        same = [(t["entry_time"], t["exit_time"], t["size"]) for t in replayed["trades"]] == \
-            [(t["entry_time"], t["exit_time"], t["size"]) for t in run.get("trades", [])]
-        warning = "" if same else (f"this replay made {len(replayed['trades'])} trades where the saved run "
-                                   f"({run.get('engine')}) made {len(run.get('trades', []))}: its bars or "
-                                   "settings changed since it was saved")
-        return replayed, frames, warning
+        return request, frames
 
     async def saved_run(self, run_id: int) -> dict[str, Any] | None:
         """One finished run as the result JSON with its ``run_id`` (None if there is none by that id)."""

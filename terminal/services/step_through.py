@@ -40,6 +40,7 @@ class StepThroughController:
         self.refused: Signal[str] = Signal("step.refused")
         self.bar_changed: Signal[BarState] = Signal("step.bar_changed")
         self._task: asyncio.Task | None = None
+        self.worker: asyncio.Future | None = None  # the worker still running the trace, while it streams
 
     # what the transport bar reads ------------------------------------------------------------
     @property
@@ -63,6 +64,15 @@ class StepThroughController:
         text = text.strip()
         self.rule = parse_rule(text) if text else None
         self.rule_text = text
+
+    @property
+    def last(self) -> int:
+        """The last bar that can be shown: the last one the worker has run (all of them once it is done)."""
+        return max(0, self.trace.available - 1)
+
+    def extended(self) -> None:
+        """The worker sent more of the run (a streaming trace grew): the transport bar's clock moves on."""
+        self._changed()
 
     def play(self) -> None:
         if self.index >= len(self.trace) - 1:
@@ -98,7 +108,8 @@ class StepThroughController:
         """Jump to the next bar with a fill; False (and a message) when there is none."""
         bar = self.trace.next_fill(self.index)
         if bar is None:
-            self.refused.emit("step-through: no trade after this bar")
+            self.refused.emit("step-through: no trade after this bar" if self.trace.complete else
+                              "step-through: no trade yet in the bars the worker has run; play on")
             return False
         self.playing = False
         self._go(bar)
@@ -108,6 +119,8 @@ class StepThroughController:
         self.playing = False
         if self._task is not None:
             self._task.cancel()
+        if self.worker is not None and not self.worker.done():
+            self.worker.cancel()  # nobody plays what it still sends
 
     # the clock ---------------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -116,6 +129,8 @@ class StepThroughController:
                 await asyncio.sleep(1.0 / self.request.speed)
                 if not self.playing:
                     break
+                if self.index >= self.last and not self.trace.complete:
+                    continue  # ahead of the worker: wait for its next bars, still playing
                 self._go(self.index + 1)
                 why = self._break_reason(self.state)
                 if why:
@@ -133,7 +148,7 @@ class StepThroughController:
         return ""
 
     def _go(self, index: int) -> None:
-        self.index = max(0, min(index, len(self.trace) - 1))
+        self.index = max(0, min(index, self.last))
         self.bar_changed.emit(self.state)
         self._changed()
 

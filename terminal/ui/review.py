@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from terminal.backtest.step_trace import StepTrace
@@ -9,24 +10,54 @@ from terminal.services.step_through import StepThroughController
 
 
 async def start_step_through(window: Any, run: dict) -> StepThroughController:
-    """Run ``run`` again in a worker with a trace, then play it on the window's chart from its first bar,
-    paused, the transport bar showing; any step-through before it ends."""
+    """Run ``run`` again in a worker with a trace and play it on the window's chart from its first bar, paused,
+    the transport bar showing; any step-through before it ends. The worker streams the trace: the step-through
+    opens with its first bars and grows as the worker runs (play waits at the edge of what it has run)."""
     session = window.session
     window.statusBar().showMessage(f"step-through: running {run.get('strategy_name')} again in a worker…")
-    replayed, frames, warning = await session.backtests.step_through(run)
-    trace = StepTrace.from_run(replayed, frames)
+    prepared = await session.backtests.step_through_request(run)
+    trace = StepTrace.streaming(prepared[1], prepared[0].cash)
     found = await session.workspace.find_symbol(trace.symbol)
     instrument = found[0] if found else None
     title = (f"#{run.get('run_id')} {run.get('strategy_name')} {run.get('params', {})} on {trace.symbol}: "
-             f"{len(trace)} bars, {len(trace.trades)} trades")
+             f"{len(trace)} bars, {len(run.get('trades', []))} trades")
     controller = StepThroughController(trace, title)
+    first_bars = asyncio.Event()
+
+    def chunk(payload: dict) -> None:
+        trace.extend(payload)
+        if trace.available:
+            first_bars.set()
+        controller.extended()
+
+    worker = asyncio.ensure_future(session.backtests.step_through(run, chunk, prepared))
+    waiting = asyncio.ensure_future(first_bars.wait())
+    await asyncio.wait([worker, waiting], return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if worker.done() and not trace.available:
+        worker.result()  # the worker failed before its first bar: its error, said where Step through was pressed
     window.chart.instrument = None  # the chart now plays a backtest, not the live feed
     window.step_panel.attach(controller, window.chart.chart, instrument)
     window.replay_bar.attach(controller)
     window.docks["Step-through"].raise_()
-    window.statusBar().showMessage(warning or f"step-through ready: {title}", 10000)
-    if warning:
-        window.step_panel.message.setText(warning)
+    window.statusBar().showMessage(f"step-through: {title} (the worker is still running)", 10000)
+
+    def done(task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            window.step_panel.message.setText(str(error))
+            return
+        replayed, _frames, warning = task.result()
+        warning = "; ".join(w for w in (warning, trace.finish(replayed)) if w)
+        controller.extended()
+        window.statusBar().showMessage(warning or f"step-through ready: {title}", 10000)
+        if warning:
+            window.step_panel.message.setText(warning)
+
+    worker.add_done_callback(done)
+    controller.worker = worker
     return controller
 
 

@@ -17,7 +17,9 @@ def stepping(terminal_window, qloop, real_csv_dir):
     run = run_sma_on_goog(window, session, qloop, real_csv_dir)
     window.results.step_button.click()
     wait_until(qloop, lambda: window.step_panel.controller is not None, timeout=60, message="the step-through")
-    return window, session, run, window.step_panel.controller
+    controller = window.step_panel.controller
+    wait_until(qloop, lambda: controller.trace.complete, timeout=60, message="the worker's whole trace")
+    return window, session, run, controller
 
 
 def _held_at(run, bar):
@@ -89,3 +91,59 @@ def test_end_gives_the_chart_back_to_the_live_feed(stepping, qloop):
     wait_until(qloop, lambda: getattr(window.chart.chart.instrument, "symbol", "") == "AAPL"
                and len(window.chart.chart.series) > 0, timeout=15, message="AAPL's live bars on the chart")
     assert window.step_panel.controller is None
+
+
+SLOW = '''
+import time
+
+from terminal.backtest.api import Strategy, crossed_above, crossed_below, sma
+
+
+class SlowCross(Strategy):
+    """The SMA crossover, taking 3 ms a bar: a run long enough to watch the step-through stream."""
+
+    params = {"fast": 10, "slow": 30}
+
+    def init(self):
+        self.fast = sma(self.data.close, self.p.fast)
+        self.slow = sma(self.data.close, self.p.slow)
+
+    def next(self):
+        time.sleep(0.003)
+        if crossed_above(self.fast, self.slow, self.i) and self.position <= 0:
+            self.close()
+            self.buy(10)
+        elif crossed_below(self.fast, self.slow, self.i) and self.position > 0:
+            self.close()
+'''
+
+
+def test_the_step_through_opens_while_its_worker_still_runs_and_grows(terminal_window, qloop, real_csv_dir):
+    from terminal.data import read_bars_csv
+    from terminal.domain import BarSize, Instrument, Provenance
+
+    window, session = terminal_window()
+    session.store.bars.write_frame(Instrument("GOOG", primary_exchange="NASDAQ", contract_id=208813720),
+                                   BarSize.DAY_1, read_bars_csv(real_csv_dir / "GOOG.csv"), Provenance.CSV)
+    window.editor.strategies.setCurrentText("slow_cross")
+    qloop.run_until_complete(window.editor.wait_opened())
+    window.editor.load_source(SLOW)
+    window.editor.symbols.setText("GOOG")
+    window.editor.engine.setCurrentText("backtrader")
+    run = qloop.run_until_complete(window.editor.run())
+    assert run is not None and run["trades"]
+    window.results.step_button.click()
+    wait_until(qloop, lambda: window.step_panel.controller is not None, timeout=60, message="the step-through")
+    controller = window.step_panel.controller
+    trace = controller.trace
+    assert not trace.complete and 0 < trace.available < len(trace)  # open before the worker is done
+    assert "the worker has run" in window.step_panel.values["Bar"].text()
+    controller.set_speed(1000)
+    controller.play()
+    wait_until(qloop, lambda: trace.complete, timeout=60, message="the rest of the trace from the worker")
+    assert controller.index > 0  # it played while the worker ran
+    controller.pause()
+    controller.seek(len(trace) - 1)  # now the whole run is known: any bar can be reached
+    assert controller.index == len(trace) - 1
+    assert controller.state.equity == pytest.approx(run["equity"][-1][1])
+    assert [t["exit_bar"] for t in trace.trades] == [t["exit_bar"] for t in run["trades"]]

@@ -21,6 +21,7 @@ orders fill at the next bar's open (backtrader's default, cheat-on-close off).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import backtrader as bt
@@ -33,9 +34,12 @@ from terminal.backtest.engines.common import EngineOutput, FifoTrades, data_from
 
 def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame], params: dict, cash: float,
                    commission: float = 0.0, slippage: float = 0.0, sizing: Sizing | None = None, fast: bool = True,
-                   progress: Callable[[float], None] | None = None, trace: bool = False) -> EngineOutput:
+                   progress: Callable[[float], None] | None = None, trace: bool = False,
+                   on_trace: Callable[[dict], None] | None = None) -> EngineOutput:
     """``trace``: also return what a step-through plays (see ``step_trace``): the orders the strategy sent at
-    each bar, every fill, and the indicator arrays its ``init`` computed."""
+    each bar, every fill, and the indicator arrays its ``init`` computed. ``on_trace`` gets it as the run goes:
+    the indicators once ``init`` has run, then chunks ``{"upto": bar, "orders": [...], "fills": [...]}`` (what is
+    new up to that bar's close) at most every 50 ms, and a last chunk at the end."""
     sizing = sizing or Sizing(percent=0.95)
     symbols = list(frames)
     datas = {s: data_from_frame(s, frames[s]) for s in symbols}
@@ -51,6 +55,18 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
             self.user.init()
             self._step = max(1, length // 100)
             self._bar = -1
+            self._streamed = (0, 0, time.monotonic())  # orders and fills handed on, and when
+            if on_trace is not None:
+                on_trace({"indicators": _indicators(self.user, length)})
+
+        def stream(self, last: bool = False) -> None:
+            orders, fills_sent, when = self._streamed
+            now = time.monotonic()
+            if on_trace is None or sent is None or not (last or now - when >= 0.05):
+                return
+            on_trace({"upto": self._bar, "orders": [list(o) for o in sent[orders:]],
+                      "fills": [list(f) for f in fills[fills_sent:]]})
+            self._streamed = (len(sent), len(fills), now)
 
         if fast:
             def _oncepost(self, dt: float) -> None:
@@ -70,6 +86,7 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
             i = self._bar
             self.user.i = i
             self.user.next()
+            self.stream(last=i == length - 1)
             if progress is not None and i % self._step == 0:
                 progress(i / length)
 

@@ -143,7 +143,9 @@ class StepThroughPanel(QWidget):
         trace = controller.trace
         i = state.index
         closed = [t for t in trace.trades if t.get("exit_bar", len(trace)) <= i and not t.get("open")]
-        self.values["Bar"].setText(f"{state.time:%Y-%m-%d %H:%M} · {i + 1} of {len(trace)} · close {state.close:,.2f}")
+        running = "" if trace.complete else f" (the worker has run {trace.available})"
+        self.values["Bar"].setText(f"{state.time:%Y-%m-%d %H:%M} · {i + 1} of {len(trace)}{running} · close "
+                                   f"{state.close:,.2f}")
         self.values["Position"].setText(", ".join(f"{s} {p:+g}" for s, p in state.positions.items()))
         self.values["Equity"].setText(f"{state.equity:,.2f}")
         self.values["Drawdown"].setText(f"{state.drawdown * 100:.2f} %")
