@@ -146,9 +146,12 @@ def _tag(journal: Any, args: argparse.Namespace) -> int:
 
 
 def _live(store: Any, args: argparse.Namespace) -> int:
+    from terminal.services.strategies import fills_by_run
+
     runs = []
+    by_run = fills_by_run(store)
     for r in store.live_runs.all():
-        fills = store.fills.list(ref_prefix=f"{r.run_id}-")
+        fills = by_run.get(r.run_id, [])
         position = sum(f.signed_quantity for f in fills)
         runs.append({"run": r.run_id, "strategy": r.strategy, "params": r.params, "symbol": r.symbol,
                      "bar_size": r.bar_size, "status": r.status, "position": position, "fills": len(fills),

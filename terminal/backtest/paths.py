@@ -64,6 +64,10 @@ def settle(trade: dict, start: pd.Timestamp, end: pd.Timestamp, finer: Finer) ->
     return out
 
 
+def _no_finer(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[str, pd.DataFrame]]:
+    return []
+
+
 def flag_trades(trades: Iterable[dict], frame: pd.DataFrame, finer: Finer | None = None) -> list[dict]:
     """Each trade; an ambiguous one with a ``path`` entry (settled on ``finer`` bars where it can be)."""
     index = frame.index
@@ -74,9 +78,7 @@ def flag_trades(trades: Iterable[dict], frame: pd.DataFrame, finer: Finer | None
             bar = trade["exit_bar"]
             start = index[bar]
             end = index[bar + 1] if bar + 1 < len(index) else start + spacing
-            path = settle(trade, start, end, finer) if finer is not None else \
-                {"ambiguous": True, "assumed": trade["exit_reason"], "settled": None, "on": ""}
-            trade = {**trade, "path": path}
+            trade = {**trade, "path": settle(trade, start, end, finer or _no_finer)}
         out.append(trade)
     return out
 

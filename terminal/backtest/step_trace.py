@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from terminal.backtest.engines.common import FifoTrades
+
 
 @dataclass(frozen=True)
 class BarState:
@@ -70,8 +72,6 @@ class StepTrace:
         trace._held = dict.fromkeys(frames, 0.0)
         trace._closes = {s: f["close"].to_numpy(dtype=float) for s, f in frames.items()}
         trace._peak = -math.inf
-        from terminal.backtest.engines.common import FifoTrades
-
         trace._fifo = FifoTrades({s: f.index.as_unit("ns").asi8 for s, f in frames.items()})
         return trace
 
@@ -79,8 +79,7 @@ class StepTrace:
         """Take one chunk of the worker's trace (``run_backtrader(on_trace=)``): the bars up to ``upto`` are then
         known — fills, orders, position, equity (cash and the marked positions, as the engine values them)."""
         if "indicators" in chunk:
-            self.indicators = {k: np.array([math.nan if v is None else v for v in values], dtype=float)
-                               for k, values in chunk["indicators"].items()}
+            self.indicators = _indicator_arrays(chunk["indicators"])
             return
         for bar, symbol, size in chunk.get("orders", []):
             self.orders.setdefault(int(bar), []).append((symbol, float(size)))
@@ -136,8 +135,7 @@ class StepTrace:
         equity = np.array([v for _, v in run["equity"]], dtype=float)
         if len(equity) != n:
             raise ValueError(f"the run's equity has {len(equity)} points for {n} bars; the bars changed since")
-        indicators = {k: np.array([math.nan if v is None else v for v in values], dtype=float)
-                      for k, values in trace.get("indicators", {}).items()}
+        indicators = _indicator_arrays(trace.get("indicators", {}))
         return cls(symbol, frame, equity, positions, dict(fills), dict(orders), indicators, run.get("trades", []))
 
     def __len__(self) -> int:
@@ -167,6 +165,11 @@ class StepTrace:
         """The next bar after ``i`` with a fill (a trade opens, closes or reverses there), among the known bars."""
         later = [b for b in self.fills if i < b < self.available]
         return min(later) if later else None
+
+
+def _indicator_arrays(recorded: dict[str, list]) -> dict[str, np.ndarray]:
+    """The worker's indicator lists (None for NaN, as JSON has it) as float arrays."""
+    return {k: np.array([math.nan if v is None else v for v in values], dtype=float) for k, values in recorded.items()}
 
 
 # A rule to break on: "<field> <op> <number>[%]", e.g. "drawdown < -10%", "position != 0", "equity > 150000".

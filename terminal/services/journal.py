@@ -125,12 +125,13 @@ class JournalService:
             stored_sizes: dict[str, list[BarSize]] = defaultdict(list)
             for key, size, *_ in store.bars.summary():
                 stored_sizes[key].append(size)
-            live = {r.run_id: r.strategy for r in store.live_runs.all()}  # a live strategy's trades carry its name
+            live = store.live_runs.strategies()  # a live strategy's trades carry its name
             measured = []
             for trip in trips:
                 trip = trip.with_stop(stops.get(trip.entry_order))
-                if trip.entry_order.split("-", 1)[0] in live:
-                    trip = replace(trip, strategy=live[trip.entry_order.split("-", 1)[0]])
+                strategy = live.get(trip.entry_order.split("-", 1)[0])
+                if strategy:
+                    trip = replace(trip, strategy=strategy)
                 instrument = instruments.get(trip.instrument_key)
                 sizes = stored_sizes.get(trip.instrument_key)
                 if instrument is not None and sizes:

@@ -23,6 +23,7 @@ import asyncio
 import math
 import secrets
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ LIVE_BAR_SIZES = (BarSize.SEC_5, BarSize.MIN_1, BarSize.MIN_5, BarSize.MIN_15, B
 FEED_SECONDS = 5  # the broker's real-time bars
 WARMUP_LIMIT = 120.0  # seconds the warm-up may take
 RUNNING, STOPPED, FAILED, INTERRUPTED = "running", "stopped", "failed", "interrupted"
+RUN_ID_PREFIX = "L"  # a run's id, and so every client order id of its orders, starts with it
 
 
 class BarBuilder:
@@ -173,24 +175,22 @@ class LiveStrategies:
     # --- the store ---------------------------------------------------------------------------------
     async def load(self) -> None:
         """The stored runs. One still marked running was so when the terminal ended: it is interrupted."""
-        records = await asyncio.to_thread(self._store.live_runs.all)
-        for record in records:
-            if record.run_id in self.runs:
-                continue
-            instrument = await asyncio.to_thread(self._instrument, record)
-            run = LiveRun(record, instrument, BarSize(record.bar_size))
-            run.fills = await asyncio.to_thread(self._store.fills.list, ref_prefix=run.prefix)
-            self.runs[record.run_id] = run
-            if record.status == RUNNING:  # the terminal died under it
-                await self._set(run, INTERRUPTED, "the terminal ended while it ran; Resume goes on from here")
-            if record.status == INTERRUPTED:  # said at every start until the trader resumes or stops it
-                self._log.warning("strategy", f"{run.describe()} was interrupted when the terminal ended, holding "
-                                              f"{run.position:g} {record.symbol}: resume or stop it in the "
-                                              "Strategies dock")
 
-    def _instrument(self, record: LiveRunRecord) -> Instrument:
-        known = self._store.instruments.by_keys([record.instrument_key]).get(record.instrument_key)
-        return known or Instrument(record.symbol)
+        def read() -> list[LiveRun]:  # one trip off the loop at start-up: the runs, their instruments, their fills
+            records = [r for r in self._store.live_runs.all() if r.run_id not in self.runs]
+            known = self._store.instruments.by_keys(r.instrument_key for r in records)
+            fills = fills_by_run(self._store) if records else {}
+            return [LiveRun(r, known.get(r.instrument_key) or Instrument(r.symbol), BarSize(r.bar_size),
+                            fills=fills.get(r.run_id, [])) for r in records]
+
+        for run in await asyncio.to_thread(read):
+            self.runs[run.run_id] = run
+            if run.status == RUNNING:  # the terminal died under it
+                await self._set(run, INTERRUPTED, "the terminal ended while it ran; Resume goes on from here")
+            if run.status == INTERRUPTED:  # said at every start until the trader resumes or stops it
+                self._log.warning("strategy", f"{run.describe()} was interrupted when the terminal ended, holding "
+                                              f"{run.position:g} {run.record.symbol}: resume or stop it in the "
+                                              "Strategies dock")
 
     async def _set(self, run: LiveRun, status: str, message: str = "") -> None:
         run.record.status, run.record.message = status, message
@@ -222,11 +222,8 @@ class LiveStrategies:
             instrument = await self._market.qualify(symbol)
         except (UnknownSymbol, BrokerError) as exc:
             raise DomainError(f"{symbol} is not known at the broker: {exc}") from None
-        busy = [r for r in self.runs.values() if r.status == RUNNING and r.instrument.key == instrument.key]
-        if busy:
-            raise DomainError(f"{busy[0].describe()} already trades {instrument.display_name}; stop it first "
-                              "(one strategy per instrument keeps each position its own)")
-        record = LiveRunRecord(f"L{int(time.time()):x}{secrets.token_hex(2)}", strategy, source, params,
+        self._check_free(instrument)
+        record = LiveRunRecord(f"{RUN_ID_PREFIX}{int(time.time()):x}{secrets.token_hex(2)}", strategy, source, params,
                                instrument.symbol, size.value, capital, units, instrument.key,
                                started=datetime.now(UTC).isoformat(), account=self._account())
         run = LiveRun(record, instrument, size)
@@ -242,15 +239,19 @@ class LiveStrategies:
         run = self._run(run_id)
         if run.status == RUNNING:
             raise DomainError(f"{run.describe()} is running")
-        busy = [r for r in self.runs.values() if r.status == RUNNING and r.instrument.key == run.instrument.key]
-        if busy:
-            raise DomainError(f"{busy[0].describe()} trades {run.instrument.display_name}; stop it first")
+        self._check_free(run.instrument)
         self._confirmation.check_strategy_start(f"Resume {run.describe()}, holding {run.position:g}", confirmed)
         stored = await asyncio.to_thread(self._store.live_runs.bars, run_id)
         rows = [(int(b["time"]), b["open"], b["high"], b["low"], b["close"], b["volume"]) for b in stored]
         run.fills = await asyncio.to_thread(self._store.fills.list, ref_prefix=run.prefix)
         await self._launch(run, rows, [float(b["position"]) for b in stored], store_warm=False)
         return run
+
+    def _check_free(self, instrument: Instrument) -> None:
+        busy = [r for r in self.runs.values() if r.status == RUNNING and r.instrument.key == instrument.key]
+        if busy:
+            raise DomainError(f"{busy[0].describe()} already trades {instrument.display_name}; stop it first "
+                              "(one strategy per instrument keeps each position its own)")
 
     async def _launch(self, run: LiveRun, warm: list[BarRow], positions: list[float], store_warm: bool) -> None:
         r = run.record
@@ -430,19 +431,20 @@ class LiveStrategies:
                 self._log.warning("strategy", f"run {run.run_id}: {order.describe()} refused: {exc}")
         self.changed.emit(run)
 
+    def _run_of(self, client_order_id: str) -> LiveRun | None:
+        """The run an order belongs to, by its id (``<run>-…``): one lookup per order event, however many runs."""
+        return self.runs.get(client_order_id.split("-", 1)[0]) if client_order_id.startswith(RUN_ID_PREFIX) else None
+
     def _on_fill(self, fill: Fill) -> None:
-        for run in self.runs.values():
-            if fill.client_order_id.startswith(run.prefix):
-                if all(f.execution_id != fill.execution_id for f in run.fills):
-                    run.fills.append(fill)
-                    self.changed.emit(run)
-                return
+        run = self._run_of(fill.client_order_id)
+        if run is not None and all(f.execution_id != fill.execution_id for f in run.fills):
+            run.fills.append(fill)
+            self.changed.emit(run)
 
     def _on_order(self, order: Order) -> None:
-        for run in self.runs.values():
-            if order.client_order_id.startswith(run.prefix):
-                self.changed.emit(run)
-                return
+        run = self._run_of(order.client_order_id)
+        if run is not None:
+            self.changed.emit(run)
 
     # --- live against backtest ------------------------------------------------------------------------
     async def compare(self, run_id: str) -> tuple[Comparison, str, int]:
@@ -450,6 +452,14 @@ class LiveStrategies:
         journal) and match its trades after the run's start to the run's own round trips within one bar."""
         run = self._run(run_id)
         return await compare_live_run(self._store, self._backtests, run.record, run.bar_size)
+
+
+def fills_by_run(store: Store) -> dict[str, list[Fill]]:
+    """Every live run's fills, by run id, in one query (its orders' ids start with the run's)."""
+    fills: dict[str, list[Fill]] = defaultdict(list)
+    for fill in store.fills.list(ref_prefix=RUN_ID_PREFIX):
+        fills[fill.client_order_id.split("-", 1)[0]].append(fill)
+    return fills
 
 
 def _exit_orders(parent: Order, intent: Any) -> list[Order]:

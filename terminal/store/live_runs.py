@@ -66,6 +66,11 @@ class LiveRunRepository:
             rows = conn.execute(select(live_runs).order_by(live_runs.c.started)).mappings().all()
         return [_record(r) for r in rows]
 
+    def strategies(self) -> dict[str, str]:
+        """Each run's strategy name by run id (no sources read)."""
+        with self._engine.connect() as conn:
+            return dict(conn.execute(select(live_runs.c.run_id, live_runs.c.strategy)).tuples().all())
+
     def add_bars(self, run_id: str, rows: list[tuple[int, float, float, float, float, float]],
                  positions: list[float], warmup: bool) -> None:
         """Append bars (time ns, o, h, l, c, v) with the position held at each; a bar already stored is kept."""

@@ -59,10 +59,11 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
             if on_trace is not None:
                 on_trace({"indicators": _indicators(self.user, length)})
 
-        def stream(self, last: bool = False) -> None:
+        def stream(self, last: bool) -> None:
+            """Hand ``on_trace`` what is new up to this bar, at most every 50 ms (and at the last bar)."""
             orders, fills_sent, when = self._streamed
             now = time.monotonic()
-            if on_trace is None or sent is None or not (last or now - when >= 0.05):
+            if sent is None or on_trace is None or not (last or now - when >= 0.05):
                 return
             on_trace({"upto": self._bar, "orders": [list(o) for o in sent[orders:]],
                       "fills": [list(f) for f in fills[fills_sent:]]})
@@ -86,7 +87,8 @@ def run_backtrader(strategy_cls: type[Strategy], frames: dict[str, pd.DataFrame]
             i = self._bar
             self.user.i = i
             self.user.next()
-            self.stream(last=i == length - 1)
+            if on_trace is not None:  # a streaming step-through only: a plain run pays nothing per bar
+                self.stream(last=i == length - 1)
             if progress is not None and i % self._step == 0:
                 progress(i / length)
 

@@ -121,9 +121,9 @@ class JournalPanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
         self._refresh_later = QTimer(self, singleShot=True, interval=1000)
-        self._refresh_later.timeout.connect(lambda: spawn(self.refresh(), self._show_error))
-        self.source.currentIndexChanged.connect(lambda _: spawn(self.refresh(sync=False), self._show_error))
-        self.symbol.editingFinished.connect(lambda: spawn(self.refresh(sync=False), self._show_error))
+        self._refresh_later.timeout.connect(lambda: spawn(self.refresh(), self.show_error))
+        self.source.currentIndexChanged.connect(lambda _: spawn(self.refresh(sync=False), self.show_error))
+        self.symbol.editingFinished.connect(lambda: spawn(self.refresh(sync=False), self.show_error))
         self.by.currentIndexChanged.connect(lambda _: self._show_groups())
         self.table.cellClicked.connect(self._clicked)
         self.replay_button.clicked.connect(self._replay_selected)
@@ -196,7 +196,7 @@ class JournalPanel(QWidget):
     def shown(self, visible: bool) -> None:
         """The dock came into view: the first time, read the journal (start-up does not pay for it)."""
         if visible and not self._loaded:
-            spawn(self.refresh(), self._show_error)
+            spawn(self.refresh(), self.show_error)
 
     async def refresh(self, sync: bool = True) -> None:
         """Journal what is new in the store (fills, saved runs), then show the filtered round trips."""
@@ -264,7 +264,7 @@ class JournalPanel(QWidget):
         if column not in (TAGS, NOTES):
             trip = self.trip_at(row)
             self.show_trade.emit(trip)
-            spawn(self.show_snapshots(trip), self._show_error)
+            spawn(self.show_snapshots(trip), self.show_error)
 
     def _replay_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()
@@ -278,9 +278,9 @@ class JournalPanel(QWidget):
             return
         trip = self.trip_at(item.row())
         if item.column() == TAGS:
-            spawn(self._annotate(trip, tags=item.text().split(",")), self._show_error)
+            spawn(self._annotate(trip, tags=item.text().split(",")), self.show_error)
         else:
-            spawn(self._annotate(trip, notes=item.text()), self._show_error)
+            spawn(self._annotate(trip, notes=item.text()), self.show_error)
 
     async def _annotate(self, trip: RoundTrip, tags: list[str] | None = None, notes: str | None = None) -> None:
         updated = await self.session.journal.annotate(trip.key, tags, notes)
@@ -289,5 +289,3 @@ class JournalPanel(QWidget):
 
     def show_error(self, exc: Exception) -> None:
         self.summary.setText(f"journal: {exc}")
-
-    _show_error = show_error

@@ -117,7 +117,10 @@ class StrategiesPanel(QWidget):
         self.compare_button.clicked.connect(lambda: self._act("compare"))
         self.table.itemSelectionChanged.connect(self._enable)
         session.strategies.changed.connect(lambda _run: self._repaint.start())
-        session.market.quote_updated.connect(self._on_quote)
+        # Open positions are marked to the last price once a second, not on every quote of every instrument.
+        self._marks = QTimer(self, interval=1000)
+        self._marks.timeout.connect(self._remark)
+        self._marks.start()
         self.refresh()
 
     # --- actions -------------------------------------------------------------------------------------
@@ -167,11 +170,9 @@ class StrategiesPanel(QWidget):
         self.message.setText(str(error).splitlines()[0] if str(error) else type(error).__name__)
 
     # --- the table -----------------------------------------------------------------------------------
-    def _on_quote(self, item: tuple) -> None:
-        instrument = item[0]
-        if any(r.status == RUNNING and r.position and r.instrument.key == instrument.key
-               for r in self.session.strategies.runs.values()):
-            self._repaint.start()
+    def _remark(self) -> None:
+        if self.isVisible() and any(r.position for r in self.session.strategies.runs.values()):
+            self.refresh()
 
     def _mark(self, run: LiveRun) -> float | None:
         quote = self.session.market.quotes.get(run.instrument.key)
