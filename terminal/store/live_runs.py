@@ -69,7 +69,7 @@ class LiveRunRepository:
     def strategies(self) -> dict[str, str]:
         """Each run's strategy name by run id (no sources read)."""
         with self._engine.connect() as conn:
-            return dict(conn.execute(select(live_runs.c.run_id, live_runs.c.strategy)).tuples().all())
+            return dict(conn.execute(select(live_runs.c.run_id, live_runs.c.strategy)).all())
 
     def add_bars(self, run_id: str, rows: list[tuple[int, float, float, float, float, float]],
                  positions: list[float], warmup: bool) -> None:

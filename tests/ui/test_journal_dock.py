@@ -49,8 +49,11 @@ def test_a_simulator_round_trip_appears_in_the_journal_with_its_pnl(terminal_win
     from PySide6.QtGui import QImage
 
     picture = QImage.fromData(session.store.journal.snapshot(_execution(session, OrderSide.BUY)), "PNG")
-    assert picture.width() > 300 and len({picture.pixel(x, picture.height() // 2)  # candles, not an empty plot
-                                          for x in range(0, picture.width(), 3)}) > 5
+    assert picture.width() > 300
+    theme = window.chart.chart.palette_  # candles, not an empty plot: the candle colours fill part of the picture
+    candle = {theme.color("up").rgb(), theme.color("down").rgb()}
+    grid = [picture.pixel(x, y) for x in range(0, picture.width(), 2) for y in range(0, picture.height(), 2)]
+    assert sum(pixel in candle for pixel in grid) > 100
     window.docks["Journal"].raise_()
     panel.side_tabs.setCurrentIndex(2)
     window.grab().save(str(tmp_path / "journal.png"))
