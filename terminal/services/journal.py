@@ -28,7 +28,7 @@ from terminal.domain.journal import (
     compare,
     fill_round_trips,
 )
-from terminal.store import Store
+from terminal.store import Store, run_id_of
 
 ALL = 10**9  # "every row" for the repositories' limits: the journal pairs fills over the whole history
 BREAKDOWNS = ("tag", "symbol", "source", "hour", "weekday")
@@ -129,7 +129,7 @@ class JournalService:
             measured = []
             for trip in trips:
                 trip = trip.with_stop(stops.get(trip.entry_order))
-                strategy = live.get(trip.entry_order.split("-", 1)[0])
+                strategy = live.get(run_id_of(trip.entry_order) or "")
                 if strategy:
                     trip = replace(trip, strategy=strategy)
                 instrument = instruments.get(trip.instrument_key)

@@ -55,13 +55,12 @@ from terminal.services.log import LogService
 from terminal.services.market import MarketService, UnknownSymbol
 from terminal.services.orders import OrderService
 from terminal.services.signal import Signal
-from terminal.store import LiveRunRecord, Store
+from terminal.store import RUN_ID_PREFIX, LiveRunRecord, Store, run_id_of
 
 LIVE_BAR_SIZES = (BarSize.SEC_5, BarSize.MIN_1, BarSize.MIN_5, BarSize.MIN_15, BarSize.HOUR_1)
 FEED_SECONDS = 5  # the broker's real-time bars
 WARMUP_LIMIT = 120.0  # seconds the warm-up may take
 RUNNING, STOPPED, FAILED, INTERRUPTED = "running", "stopped", "failed", "interrupted"
-RUN_ID_PREFIX = "L"  # a run's id, and so every client order id of its orders, starts with it
 
 
 class BarBuilder:
@@ -433,7 +432,8 @@ class LiveStrategies:
 
     def _run_of(self, client_order_id: str) -> LiveRun | None:
         """The run an order belongs to, by its id (``<run>-…``): one lookup per order event, however many runs."""
-        return self.runs.get(client_order_id.split("-", 1)[0]) if client_order_id.startswith(RUN_ID_PREFIX) else None
+        run_id = run_id_of(client_order_id)
+        return self.runs.get(run_id) if run_id else None
 
     def _on_fill(self, fill: Fill) -> None:
         run = self._run_of(fill.client_order_id)
@@ -458,7 +458,7 @@ def fills_by_run(store: Store) -> dict[str, list[Fill]]:
     """Every live run's fills, by run id, in one query (its orders' ids start with the run's)."""
     fills: dict[str, list[Fill]] = defaultdict(list)
     for fill in store.fills.list(ref_prefix=RUN_ID_PREFIX):
-        fills[fill.client_order_id.split("-", 1)[0]].append(fill)
+        fills[run_id_of(fill.client_order_id) or ""].append(fill)
     return fills
 
 

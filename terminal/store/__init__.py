@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from terminal.store.bars import BarRepository, rows_to_frame
 from terminal.store.journal import JournalRepository
-from terminal.store.live_runs import LiveRunRecord, LiveRunRepository
+from terminal.store.live_runs import RUN_ID_PREFIX, LiveRunRecord, LiveRunRepository, run_id_of
 from terminal.store.migrations import CURRENT_VERSION, SchemaTooNew, current_version, migrate
 from terminal.store.netfs import network_filesystem
 from terminal.store.records import InstrumentRepository, KeyValueRepository, WatchlistRepository
@@ -32,6 +32,7 @@ from terminal.store.trading import (
 
 __all__ = [
     "CURRENT_VERSION",
+    "RUN_ID_PREFIX",
     "LiveRunRecord",
     "SchemaTooNew",
     "Store",
@@ -39,6 +40,7 @@ __all__ = [
     "StoredRun",
     "StoredStrategy",
     "rows_to_frame",
+    "run_id_of",
     "safe_url",
 ]
 

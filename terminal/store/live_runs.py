@@ -10,6 +10,13 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from terminal.store.schema import live_bars, live_runs
 
+RUN_ID_PREFIX = "L"  # a live run's id, and so every client order id of its orders (``<run>-…``), starts with it
+
+
+def run_id_of(client_order_id: str) -> str | None:
+    """The live run a client order id belongs to, or None for an order no run placed."""
+    return client_order_id.split("-", 1)[0] if client_order_id.startswith(RUN_ID_PREFIX) else None
+
 
 @dataclass
 class LiveRunRecord:

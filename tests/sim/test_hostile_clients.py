@@ -24,6 +24,7 @@ from tests.support.raw_tws import (
     ib_request,
     message,
 )
+from tests.support.trading import until
 
 KiB = 1024
 
@@ -43,13 +44,6 @@ async def ib_client(port: int, client_id: int = 1) -> ib_async.IB:
     ib = ib_async.IB()
     await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=5)
     return ib
-
-
-async def until(done, seconds: float = 10.0) -> None:
-    """Wait until ``done()`` holds, checking every 10 ms; a slow machine gets ``seconds`` before the test reads on."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not done() and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)
 
 
 def test_thirty_stalled_partial_frames_hold_no_more_than_the_cap_and_are_cut_at_the_timeout(loop, sims, logs):

@@ -29,17 +29,20 @@ def cancel_leftover_tasks(loop) -> None:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
+async def until(predicate, timeout: float = 10.0) -> bool:
+    """Inside a running loop: wait until ``predicate()`` holds, at most ``timeout`` seconds; whether it held."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 def wait(loop, predicate, timeout: float = 8.0, what: str = "condition") -> None:
     """Run the loop until ``predicate()`` holds; fail naming ``what`` after ``timeout`` seconds."""
-
-    async def poll() -> None:
-        deadline = loop.time() + timeout
-        while not predicate():
-            if loop.time() > deadline:
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-            await asyncio.sleep(0.02)
-
-    loop.run_until_complete(poll())
+    if not loop.run_until_complete(until(predicate, timeout)):
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @pytest.fixture
